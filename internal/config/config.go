@@ -1,0 +1,77 @@
+// Package config reads the supervisor's YAML configuration file strictly (an
+// unknown key is an error naming the key and its line) and holds the settings
+// that flags may override.
+package config
+
+import (
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/goccy/go-yaml"
+
+	"github.com/custodian-dev/custodian/internal/supervisor"
+)
+
+// File is the supervisor's configuration. Every key is optional; the zero
+// value of a key means "the default" (see Defaults).
+type File struct {
+	Data          string   `yaml:"data"`
+	Node          string   `yaml:"node"`
+	Prefix        string   `yaml:"prefix"`
+	Tables        []string `yaml:"tables"`
+	Demo          bool     `yaml:"demo"`
+	Dashboard     string   `yaml:"dashboard"`
+	AdminToken    string   `yaml:"admin_token"`
+	NATS          NATS     `yaml:"nats"`
+	Stream        Stream   `yaml:"stream"`
+	MaxBody       int      `yaml:"max_body"`
+	MaxConcurrent int      `yaml:"max_concurrent"`
+	QueueSize     int      `yaml:"queue_size"`
+
+	// Defaults is the maintenance policy of every table; Overrides sets
+	// per-table values (a key left out keeps the default).
+	Defaults  supervisor.Policy            `yaml:"defaults"`
+	Overrides map[string]supervisor.Policy `yaml:"overrides"`
+}
+
+// NATS holds the connection settings; with URL empty the supervisor runs an
+// embedded server listening on Listen.
+type NATS struct {
+	URL      string `yaml:"url"`
+	Listen   string `yaml:"listen"`
+	Creds    string `yaml:"creds"`
+	User     string `yaml:"user"`
+	Password string `yaml:"password"`
+	Token    string `yaml:"token"`
+	CA       string `yaml:"ca"`
+	Cert     string `yaml:"cert"`
+	Key      string `yaml:"key"`
+}
+
+// Stream holds the limits of the CUSTODIAN_EVENTS stream.
+type Stream struct {
+	Replicas   int           `yaml:"replicas"`
+	MaxAge     time.Duration `yaml:"max_age"`
+	MaxBytes   int64         `yaml:"max_bytes"`
+	MaxMsgs    int64         `yaml:"max_msgs"`
+	Duplicates time.Duration `yaml:"duplicates"`
+}
+
+// Load reads path strictly.
+func Load(path string) (File, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return File{}, fmt.Errorf("config %s: %w", path, err)
+	}
+	return Parse(path, b)
+}
+
+// Parse decodes b strictly; name is used in errors.
+func Parse(name string, b []byte) (File, error) {
+	var f File
+	if err := yaml.UnmarshalWithOptions(b, &f, yaml.Strict(), yaml.DisallowUnknownField()); err != nil {
+		return File{}, fmt.Errorf("config %s: %s", name, yaml.FormatError(err, false, false))
+	}
+	return f, nil
+}

@@ -1,0 +1,91 @@
+// Package demo keeps a table busy with a steady mix of new keys, overwrites
+// and deletes, so that every maintenance path (compaction and its skips,
+// backups, verifies) has work to show within a minute or two.
+package demo
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	"github.com/custodian-dev/custodian/internal/apierr"
+)
+
+// Writer is the part of a table the demo uses.
+type Writer interface {
+	Put(ctx context.Context, key string, value json.RawMessage) error
+	Delete(ctx context.Context, key string) error
+}
+
+// Options shape the load.
+type Options struct {
+	Rate    int // operations per second (default 100)
+	Keys    int // size of the key space (default 2000)
+	Padding int // bytes of filler per value (default 256)
+	Seed    uint64
+}
+
+func (o Options) withDefaults() Options {
+	if o.Rate <= 0 {
+		o.Rate = 100
+	}
+	if o.Keys <= 0 {
+		o.Keys = 2000
+	}
+	if o.Padding <= 0 {
+		o.Padding = 256
+	}
+	return o
+}
+
+// Counts is what the demo did.
+type Counts struct {
+	Puts, Deletes, Unavailable int64
+}
+
+// Run writes to w until ctx is done: about 70% puts (many of them
+// overwrites, as the key space is small), 30% deletes. While the table is
+// unavailable (restoring, degraded) it waits and tries again; any other error
+// ends the run and is returned with the counts so far.
+func Run(ctx context.Context, w Writer, opts Options) (Counts, error) {
+	opts = opts.withDefaults()
+	rng := rand.New(rand.NewPCG(opts.Seed, uint64(time.Now().UnixNano())))
+	tick := time.NewTicker(time.Second / time.Duration(opts.Rate))
+	defer tick.Stop()
+	pad := strings.Repeat("x", opts.Padding)
+	var c Counts
+	for n := int64(0); ; n++ {
+		select {
+		case <-ctx.Done():
+			return c, nil
+		case <-tick.C:
+		}
+		key := fmt.Sprintf("user-%05d", rng.IntN(opts.Keys))
+		var err error
+		if rng.IntN(10) < 7 {
+			v, _ := json.Marshal(map[string]any{"n": n, "at": time.Now().UTC().Format(time.RFC3339Nano), "pad": pad})
+			if err = w.Put(ctx, key, v); err == nil {
+				c.Puts++
+			}
+		} else if err = w.Delete(ctx, key); err == nil {
+			c.Deletes++
+		}
+		switch {
+		case err == nil:
+		case ctx.Err() != nil:
+			return c, nil
+		case apierr.CodeOf(err) == apierr.TableUnavailable:
+			c.Unavailable++
+			select {
+			case <-ctx.Done():
+				return c, nil
+			case <-time.After(time.Second):
+			}
+		default:
+			return c, fmt.Errorf("demo: write %s: %w", key, err)
+		}
+	}
+}
