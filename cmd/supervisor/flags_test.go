@@ -1,0 +1,99 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func writeConfig(t *testing.T, src string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "custodian.yaml")
+	if err := os.WriteFile(p, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestFlagsOverrideConfig(t *testing.T) {
+	t.Setenv("NATS_URL", "")
+	cfg := writeConfig(t, "data: /from/file\nnode: filenode\ntables: [a, b]\ndefaults:\n  threshold: 0.4\n")
+	s, err := parseFlags([]string{"--config", cfg, "--node", "flagnode", "--tables", "c"}, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Data != "/from/file" {
+		t.Errorf("data from file: got %q", s.Data)
+	}
+	if s.Node != "flagnode" {
+		t.Errorf("flag must override file: node %q", s.Node)
+	}
+	if len(s.Tables) != 1 || s.Tables[0] != "c" {
+		t.Errorf("tables flag must override file: %v", s.Tables)
+	}
+	if s.Defaults.Threshold != 0.4 {
+		t.Errorf("defaults from file: %+v", s.Defaults)
+	}
+}
+
+func TestDemoAddsTableAndShortSchedules(t *testing.T) {
+	t.Setenv("NATS_URL", "")
+	s, err := parseFlags([]string{"--demo", "--tables", "users"}, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !contains(s.Tables, "demo") || !contains(s.Tables, "users") {
+		t.Fatalf("tables: %v", s.Tables)
+	}
+	p := s.Overrides["demo"]
+	if p.CompactEvery == 0 || p.CompactEvery > 2*time.Minute || p.BackupEvery > 2*time.Minute {
+		t.Fatalf("demo schedules should be short: %+v", p)
+	}
+}
+
+func TestBadFlagsAndConfig(t *testing.T) {
+	t.Setenv("NATS_URL", "")
+	cases := map[string][]string{
+		"unknown flag":     {"--bogus"},
+		"bad table":        {"--tables", "../etc"},
+		"upper table":      {"--tables", "Users"},
+		"bad node":         {"--node", "a.b"},
+		"bad prefix":       {"--prefix", "a.*"},
+		"bad replicas":     {"--replicas", "0"},
+		"stray argument":   {"extra"},
+		"unknown key":      {"--config", writeConfig(t, "dta: x\n")},
+		"missing config":   {"--config", "/nonexistent/custodian.yaml"},
+		"cert without key": {"--nats", "nats://127.0.0.1:1", "--nats-cert", "/etc/hostname"},
+	}
+	for name, args := range cases {
+		_, err := parseFlags(args, &bytes.Buffer{})
+		if err == nil {
+			t.Errorf("%s: accepted %v", name, args)
+			continue
+		}
+		if strings.Contains(err.Error(), "\n") {
+			t.Errorf("%s: error should be one line: %q", name, err)
+		}
+	}
+}
+
+func TestHelpListsEveryFlag(t *testing.T) {
+	var out bytes.Buffer
+	_, err := parseFlags([]string{"--help"}, &out)
+	if !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("want ErrHelp, got %v", err)
+	}
+	for _, f := range []string{"--data", "--node", "--config", "--tables", "--demo", "--nats", "--nats-listen",
+		"--nats-creds", "--nats-user", "--nats-password", "--nats-token", "--nats-ca", "--nats-cert", "--nats-key",
+		"--prefix", "--dashboard", "--admin-token", "--replicas"} {
+		name := strings.TrimPrefix(f, "--")
+		if !strings.Contains(out.String(), "-"+name+" ") && !strings.Contains(out.String(), "-"+name+"\n") {
+			t.Errorf("help lacks %s", f)
+		}
+	}
+}
