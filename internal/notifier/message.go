@@ -1,0 +1,312 @@
+package notifier
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/custodian-dev/custodian/internal/events"
+)
+
+// Notification is what a sink sends: one event, or a digest of several.
+type Notification struct {
+	ID       string         // event id, or the digest id
+	Severity string         // critical, high or warning (a digest: the most urgent)
+	Title    string         // one line
+	Message  string         // plain text for a person woken at night
+	Tags     []string       // short labels (ntfy Tags)
+	Events   []events.Event // the event, or every event of a digest
+	Digest   bool
+}
+
+// render builds the notification of one notifying event.
+func render(prefix string, e events.Event, severity string) Notification {
+	var b strings.Builder
+	what, did, next := explain(prefix, e)
+	fmt.Fprintf(&b, "%s.\n", what)
+	if reason := reasonOf(e); reason != "" {
+		fmt.Fprintf(&b, "Error: %s\n", reason)
+	}
+	fmt.Fprintf(&b, "\nWhat the supervisor already did: %s\n", did)
+	fmt.Fprintf(&b, "\nWrites a restore cannot bring back: %s\n", lossWindow(e))
+	b.WriteString("\nWhat to do next:\n")
+	for i, step := range next {
+		fmt.Fprintf(&b, "  %d. %s\n", i+1, step)
+	}
+	if d := details(e); d != "" {
+		fmt.Fprintf(&b, "\nDetails: %s\n", d)
+	}
+	fmt.Fprintf(&b, "\nEvent %s %s at %s", e.Type, e.ID, e.Time.UTC().Format(time.RFC3339))
+	if e.Trigger != "" {
+		fmt.Fprintf(&b, ", trigger %s", e.Trigger)
+	}
+	if e.Attempt > 0 {
+		fmt.Fprintf(&b, ", attempt %d", e.Attempt)
+	}
+	if e.CommandID != "" {
+		fmt.Fprintf(&b, ", command %s", e.CommandID)
+	}
+	b.WriteString(".\n")
+	return Notification{
+		ID:       e.ID,
+		Severity: severity,
+		Title:    fmt.Sprintf("%s: %s", strings.ToUpper(severity), headline(e)),
+		Message:  b.String(),
+		Tags:     []string{severityTag(severity), e.Type, place(e)},
+		Events:   []events.Event{e},
+	}
+}
+
+// headline is the short description used in titles and digest lines.
+func headline(e events.Event) string {
+	where := place(e)
+	switch e.Type {
+	case events.TableDegraded:
+		return fmt.Sprintf("%s is DEGRADED and unavailable", where)
+	case events.RestoreCompleted:
+		return fmt.Sprintf("%s was restored automatically from a backup", where)
+	case events.CompactionFailed:
+		return fmt.Sprintf("compaction of %s failed %s", where, attempts(e))
+	case events.BackupFailed:
+		return fmt.Sprintf("backup of %s failed", where)
+	case events.VerifyFailed:
+		return fmt.Sprintf("verify of %s failed", where)
+	case events.RestoreFailed:
+		return fmt.Sprintf("restore of %s failed", where)
+	}
+	return fmt.Sprintf("%s on %s", e.Type, where)
+}
+
+func attempts(e events.Event) string {
+	if e.Attempt == 2 {
+		return "twice"
+	}
+	return fmt.Sprintf("%d times", e.Attempt)
+}
+
+// place names the node and table: "table users on node n1".
+func place(e events.Event) string {
+	if nodeLevel(e) {
+		return "node " + e.Node
+	}
+	return fmt.Sprintf("table %s on node %s", e.Table, e.Node)
+}
+
+func nodeLevel(e events.Event) bool { return e.Table == "" || e.Table == events.NodeTable }
+
+// explain returns what happened, what the supervisor did and the next steps.
+func explain(prefix string, e events.Event) (what, did string, next []string) {
+	where := place(e)
+	status := cmd(prefix, e, events.VerbStatus, "''")
+	switch e.Type {
+	case events.TableDegraded:
+		what = fmt.Sprintf("The %s is DEGRADED: it could not be repaired automatically and answers every read and write with table_unavailable", where)
+		did = "it stopped serving the table and kept the damaged files (nothing is deleted: look under quarantine/" + e.Table + "/ in the supervisor's data directory); an automatic restore was not possible or failed."
+		next = []string{
+			"See the table's state: " + status,
+			"Salvage what is still readable (rebuilds the table from its files, may lose records): " + cmd(prefix, e, events.VerbSalvage, "''"),
+			"Or restore the newest backup instead (loses the writes named above): " + cmd(prefix, e, events.VerbRestore, "''"),
+			"Then check it: " + cmd(prefix, e, events.VerbVerify, `'{"wait":true}'`),
+		}
+	case events.RestoreCompleted:
+		what = fmt.Sprintf("The %s was damaged and the supervisor restored it on its own%s; the table serves reads and writes again", where, fromBackup(e))
+		did = "it detected the damage, moved the damaged files aside (quarantine/" + e.Table + "/ in its data directory, never deleted) and restored the newest good backup."
+		next = []string{
+			"Check the restored table: " + cmd(prefix, e, events.VerbVerify, `'{"wait":true}'`),
+			"If the writes named above matter, recover them from the quarantined copy or the clients that made them.",
+			"Take a fresh backup: " + cmd(prefix, e, events.VerbBackup, `'{"wait":true}'`),
+			"Find out why the files were damaged (disk errors in the kernel log, full disk, power loss).",
+		}
+	case events.CompactionFailed:
+		what = fmt.Sprintf("Compaction of the %s failed %s in a row", where, attempts(e))
+		did = "it retried the compaction once and then stopped; the table still serves reads and writes, but its dead space is not reclaimed."
+		next = []string{
+			"Check free disk space and the table's state: " + status,
+			"Check the table for damage: " + cmd(prefix, e, events.VerbVerify, `'{"wait":true}'`),
+			"Retry: " + cmd(prefix, e, events.VerbCompact, `'{"force":true,"wait":true}'`),
+		}
+	case events.BackupFailed:
+		what = fmt.Sprintf("A backup of the %s failed", where)
+		did = "it kept every earlier backup and the table still serves; no new backup exists until one succeeds."
+		next = []string{
+			"Check free disk space under backups/ in the supervisor's data directory, and the table: " + status,
+			"Retry: " + cmd(prefix, e, events.VerbBackup, `'{"wait":true}'`),
+		}
+	case events.VerifyFailed:
+		what = fmt.Sprintf("Verifying the %s failed: the table or its backup may be damaged", where)
+		did = "on damage it restores the newest good backup automatically; watch for a restore.completed or table.degraded notification."
+		next = []string{
+			"See the table's state: " + status,
+			"Verify again: " + cmd(prefix, e, events.VerbVerify, `'{"wait":true}'`),
+			"If it stays damaged, restore: " + cmd(prefix, e, events.VerbRestore, `'{"wait":true}'`),
+		}
+	case events.RestoreFailed:
+		what = fmt.Sprintf("Restoring the %s failed%s", where, fromBackup(e))
+		did = "it kept the damaged files (quarantine/" + e.Table + "/ in its data directory) and the backups; the table may be unavailable until a restore or salvage succeeds."
+		next = []string{
+			"See the table's state and its backups: " + status,
+			`Restore an older backup: ` + cmd(prefix, e, events.VerbRestore, `'{"backup_id":"<id>","wait":true}'`),
+			"Or salvage what is readable (may lose records): " + cmd(prefix, e, events.VerbSalvage, "''"),
+		}
+	default:
+		what = fmt.Sprintf("%s on the %s", e.Type, where)
+		did = "nothing beyond publishing this event."
+		next = []string{"See the state: " + status}
+	}
+	return what, did, next
+}
+
+// cmd is the nats CLI command that sends verb to the event's table (or node).
+func cmd(prefix string, e events.Event, verb, body string) string {
+	if nodeLevel(e) {
+		return fmt.Sprintf("nats req %s %s", events.NodeSubject(prefix, e.Node, verb), body)
+	}
+	return fmt.Sprintf("nats req %s %s", events.CmdSubject(prefix, e.Table, verb), body)
+}
+
+func fromBackup(e events.Event) string {
+	if id := dataString(e, "backup_id"); id != "" {
+		return " from backup " + id
+	}
+	return ""
+}
+
+// reasonOf is the event's error, or its data.reason.
+func reasonOf(e events.Event) string {
+	if e.Error != "" {
+		return e.Error
+	}
+	return dataString(e, "reason")
+}
+
+// lossWindow describes the writes a restore could not bring back, from
+// data.backup_age_ms.
+func lossWindow(e events.Event) string {
+	age, ok := dataMillis(e, "backup_age_ms")
+	switch {
+	case ok && e.Type == events.RestoreCompleted:
+		return fmt.Sprintf("the writes of the last %s before the damage (the restored backup was that old) are NOT in the restored table.", age)
+	case ok:
+		return fmt.Sprintf("the newest good backup is %s old: a restore now would lose the writes of the last %s.", age, age)
+	case e.Type == events.CompactionFailed:
+		return "none known: a failed compaction loses no data by itself; no backup age was reported."
+	}
+	return "unknown: no backup age was reported (there may be no backup at all; then a restore brings back nothing)."
+}
+
+// details lists the event's data figures, sorted by key.
+func details(e events.Event) string {
+	keys := make([]string, 0, len(e.Data))
+	for k := range e.Data {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s=%v", k, e.Data[k]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func dataString(e events.Event, key string) string {
+	if v, ok := e.Data[key].(string); ok {
+		return v
+	}
+	return ""
+}
+
+// dataMillis reads a number of milliseconds (JSON numbers decode as
+// float64; events built in-process may hold ints) as a rounded duration.
+func dataMillis(e events.Event, key string) (time.Duration, bool) {
+	var ms float64
+	switch v := e.Data[key].(type) {
+	case float64:
+		ms = v
+	case int:
+		ms = float64(v)
+	case int64:
+		ms = float64(v)
+	default:
+		return 0, false
+	}
+	if ms < 0 {
+		return 0, false
+	}
+	d := time.Duration(ms * float64(time.Millisecond))
+	switch {
+	case d >= time.Hour:
+		d = d.Round(time.Minute)
+	case d >= time.Minute:
+		d = d.Round(time.Second)
+	default:
+		d = d.Round(time.Millisecond)
+	}
+	return d, true
+}
+
+// renderDigest builds one notification that lists every note of a burst.
+func renderDigest(prefix string, notes []Notification, window time.Duration) Notification {
+	ids := make([]string, 0, len(notes))
+	severity := SeverityWarning
+	counts := map[string]int{}
+	var evs []events.Event
+	for _, n := range notes {
+		ids = append(ids, n.ID)
+		if severityRank(n.Severity) > severityRank(severity) {
+			severity = n.Severity
+		}
+		for _, e := range n.Events {
+			counts[e.Type]++
+			evs = append(evs, e)
+		}
+	}
+	sort.Strings(ids)
+	sum := sha256.Sum256([]byte(strings.Join(ids, ",")))
+	types := make([]string, 0, len(counts))
+	for t := range counts {
+		types = append(types, t)
+	}
+	sort.Strings(types)
+	summary := make([]string, 0, len(types))
+	for _, t := range types {
+		summary = append(summary, fmt.Sprintf("%d %s", counts[t], t))
+	}
+
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d notifications arrived within %s; they are grouped here so that you get one page, not %d.\n\n", len(notes), window, len(notes))
+	for _, n := range notes {
+		for _, e := range n.Events {
+			fmt.Fprintf(&b, "- [%s] %s", n.Severity, headline(e))
+			if r := reasonOf(e); r != "" {
+				fmt.Fprintf(&b, ": %s", r)
+			}
+			if age, ok := dataMillis(e, "backup_age_ms"); ok {
+				fmt.Fprintf(&b, " (newest backup %s old)", age)
+			}
+			b.WriteString("\n")
+		}
+	}
+	b.WriteString("\nWhat to do next:\n")
+	if counts[events.TableDegraded] > 0 {
+		fmt.Fprintf(&b, "  - each DEGRADED table: salvage it (nats req %s '') or restore it (nats req %s '')\n",
+			events.CmdSubject(prefix, "<table>", events.VerbSalvage), events.CmdSubject(prefix, "<table>", events.VerbRestore))
+	}
+	if counts[events.RestoreCompleted] > 0 {
+		fmt.Fprintf(&b, "  - each restored table: verify it (nats req %s '{\"wait\":true}')\n", events.CmdSubject(prefix, "<table>", events.VerbVerify))
+	}
+	b.WriteString("  - many tables at once usually means one cause: check the disk (free space, kernel log) of the nodes named above\n")
+	fmt.Fprintf(&b, "  - every event in full: nats stream view %s\n", events.StreamName)
+
+	return Notification{
+		ID:       "digest-" + hex.EncodeToString(sum[:16]),
+		Severity: severity,
+		Title:    fmt.Sprintf("%s: %d custodian notifications (%s)", strings.ToUpper(severity), len(notes), strings.Join(summary, ", ")),
+		Message:  b.String(),
+		Tags:     []string{severityTag(severity), "digest"},
+		Events:   evs,
+		Digest:   true,
+	}
+}

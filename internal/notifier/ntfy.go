@@ -1,0 +1,56 @@
+package notifier
+
+import (
+	"context"
+	"net/http"
+	"strings"
+)
+
+// Ntfy publishes notifications to an ntfy topic URL as plain text.
+type Ntfy struct {
+	url    string
+	token  string
+	client *http.Client
+}
+
+// NewNtfy returns an ntfy sink; a token is sent as Authorization: Bearer.
+func NewNtfy(rawURL, token string, client *http.Client) *Ntfy {
+	return &Ntfy{url: rawURL, token: token, client: client}
+}
+
+// Key implements Sink.
+func (s *Ntfy) Key() string { return sinkKey("ntfy", s.url) }
+
+// Name implements Sink.
+func (s *Ntfy) Name() string { return "ntfy " + redact(s.url) }
+
+// Send implements Sink.
+func (s *Ntfy) Send(ctx context.Context, n Notification) error {
+	h := http.Header{}
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("Title", headerSafe(n.Title))
+	h.Set("Priority", ntfyPriority(n.Severity))
+	tags := make([]string, 0, len(n.Tags))
+	for _, t := range n.Tags {
+		tags = append(tags, strings.ReplaceAll(headerSafe(t), ",", " "))
+	}
+	h.Set("Tags", strings.Join(tags, ","))
+	h.Set("X-Custodian-Id", n.ID)
+	if s.token != "" {
+		h.Set("Authorization", "Bearer "+s.token)
+	}
+	return post(ctx, s.client, s.Name(), s.url, h, []byte(n.Message))
+}
+
+// headerSafe keeps printable ASCII so a title is a valid header value.
+func headerSafe(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if r >= 0x20 && r < 0x7f {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte(' ')
+		}
+	}
+	return b.String()
+}
