@@ -21,7 +21,6 @@ type notifier struct {
 	sinks   []Sink
 	workers map[string]*worker
 
-	ctx      context.Context
 	wg       sync.WaitGroup
 	mu       sync.Mutex
 	inflight map[string]*delivery // by event id
@@ -42,7 +41,7 @@ func Run(ctx context.Context, nc *nats.Conn, cfg Config) error {
 		return fmt.Errorf("notifier: jetstream: %w", err)
 	}
 	client := &http.Client{Timeout: cfg.HTTPTimeout}
-	n := &notifier{cfg: cfg, js: js, workers: map[string]*worker{}, inflight: map[string]*delivery{}, ctx: ctx}
+	n := &notifier{cfg: cfg, js: js, workers: map[string]*worker{}, inflight: map[string]*delivery{}}
 	for _, u := range cfg.Webhooks {
 		n.addSink(NewWebhook(u, cfg.WebhookSecret, client))
 	}
@@ -87,7 +86,7 @@ func Run(ctx context.Context, nc *nats.Conn, cfg Config) error {
 		}) {
 			return n.exit(ctx, nc)
 		}
-		cc, err := cons.Consume(n.handle, jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+		cc, err := cons.Consume(func(msg jetstream.Msg) { n.handle(ctx, msg) }, jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 			cfg.Log.Info("notifier: consumer", "name", cfg.Name, "err", err)
 		}))
 		if err != nil {
@@ -168,7 +167,7 @@ func (n *notifier) consumer(ctx context.Context, stream jetstream.Stream) (jetst
 }
 
 // handle takes one message from the consumer. It never blocks.
-func (n *notifier) handle(msg jetstream.Msg) {
+func (n *notifier) handle(ctx context.Context, msg jetstream.Msg) {
 	ev, err := events.Unmarshal(msg.Data())
 	if err != nil {
 		n.cfg.Log.Warn("notifier: dropping a message that is not an event", "subject", msg.Subject(), "err", err)
@@ -194,7 +193,7 @@ func (n *notifier) handle(msg jetstream.Msg) {
 	go func() {
 		defer n.wg.Done()
 		defer n.forget(ev.ID)
-		d.run(n.ctx)
+		d.run(ctx)
 	}()
 }
 
