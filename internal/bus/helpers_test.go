@@ -1,0 +1,160 @@
+package bus
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	natstest "github.com/nats-io/nats-server/v2/test"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/custodian-dev/custodian/internal/events"
+)
+
+// runJS starts a real nats-server with JetStream on a free port and a file
+// store in storeDir; the server is shut down at the end of the test.
+func runJS(t testing.TB, storeDir string, port int) *server.Server {
+	t.Helper()
+	opts := natstest.DefaultTestOptions
+	opts.Port = port
+	opts.JetStream = true
+	opts.StoreDir = storeDir
+	opts.MaxPayload = DefaultEmbeddedMaxPayload
+	s := natstest.RunServer(&opts)
+	t.Cleanup(func() {
+		s.Shutdown()
+		s.WaitForShutdown()
+	})
+	return s
+}
+
+// freePort finds a TCP port nobody listens on right now.
+func freePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func connectTCP(t testing.TB, url string, opts ...nats.Option) *nats.Conn {
+	t.Helper()
+	o := ConnOptions{URL: url, Name: t.Name()}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	nc, err := o.Connect(ctx, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	return nc
+}
+
+func newJS(t testing.TB, nc *nats.Conn) jetstream.JetStream {
+	t.Helper()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return js
+}
+
+func ensureStream(t testing.TB, js jetstream.JetStream) jetstream.Stream {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	s, err := EnsureStream(ctx, js, StreamConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// streamEvents reads every message of the stream in order with the plain
+// stream API (not the code under test), returning the decoded events and
+// their Nats-Msg-Id headers.
+func streamEvents(t testing.TB, js jetstream.JetStream) ([]events.Event, []string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s, err := js.Stream(ctx, events.StreamName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var evs []events.Event
+	var ids []string
+	for seq := info.State.FirstSeq; seq <= info.State.LastSeq && info.State.Msgs > 0; seq++ {
+		m, err := s.GetMsg(ctx, seq)
+		if err != nil {
+			t.Fatalf("get msg %d: %v", seq, err)
+		}
+		e, err := events.Unmarshal(m.Data)
+		if err != nil {
+			t.Fatalf("msg %d: %v", seq, err)
+		}
+		if want := events.Subject(events.DefaultPrefix, e); m.Subject != want {
+			t.Fatalf("msg %d on subject %s, want %s", seq, m.Subject, want)
+		}
+		evs = append(evs, e)
+		ids = append(ids, m.Header.Get(jetstream.MsgIDHeader))
+	}
+	return evs, ids
+}
+
+// testEvent is an event of the contract with a marker in Data.
+func testEvent(i int) events.Event {
+	e := events.New(events.TableStats, "n1", fmt.Sprintf("t%d", i%3))
+	e.Trigger = events.TriggerSchedule
+	e.Result = events.ResultOK
+	e.Data = map[string]any{"i": i}
+	return e
+}
+
+func eventIndex(t testing.TB, e events.Event) int {
+	t.Helper()
+	v, ok := e.Data["i"].(float64)
+	if !ok {
+		t.Fatalf("event %s has no index: %v", e.ID, e.Data)
+	}
+	return int(v)
+}
+
+// runOutbox runs the publisher until the test ends.
+func runOutbox(t testing.TB, o *Outbox, js jetstream.JetStream) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- o.Run(ctx, js) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("outbox run: %v", err)
+		}
+	})
+}
+
+func withTimeout(t testing.TB, d time.Duration) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func itoa(i int) string { return fmt.Sprint(i) }
+
+// natsConnectRetry connects even when no server listens yet: the client
+// keeps trying in the background.
+func natsConnectRetry(o ConnOptions) (*nats.Conn, error) {
+	opts := append(o.NatsOptions(), nats.RetryOnFailedConnect(true))
+	return nats.Connect(o.URL, opts...)
+}

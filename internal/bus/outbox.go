@@ -1,0 +1,257 @@
+package bus
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/syndtr/goleveldb/leveldb"
+	"github.com/syndtr/goleveldb/leveldb/opt"
+	"github.com/syndtr/goleveldb/leveldb/util"
+
+	"github.com/custodian-dev/custodian/internal/events"
+)
+
+// MaxEventBytes is the largest encoded event the outbox accepts. A larger
+// event could never be published (max_payload), so Emit refuses it instead
+// of blocking the queue behind it.
+const MaxEventBytes = 256 << 10
+
+// Keys of the outbox database.
+var (
+	keyEventPrefix  = []byte("e") // e<8-byte big-endian seq> -> event JSON, in publication order
+	keyParkedPrefix = []byte("x") // x<seq> -> an entry that cannot be decoded (kept, never deleted)
+	keyLastSeq      = []byte("m/seq")
+)
+
+// ErrOutboxClosed is returned by Emit after Close.
+var ErrOutboxClosed = errors.New("outbox: closed")
+
+// PublishedFunc is called after each event is stored in the stream, in
+// order, from the publisher goroutine. duplicate is true when the stream
+// already had the event (a retry after a lost PubAck).
+type PublishedFunc func(e events.Event, streamSeq uint64, duplicate bool)
+
+// Outbox is the local, durable queue of events waiting for publication.
+// Emit appends (fsync) and returns; Run publishes in order with
+// Nats-Msg-Id = event id and deletes an entry only after its PubAck.
+type Outbox struct {
+	db     *leveldb.DB
+	dir    string
+	prefix string
+
+	mu        sync.Mutex // orders appends; guards the fields below
+	next      uint64     // sequence of the next appended event
+	depth     int64      // events waiting
+	published uint64     // events published since open
+	failures  uint64     // failed publish attempts since open
+	parked    uint64     // entries that could not be decoded (kept under x)
+	lastErr   string     // last publish error, "" after a success
+	closed    bool
+	changed   chan struct{} // closed and replaced on every change of depth
+	watchers  []PublishedFunc
+
+	wake chan struct{} // cap 1: an event was appended
+}
+
+// OutboxOptions configure an Outbox.
+type OutboxOptions struct {
+	Prefix string // subject prefix (default "custodian")
+}
+
+// OpenOutbox opens (or creates) the outbox database in dir, normally
+// <data>/outbox. Events left by a previous run are published first.
+func OpenOutbox(dir string, opts OutboxOptions) (*Outbox, error) {
+	prefix := opts.Prefix
+	if prefix == "" {
+		prefix = events.DefaultPrefix
+	}
+	if !events.ValidPrefix(prefix) {
+		return nil, fmt.Errorf("outbox %s: invalid subject prefix %q", dir, prefix)
+	}
+	db, err := leveldb.OpenFile(dir, &opt.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("outbox %s: open: %w", dir, err)
+	}
+	o := &Outbox{db: db, dir: dir, prefix: prefix, changed: make(chan struct{}), wake: make(chan struct{}, 1)}
+	if err := o.load(); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	return o, nil
+}
+
+// load reads the persisted sequence and counts waiting events.
+func (o *Outbox) load() error {
+	var last uint64
+	v, err := o.db.Get(keyLastSeq, nil)
+	switch {
+	case err == nil && len(v) == 8:
+		last = binary.BigEndian.Uint64(v)
+	case err == nil:
+		return fmt.Errorf("outbox %s: load: bad sequence record (%d bytes)", o.dir, len(v))
+	case !errors.Is(err, leveldb.ErrNotFound):
+		return fmt.Errorf("outbox %s: load: %w", o.dir, err)
+	}
+	it := o.db.NewIterator(util.BytesPrefix(keyEventPrefix), nil)
+	var n int64
+	for it.Next() {
+		n++
+		if s := seqOf(it.Key()); s > last {
+			last = s
+		}
+	}
+	it.Release()
+	if err := it.Error(); err != nil {
+		return fmt.Errorf("outbox %s: load: %w", o.dir, err)
+	}
+	o.next = last + 1
+	o.depth = n
+	return nil
+}
+
+func eventKey(seq uint64) []byte {
+	k := make([]byte, 9)
+	k[0] = keyEventPrefix[0]
+	binary.BigEndian.PutUint64(k[1:], seq)
+	return k
+}
+
+func seqOf(key []byte) uint64 {
+	if len(key) != 9 {
+		return 0
+	}
+	return binary.BigEndian.Uint64(key[1:])
+}
+
+// validateEvent refuses an event that could never be published.
+func validateEvent(e events.Event) error {
+	switch {
+	case e.ID == "":
+		return errors.New("no id")
+	case e.Type == "" || strings.ContainsAny(e.Type, " \t\r\n*>") || strings.HasPrefix(e.Type, ".") || strings.HasSuffix(e.Type, ".") || strings.Contains(e.Type, ".."):
+		return fmt.Errorf("bad type %q", e.Type)
+	case !events.ValidNode(e.Node):
+		return fmt.Errorf("bad node %q", e.Node)
+	case e.Table != "" && e.Table != events.NodeTable && !events.ValidTable(e.Table):
+		return fmt.Errorf("bad table %q", e.Table)
+	}
+	return nil
+}
+
+// Emit appends e durably (fsync) and returns; the publisher sends it later.
+// It implements events.Emitter.
+func (o *Outbox) Emit(ctx context.Context, e events.Event) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("outbox: emit %s: %w", e.Type, err)
+	}
+	if err := validateEvent(e); err != nil {
+		return fmt.Errorf("outbox: emit %s %s: %w", e.Type, e.ID, err)
+	}
+	b, err := e.Marshal()
+	if err != nil {
+		return fmt.Errorf("outbox: emit: %w", err)
+	}
+	if len(b) > MaxEventBytes {
+		return fmt.Errorf("outbox: emit %s %s: event of %d bytes exceeds %d", e.Type, e.ID, len(b), MaxEventBytes)
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.closed {
+		return ErrOutboxClosed
+	}
+	seq := o.next
+	var seqBuf [8]byte
+	binary.BigEndian.PutUint64(seqBuf[:], seq)
+	var batch leveldb.Batch
+	batch.Put(eventKey(seq), b)
+	batch.Put(keyLastSeq, seqBuf[:])
+	if err := o.db.Write(&batch, &opt.WriteOptions{Sync: true}); err != nil {
+		return fmt.Errorf("outbox: emit %s %s: append: %w", e.Type, e.ID, err)
+	}
+	o.next++
+	o.depth++
+	o.notifyLocked()
+	select {
+	case o.wake <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// notifyLocked wakes every Flush waiter. o.mu must be held.
+func (o *Outbox) notifyLocked() {
+	close(o.changed)
+	o.changed = make(chan struct{})
+}
+
+// Depth is the number of events waiting for publication.
+func (o *Outbox) Depth() int64 {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.depth
+}
+
+// OutboxStats are the outbox's counters since it was opened.
+type OutboxStats struct {
+	Depth     int64  `json:"depth"`
+	Published uint64 `json:"published"`
+	Failures  uint64 `json:"failures"` // failed publish attempts (each retried)
+	Parked    uint64 `json:"parked"`   // undecodable entries kept aside
+	LastError string `json:"last_error,omitempty"`
+}
+
+// Stats reports the outbox's counters.
+func (o *Outbox) Stats() OutboxStats {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return OutboxStats{Depth: o.depth, Published: o.published, Failures: o.failures, Parked: o.parked, LastError: o.lastErr}
+}
+
+// OnPublished registers f to be called after each event is published.
+// Callbacks run on the publisher goroutine: keep them short.
+func (o *Outbox) OnPublished(f PublishedFunc) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.watchers = append(o.watchers, f)
+}
+
+// Flush waits until every event appended so far has been published (the
+// outbox is empty), or ctx ends. Run must be running.
+func (o *Outbox) Flush(ctx context.Context) error {
+	for {
+		o.mu.Lock()
+		depth, changed, lastErr := o.depth, o.changed, o.lastErr
+		o.mu.Unlock()
+		if depth == 0 {
+			return nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			if lastErr != "" {
+				return fmt.Errorf("outbox: flush: %d events still waiting (last publish error: %s): %w", depth, lastErr, ctx.Err())
+			}
+			return fmt.Errorf("outbox: flush: %d events still waiting: %w", depth, ctx.Err())
+		}
+	}
+}
+
+// Close closes the database. Call it after Run has returned; Emit fails
+// from now on. Waiting events stay on disk for the next run.
+func (o *Outbox) Close() error {
+	o.mu.Lock()
+	if o.closed {
+		o.mu.Unlock()
+		return nil
+	}
+	o.closed = true
+	o.mu.Unlock()
+	if err := o.db.Close(); err != nil {
+		return fmt.Errorf("outbox %s: close: %w", o.dir, err)
+	}
+	return nil
+}

@@ -1,0 +1,144 @@
+package bus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/custodian-dev/custodian/internal/events"
+)
+
+// Stream defaults. An event is a few hundred bytes: 10 GiB holds tens of
+// millions of them; 90 days is the audit horizon.
+const (
+	DefaultStreamMaxAge     = 90 * 24 * time.Hour
+	DefaultStreamMaxBytes   = int64(10 << 30)
+	DefaultStreamMaxMsgs    = int64(-1) // unlimited (bounded by bytes and age)
+	DefaultStreamReplicas   = 1
+	DefaultStreamDuplicates = 2 * time.Minute
+	// MinStreamDuplicates is the shortest duplicate window the contract
+	// allows: a retried publish after a reconnect must still be recognised.
+	MinStreamDuplicates = 2 * time.Minute
+)
+
+// StreamConfig configures CUSTODIAN_EVENTS. A zero field takes its default.
+type StreamConfig struct {
+	Prefix     string        // subject prefix (default "custodian")
+	Replicas   int           // default 1
+	MaxAge     time.Duration // default 90 days
+	MaxBytes   int64         // default 10 GiB; -1 unlimited
+	MaxMsgs    int64         // default unlimited (-1)
+	Duplicates time.Duration // default and minimum 2 minutes
+}
+
+func (c StreamConfig) withDefaults() (StreamConfig, error) {
+	if c.Prefix == "" {
+		c.Prefix = events.DefaultPrefix
+	}
+	if !events.ValidPrefix(c.Prefix) {
+		return c, fmt.Errorf("stream %s: invalid subject prefix %q", events.StreamName, c.Prefix)
+	}
+	if c.Replicas == 0 {
+		c.Replicas = DefaultStreamReplicas
+	}
+	if c.Replicas < 1 || c.Replicas > 5 {
+		return c, fmt.Errorf("stream %s: replicas %d out of range 1..5", events.StreamName, c.Replicas)
+	}
+	if c.MaxAge == 0 {
+		c.MaxAge = DefaultStreamMaxAge
+	}
+	if c.MaxAge < 0 {
+		return c, fmt.Errorf("stream %s: negative max age %s", events.StreamName, c.MaxAge)
+	}
+	if c.MaxBytes == 0 {
+		c.MaxBytes = DefaultStreamMaxBytes
+	}
+	if c.MaxMsgs == 0 {
+		c.MaxMsgs = DefaultStreamMaxMsgs
+	}
+	if c.Duplicates == 0 {
+		c.Duplicates = DefaultStreamDuplicates
+	}
+	if c.Duplicates < MinStreamDuplicates {
+		return c, fmt.Errorf("stream %s: duplicate window %s is below the minimum %s", events.StreamName, c.Duplicates, MinStreamDuplicates)
+	}
+	if c.MaxAge > 0 && c.Duplicates > c.MaxAge {
+		return c, fmt.Errorf("stream %s: duplicate window %s exceeds max age %s", events.StreamName, c.Duplicates, c.MaxAge)
+	}
+	return c, nil
+}
+
+// JetStreamConfig is the jetstream configuration EnsureStream applies.
+func (c StreamConfig) JetStreamConfig() (jetstream.StreamConfig, error) {
+	c, err := c.withDefaults()
+	if err != nil {
+		return jetstream.StreamConfig{}, err
+	}
+	return jetstream.StreamConfig{
+		Name:        events.StreamName,
+		Description: "Custodian events: every maintenance command and outcome (append-only audit log)",
+		Subjects:    []string{events.StreamSubjects(c.Prefix)},
+		Retention:   jetstream.LimitsPolicy,
+		Discard:     jetstream.DiscardOld,
+		Storage:     jetstream.FileStorage,
+		Replicas:    c.Replicas,
+		MaxAge:      c.MaxAge,
+		MaxBytes:    c.MaxBytes,
+		MaxMsgs:     c.MaxMsgs,
+		Duplicates:  c.Duplicates,
+		DenyDelete:  true,
+		DenyPurge:   true,
+	}, nil
+}
+
+// EnsureStream creates CUSTODIAN_EVENTS or updates it to cfg, retrying while
+// the server says JetStream is not ready yet (a cluster forming, error
+// 10008, or no responders on the API) until ctx ends.
+func EnsureStream(ctx context.Context, js jetstream.JetStream, cfg StreamConfig) (jetstream.Stream, error) {
+	scfg, err := cfg.JetStreamConfig()
+	if err != nil {
+		return nil, err
+	}
+	wait := 100 * time.Millisecond
+	for {
+		attemptCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		s, err := js.CreateOrUpdateStream(attemptCtx, scfg)
+		cancel()
+		if err == nil {
+			return s, nil
+		}
+		if !transientJSError(err) || ctx.Err() != nil {
+			return nil, fmt.Errorf("stream %s: create or update: %w", events.StreamName, err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("stream %s: create or update: %w (last error: %v)", events.StreamName, ctx.Err(), err)
+		case <-time.After(wait):
+		}
+		if wait < 2*time.Second {
+			wait *= 2
+		}
+	}
+}
+
+// jsClusterNotAvail is JetStream's "cluster not available / temporarily
+// unavailable" error code.
+const jsClusterNotAvail jetstream.ErrorCode = 10008
+
+// transientJSError reports whether err means "JetStream is not ready yet".
+func transientJSError(err error) bool {
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) {
+		return apiErr.ErrorCode == jsClusterNotAvail || apiErr.Code == 503
+	}
+	return errors.Is(err, nats.ErrNoResponders) ||
+		errors.Is(err, jetstream.ErrNoStreamResponse) ||
+		errors.Is(err, nats.ErrTimeout) ||
+		errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, nats.ErrConnectionReconnecting) ||
+		errors.Is(err, nats.ErrDisconnected)
+}
