@@ -1,0 +1,294 @@
+package projections
+
+import (
+	"strings"
+	"time"
+
+	"github.com/custodian-dev/custodian/internal/events"
+)
+
+// Card states.
+const (
+	StateOK         = "ok"
+	StateCompacting = "compacting"
+	StateBackingUp  = "backing_up"
+	StateVerifying  = "verifying"
+	StateRestoring  = "restoring"
+	StateDegraded   = "degraded"
+)
+
+// States lists every card state.
+func States() []string {
+	return []string{StateOK, StateCompacting, StateBackingUp, StateVerifying, StateRestoring, StateDegraded}
+}
+
+// operationState maps an event type's operation (the part before the dot)
+// to the state a table is in while that operation runs.
+func operationState(op string) string {
+	switch op {
+	case "compaction":
+		return StateCompacting
+	case "backup":
+		return StateBackingUp
+	case "verify":
+		return StateVerifying
+	case "restore":
+		return StateRestoring
+	}
+	return ""
+}
+
+// Outcome is the end of one piece of work on a table.
+type Outcome struct {
+	Time       time.Time `json:"time"`
+	Seq        uint64    `json:"seq"`
+	EventID    string    `json:"event_id"`
+	CommandID  string    `json:"command_id,omitempty"`
+	Trigger    string    `json:"trigger,omitempty"`
+	Result     string    `json:"result"`
+	DurationMS int64     `json:"duration_ms"`
+	Error      string    `json:"error,omitempty"`
+	Reason     string    `json:"reason,omitempty"`
+	Records    int64     `json:"records,omitempty"`
+	// Compaction figures.
+	Mode           string `json:"mode,omitempty"`
+	BytesBefore    int64  `json:"bytes_before,omitempty"`
+	BytesAfter     int64  `json:"bytes_after,omitempty"`
+	BytesReclaimed int64  `json:"bytes_reclaimed,omitempty"`
+	// Backup and restore figures.
+	BackupID    string `json:"backup_id,omitempty"`
+	Bytes       int64  `json:"bytes,omitempty"`
+	BackupAgeMS int64  `json:"backup_age_ms,omitempty"`
+}
+
+// Card is the health card of one table on one node.
+type Card struct {
+	Node        string    `json:"node"`
+	Table       string    `json:"table"`
+	State       string    `json:"state"`
+	StateSince  time.Time `json:"state_since"`
+	Reason      string    `json:"reason,omitempty"` // why the table is degraded
+	Created     time.Time `json:"created,omitzero"`
+	Bytes       int64     `json:"bytes"`
+	Records     int64     `json:"records"`
+	DeadRecords int64     `json:"dead_records"`
+	DeadRatio   float64   `json:"dead_ratio"`
+	DeadBytes   int64     `json:"dead_bytes"`
+	StatsTime   time.Time `json:"stats_time,omitzero"`
+
+	LastCompaction  *Outcome `json:"last_compaction"`
+	LastBackup      *Outcome `json:"last_backup"`         // last successful backup
+	LastBackupError *Outcome `json:"last_backup_failure"` // last failed backup, cleared by a success
+	LastVerify      *Outcome `json:"last_verify"`
+	LastRestore     *Outcome `json:"last_restore"`
+
+	// Next holds the next scheduled work that events announced, by
+	// operation: data.next_compaction -> "compaction".
+	Next map[string]time.Time `json:"next,omitempty"`
+	// Counters counts the events of this table by type.
+	Counters map[string]uint64 `json:"counters"`
+
+	LastEvent time.Time `json:"last_event"`
+	LastSeq   uint64    `json:"last_seq"`
+
+	busy     string // state of the running operation, "" when idle
+	degraded bool
+}
+
+// clone returns a deep copy safe to hand out of the lock.
+func (c *Card) clone() Card {
+	out := *c
+	out.LastCompaction = cloneOutcome(c.LastCompaction)
+	out.LastBackup = cloneOutcome(c.LastBackup)
+	out.LastBackupError = cloneOutcome(c.LastBackupError)
+	out.LastVerify = cloneOutcome(c.LastVerify)
+	out.LastRestore = cloneOutcome(c.LastRestore)
+	if c.Next != nil {
+		out.Next = make(map[string]time.Time, len(c.Next))
+		for k, v := range c.Next {
+			out.Next[k] = v
+		}
+	}
+	out.Counters = make(map[string]uint64, len(c.Counters))
+	for k, v := range c.Counters {
+		out.Counters[k] = v
+	}
+	return out
+}
+
+func cloneOutcome(o *Outcome) *Outcome {
+	if o == nil {
+		return nil
+	}
+	c := *o
+	return &c
+}
+
+func newCard(node, table string, t time.Time) *Card {
+	return &Card{Node: node, Table: table, State: StateOK, StateSince: t, Counters: map[string]uint64{}}
+}
+
+// apply folds one event of this card's table into the card.
+func (c *Card) apply(seq uint64, e events.Event) {
+	c.Counters[e.Type]++
+	c.LastEvent = e.Time
+	c.LastSeq = seq
+	c.applyNext(e)
+
+	op, phase, _ := strings.Cut(e.Type, ".")
+	switch e.Type {
+	case events.TableCreated:
+		if c.Created.IsZero() {
+			c.Created = e.Time
+		}
+	case events.TableStats:
+		c.applyStats(e)
+	case events.TableDegraded, events.CorruptionDetected:
+		c.degraded = true
+		c.Reason = firstNonEmpty(e.Error, text(e.Data, "reason"), e.Type)
+	case events.TableRecovered:
+		c.degraded = false
+		c.Reason = ""
+	}
+
+	if st := operationState(op); st != "" {
+		switch phase {
+		case "started":
+			c.busy = st
+		case "completed", "failed", "skipped":
+			if c.busy == st {
+				c.busy = ""
+			}
+			c.applyOutcome(seq, op, e)
+		}
+	}
+	c.setState(e.Time)
+}
+
+func (c *Card) applyStats(e events.Event) {
+	if v, ok := integer(e.Data, "bytes"); ok {
+		c.Bytes = v
+	}
+	if v, ok := integer(e.Data, "records"); ok {
+		c.Records = v
+	}
+	if v, ok := integer(e.Data, "dead_records"); ok {
+		c.DeadRecords = v
+	}
+	if v, ok := number(e.Data, "dead_ratio"); ok {
+		c.DeadRatio = v
+	}
+	if v, ok := integer(e.Data, "dead_bytes"); ok {
+		c.DeadBytes = v
+	}
+	c.StatsTime = e.Time
+}
+
+func (c *Card) applyNext(e events.Event) {
+	for k := range e.Data {
+		name, ok := strings.CutPrefix(k, "next_")
+		if !ok || name == "" {
+			continue
+		}
+		if t, ok := timestamp(e.Data, k); ok {
+			if c.Next == nil {
+				c.Next = map[string]time.Time{}
+			}
+			c.Next[name] = t
+		}
+	}
+}
+
+func (c *Card) applyOutcome(seq uint64, op string, e events.Event) {
+	o := &Outcome{
+		Time:       e.Time,
+		Seq:        seq,
+		EventID:    e.ID,
+		CommandID:  e.CommandID,
+		Trigger:    e.Trigger,
+		Result:     resultOf(e),
+		DurationMS: e.DurationMS,
+		Error:      e.Error,
+		Reason:     text(e.Data, "reason"),
+	}
+	o.Records, _ = integer(e.Data, "records")
+	switch op {
+	case "compaction":
+		o.Mode = text(e.Data, "mode")
+		o.BytesBefore, _ = integer(e.Data, "bytes_before")
+		o.BytesAfter, _ = integer(e.Data, "bytes_after")
+		if o.Result == events.ResultOK && o.BytesBefore > 0 {
+			o.BytesReclaimed = o.BytesBefore - o.BytesAfter
+			c.Bytes = o.BytesAfter
+			if o.Records > 0 {
+				c.Records = o.Records
+			}
+		}
+		c.LastCompaction = o
+	case "backup":
+		o.BackupID = text(e.Data, "backup_id")
+		o.Bytes, _ = integer(e.Data, "bytes")
+		if o.Result == events.ResultFailed {
+			c.LastBackupError = o
+		} else {
+			c.LastBackup = o
+			c.LastBackupError = nil
+		}
+	case "verify":
+		c.LastVerify = o
+	case "restore":
+		o.BackupID = text(e.Data, "backup_id")
+		o.BackupAgeMS, _ = integer(e.Data, "backup_age_ms")
+		c.LastRestore = o
+		if o.Result == events.ResultOK {
+			c.degraded = false
+			c.Reason = ""
+			if o.Records > 0 {
+				c.Records = o.Records
+			}
+		}
+	}
+}
+
+// setState derives the visible state: a restore in progress shows even on
+// a degraded table; degraded hides any other work.
+func (c *Card) setState(t time.Time) {
+	st := StateOK
+	switch {
+	case c.busy == StateRestoring:
+		st = StateRestoring
+	case c.degraded:
+		st = StateDegraded
+	case c.busy != "":
+		st = c.busy
+	}
+	if st != c.State {
+		c.State = st
+		c.StateSince = t
+	}
+}
+
+// resultOf is the event's result, or the one its type implies.
+func resultOf(e events.Event) string {
+	if e.Result != "" {
+		return e.Result
+	}
+	switch {
+	case strings.HasSuffix(e.Type, ".failed"):
+		return events.ResultFailed
+	case strings.HasSuffix(e.Type, ".skipped"):
+		return events.ResultSkipped
+	case strings.HasSuffix(e.Type, ".completed"):
+		return events.ResultOK
+	}
+	return ""
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}

@@ -1,0 +1,92 @@
+package projections
+
+import (
+	"strings"
+	"time"
+
+	"github.com/custodian-dev/custodian/internal/events"
+)
+
+// DefaultHistoryLimit is how many rows the history log keeps.
+const DefaultHistoryLimit = 10000
+
+// DefaultQueryLimit is how many rows a history query returns unless told.
+const DefaultQueryLimit = 100
+
+// Row is one line of the history log: the event as the stream carries it
+// plus its stream sequence.
+type Row struct {
+	events.Event
+	Seq uint64 `json:"seq"`
+}
+
+// Filter selects history rows. Zero fields match everything.
+type Filter struct {
+	Node   string
+	Table  string
+	Type   string // a type or a prefix of one: "compaction" matches compaction.*
+	Result string
+	Since  time.Time // rows at or after this time
+	Before uint64    // rows with a smaller sequence (paging)
+	Limit  int       // at most this many rows; 0 means DefaultQueryLimit
+}
+
+// Match reports whether a row passes the filter (Limit aside).
+func (f Filter) Match(r Row) bool {
+	if f.Before > 0 && r.Seq >= f.Before {
+		return false
+	}
+	if f.Node != "" && r.Node != f.Node {
+		return false
+	}
+	if f.Table != "" && r.Table != f.Table {
+		return false
+	}
+	if f.Type != "" && !typeMatches(r.Type, f.Type) {
+		return false
+	}
+	if f.Result != "" && resultOf(r.Event) != f.Result {
+		return false
+	}
+	if !f.Since.IsZero() && r.Time.Before(f.Since) {
+		return false
+	}
+	return true
+}
+
+// typeMatches: "compaction" and "compaction." match every compaction.*
+// type, "compaction.failed" matches itself only, "comp" matches nothing.
+func typeMatches(typ, want string) bool {
+	if typ == want {
+		return true
+	}
+	want = strings.TrimSuffix(want, ".")
+	return strings.HasPrefix(typ, want+".")
+}
+
+// history is the bounded log, oldest first in the ring.
+type history struct {
+	rows *ring[Row]
+}
+
+func newHistory(limit int) *history {
+	return &history{rows: newRing[Row](limit)}
+}
+
+func (h *history) add(r Row) { h.rows.push(r) }
+
+// query returns the matching rows, newest first.
+func (h *history) query(f Filter) []Row {
+	limit := f.Limit
+	if limit <= 0 {
+		limit = DefaultQueryLimit
+	}
+	out := []Row{}
+	for i := h.rows.len() - 1; i >= 0 && len(out) < limit; i-- {
+		r := h.rows.at(i)
+		if f.Match(r) {
+			out = append(out, r)
+		}
+	}
+	return out
+}

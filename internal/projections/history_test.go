@@ -1,0 +1,73 @@
+package projections
+
+import (
+	"testing"
+
+	"github.com/custodian-dev/custodian/internal/events"
+)
+
+func TestHistoryFilters(t *testing.T) {
+	evs := []events.Event{
+		ev(0, events.TableCreated, "users"),                                      // 1
+		ev(1, events.CompactionStarted, "users"),                                 // 2
+		ev(2, events.CompactionCompleted, "users", result("ok", 5)),              // 3
+		ev(3, events.CompactionFailed, "orders", failed("boom")),                 // 4
+		ev(4, events.BackupCompleted, "orders", result("ok", 7)),                 // 5
+		ev(5, events.CompactionSkipped, "users", result("skipped", 0)),           // 6
+		ev(6, events.NotificationSent, "", node("n2")),                           // 7
+		ev(7, events.CompactionCompleted, "orders", result("ok", 3), node("n2")), // 8
+	}
+	s := NewState(Options{})
+	applyAll(s, evs)
+	cases := []struct {
+		name string
+		f    Filter
+		want []uint64
+	}{
+		{"all newest first", Filter{}, []uint64{8, 7, 6, 5, 4, 3, 2, 1}},
+		{"table", Filter{Table: "users"}, []uint64{6, 3, 2, 1}},
+		{"type prefix", Filter{Type: "compaction"}, []uint64{8, 6, 4, 3, 2}},
+		{"type prefix with dot", Filter{Type: "compaction."}, []uint64{8, 6, 4, 3, 2}},
+		{"exact type", Filter{Type: events.CompactionCompleted}, []uint64{8, 3}},
+		{"partial word is no prefix", Filter{Type: "comp"}, nil},
+		{"result failed", Filter{Result: "failed"}, []uint64{4}},
+		{"result implied", Filter{Result: "ok", Table: "orders"}, []uint64{8, 5}},
+		{"since", Filter{Since: baseTime.Add(5e9)}, []uint64{8, 7, 6}},
+		{"limit", Filter{Limit: 3}, []uint64{8, 7, 6}},
+		{"page before", Filter{Before: 6, Limit: 3}, []uint64{5, 4, 3}},
+		{"node", Filter{Node: "n2"}, []uint64{8, 7}},
+		{"combined", Filter{Table: "users", Type: "compaction", Before: 6}, []uint64{3, 2}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			rows := s.History(tc.f)
+			var got []uint64
+			for _, r := range rows {
+				got = append(got, r.Seq)
+				if r.ID != evs[r.Seq-1].ID {
+					t.Fatalf("row %d carries event %s", r.Seq, r.ID)
+				}
+			}
+			if len(got) != len(tc.want) {
+				t.Fatalf("got %v want %v", got, tc.want)
+			}
+			for i := range got {
+				if got[i] != tc.want[i] {
+					t.Fatalf("got %v want %v", got, tc.want)
+				}
+			}
+		})
+	}
+}
+
+func TestHistoryBounded(t *testing.T) {
+	s := NewState(Options{HistoryLimit: 10})
+	applyAll(s, script(25))
+	rows := s.History(Filter{Limit: 100})
+	if len(rows) != 10 || rows[0].Seq != 25 || rows[9].Seq != 16 {
+		t.Fatalf("%d rows, first %d last %d", len(rows), rows[0].Seq, rows[len(rows)-1].Seq)
+	}
+	if def := NewState(Options{}); def.opts.HistoryLimit != DefaultHistoryLimit {
+		t.Fatalf("default history limit %d", def.opts.HistoryLimit)
+	}
+}

@@ -1,0 +1,148 @@
+package projections
+
+import (
+	"sync"
+
+	"github.com/custodian-dev/custodian/internal/events"
+)
+
+// Projection is a State shared between the consumer that feeds it and the
+// readers (HTTP handlers, the metrics collector), plus the live feed of new
+// rows for subscribers.
+type Projection struct {
+	mu   sync.RWMutex
+	st   *State
+	opts Options
+	subs map[*Subscription]struct{}
+}
+
+// New returns an empty projection.
+func New(opts Options) *Projection {
+	return &Projection{st: NewState(opts), opts: opts, subs: map[*Subscription]struct{}{}}
+}
+
+// Subscription receives every row applied after it was taken. When the
+// subscriber falls behind by more than its buffer, C is closed and Lagged
+// reports true: the subscriber should catch up from the history.
+type Subscription struct {
+	C      <-chan Row
+	c      chan Row
+	p      *Projection
+	lagged bool
+	closed bool
+}
+
+// Subscribe returns a subscription with a buffer of buf rows.
+func (p *Projection) Subscribe(buf int) *Subscription {
+	if buf < 1 {
+		buf = 1
+	}
+	c := make(chan Row, buf)
+	s := &Subscription{C: c, c: c, p: p}
+	p.mu.Lock()
+	p.subs[s] = struct{}{}
+	p.mu.Unlock()
+	return s
+}
+
+// Lagged reports whether the subscription was dropped for falling behind.
+func (s *Subscription) Lagged() bool {
+	s.p.mu.RLock()
+	defer s.p.mu.RUnlock()
+	return s.lagged
+}
+
+// Close ends the subscription.
+func (s *Subscription) Close() {
+	s.p.mu.Lock()
+	defer s.p.mu.Unlock()
+	s.closeLocked()
+}
+
+func (s *Subscription) closeLocked() {
+	if s.closed {
+		return
+	}
+	s.closed = true
+	delete(s.p.subs, s)
+	close(s.c)
+}
+
+// Apply folds one event in (see State.Apply) and hands the new row to the
+// subscribers.
+func (p *Projection) Apply(seq uint64, e events.Event) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.st.Apply(seq, e) {
+		return false
+	}
+	if len(p.subs) > 0 {
+		row := Row{Event: e, Seq: seq}
+		for s := range p.subs {
+			select {
+			case s.c <- row:
+			default:
+				s.lagged = true
+				s.closeLocked()
+			}
+		}
+	}
+	return true
+}
+
+// Skip marks a message that is not an event as seen (see State.Skip).
+func (p *Projection) Skip(seq uint64) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.st.Skip(seq)
+}
+
+// Reset empties the state, for a stream that was deleted and created anew.
+func (p *Projection) Reset() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.st = NewState(p.opts)
+}
+
+// LastSeq is the sequence of the last message applied.
+func (p *Projection) LastSeq() uint64 {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return p.st.LastSeq()
+}
+
+// Read calls f with the state under the read lock; f must not keep
+// references into the state nor block.
+func (p *Projection) Read(f func(s *State)) {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	f(p.st)
+}
+
+// Cards returns copies of every card.
+func (p *Projection) Cards() []Card {
+	var out []Card
+	p.Read(func(s *State) { out = s.Cards() })
+	return out
+}
+
+// TableCards returns copies of the cards of one table.
+func (p *Projection) TableCards(table string) []Card {
+	var out []Card
+	p.Read(func(s *State) { out = s.TableCards(table) })
+	return out
+}
+
+// Series returns a table's size series on a node.
+func (p *Projection) Series(node, table string) []Point {
+	var out []Point
+	p.Read(func(s *State) { out = s.Series(node, table) })
+	return out
+}
+
+// History returns the rows the filter selects, newest first.
+func (p *Projection) History(f Filter) []Row {
+	var out []Row
+	p.Read(func(s *State) { out = s.History(f) })
+	return out
+}

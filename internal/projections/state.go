@@ -1,0 +1,173 @@
+package projections
+
+import (
+	"sort"
+	"strings"
+
+	"github.com/custodian-dev/custodian/internal/events"
+)
+
+// Options bound the state.
+type Options struct {
+	HistoryLimit int // rows kept in the history log (DefaultHistoryLimit)
+	SeriesLimit  int // points kept per table (DefaultSeriesLimit)
+}
+
+func (o Options) withDefaults() Options {
+	if o.HistoryLimit <= 0 {
+		o.HistoryLimit = DefaultHistoryLimit
+	}
+	if o.SeriesLimit <= 0 {
+		o.SeriesLimit = DefaultSeriesLimit
+	}
+	return o
+}
+
+// CountKey keys the event counters.
+type CountKey struct {
+	Type   string
+	Result string
+}
+
+// cardKey keys cards and series by node and table.
+type cardKey struct {
+	Node  string
+	Table string
+}
+
+// State is everything the projections know. It is not safe for concurrent
+// use; Projection guards one with a lock.
+type State struct {
+	opts      Options
+	lastSeq   uint64
+	applied   uint64 // events folded in
+	invalid   uint64 // stream messages that were not events
+	cards     map[cardKey]*Card
+	series    map[cardKey]*ring[Point]
+	history   *history
+	counts    map[CountKey]uint64
+	durations map[durationKey]*durationHist
+	buckets   []float64
+}
+
+// NewState returns an empty state.
+func NewState(opts Options) *State {
+	opts = opts.withDefaults()
+	return &State{
+		opts:      opts,
+		cards:     map[cardKey]*Card{},
+		series:    map[cardKey]*ring[Point]{},
+		history:   newHistory(opts.HistoryLimit),
+		counts:    map[CountKey]uint64{},
+		durations: map[durationKey]*durationHist{},
+		buckets:   durationBuckets(),
+	}
+}
+
+// LastSeq is the stream sequence of the last message applied.
+func (s *State) LastSeq() uint64 { return s.lastSeq }
+
+// Applied is the number of events folded in.
+func (s *State) Applied() uint64 { return s.applied }
+
+// Invalid is the number of stream messages skipped because they were not
+// events.
+func (s *State) Invalid() uint64 { return s.invalid }
+
+// Apply folds the event at stream sequence seq into the state. A sequence
+// not newer than the last one applied is a redelivery and changes nothing;
+// Apply reports whether the event was applied.
+func (s *State) Apply(seq uint64, e events.Event) bool {
+	if seq <= s.lastSeq {
+		return false
+	}
+	s.lastSeq = seq
+	s.applied++
+	s.counts[CountKey{Type: e.Type, Result: resultOf(e)}]++
+	s.history.add(Row{Event: e, Seq: seq})
+	s.observeDuration(e)
+
+	table := e.Table
+	if table == "" || table == events.NodeTable {
+		return true
+	}
+	k := cardKey{Node: e.Node, Table: table}
+	c, ok := s.cards[k]
+	if !ok {
+		c = newCard(e.Node, table, e.Time)
+		s.cards[k] = c
+	}
+	c.apply(seq, e)
+	if e.Type == events.TableStats {
+		r, ok := s.series[k]
+		if !ok {
+			r = newRing[Point](s.opts.SeriesLimit)
+			s.series[k] = r
+		}
+		r.push(Point{Time: e.Time, Bytes: c.Bytes, Records: c.Records, DeadRatio: c.DeadRatio})
+	}
+	return true
+}
+
+// Skip marks a stream message that is not an event as seen, so that a
+// replay does not stop on it and it is counted once.
+func (s *State) Skip(seq uint64) bool {
+	if seq <= s.lastSeq {
+		return false
+	}
+	s.lastSeq = seq
+	s.invalid++
+	return true
+}
+
+// Cards returns copies of every card, sorted by table then node.
+func (s *State) Cards() []Card {
+	out := make([]Card, 0, len(s.cards))
+	for _, c := range s.cards {
+		out = append(out, c.clone())
+	}
+	sortCards(out)
+	return out
+}
+
+// TableCards returns copies of the cards of one table on every node.
+func (s *State) TableCards(table string) []Card {
+	var out []Card
+	for k, c := range s.cards {
+		if k.Table == table {
+			out = append(out, c.clone())
+		}
+	}
+	sortCards(out)
+	return out
+}
+
+// Series returns the table.stats points of a table on a node, oldest first.
+func (s *State) Series(node, table string) []Point {
+	r, ok := s.series[cardKey{Node: node, Table: table}]
+	if !ok {
+		return []Point{}
+	}
+	return r.slice()
+}
+
+// History returns the rows the filter selects, newest first.
+func (s *State) History(f Filter) []Row { return s.history.query(f) }
+
+// Counts returns a copy of the event counters by type and result.
+func (s *State) Counts() map[CountKey]uint64 {
+	out := make(map[CountKey]uint64, len(s.counts))
+	for k, v := range s.counts {
+		out[k] = v
+	}
+	return out
+}
+
+func sortCards(cs []Card) {
+	sort.Slice(cs, func(i, j int) bool {
+		if c := strings.Compare(cs[i].Table, cs[j].Table); c != 0 {
+			return c < 0
+		}
+		return cs[i].Node < cs[j].Node
+	})
+}
