@@ -1,0 +1,59 @@
+package supervisor
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/custodian-dev/custodian/internal/events"
+)
+
+// backup writes a verified backup of the live table, then prunes the table's
+// backups to the policy's retention (one backup.pruned per backup deleted).
+// A failed backup is final at once. A pruning failure does not undo the
+// backup: it is returned with the backup.completed outcome and kept as the
+// table's last error.
+func (s *Supervisor) backup(ctx context.Context, ts *tableState, j *job) (events.Event, error) {
+	start := time.Now()
+	started := s.jobEvent(events.BackupStarted, j)
+	started.Data = map[string]any{"retention": ts.pol.Retention}
+	if err := s.emit(ctx, started); err != nil {
+		err = fmt.Errorf("table %s: backup: %w", ts.name, err)
+		e := outcome(s.jobEvent(events.BackupFailed, j), events.ResultFailed, start, err, map[string]any{"reason": "emit"})
+		return e, joinErr(err, s.emit(ctx, e))
+	}
+
+	m, err := ts.t.Backup(ctx, s.progressOf(ts))
+	if err != nil {
+		s.noteCorruption(ts, "backup", err)
+		err = fmt.Errorf("table %s: backup: %w", ts.name, err)
+		e := outcome(s.jobEvent(events.BackupFailed, j), events.ResultFailed, start, err, map[string]any{"reason": err.Error()})
+		return e, joinErr(err, s.emit(ctx, e))
+	}
+	e := outcome(s.jobEvent(events.BackupCompleted, j), events.ResultOK, start, nil, map[string]any{
+		"backup_id": m.ID,
+		"records":   m.Records,
+		"bytes":     m.Bytes,
+		"digest":    m.Digest,
+		"created":   m.Created.UTC().Format(time.RFC3339Nano),
+	})
+	errs := []error{s.emit(ctx, e)}
+
+	pruned, perr := s.store.Prune(ts.name, ts.pol.Retention)
+	for _, p := range pruned {
+		pe := s.jobEvent(events.BackupPruned, j)
+		pe.Result = events.ResultOK
+		pe.Data = map[string]any{
+			"backup_id": p.ID,
+			"created":   p.Created.UTC().Format(time.RFC3339Nano),
+			"records":   p.Records,
+			"bytes":     p.Bytes,
+			"retention": ts.pol.Retention,
+		}
+		errs = append(errs, s.emit(ctx, pe))
+	}
+	if perr != nil {
+		errs = append(errs, fmt.Errorf("table %s: backup: prune to %d: %w", ts.name, ts.pol.Retention, perr))
+	}
+	return e, joinErr(errs...)
+}

@@ -1,0 +1,220 @@
+package supervisor
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/custodian-dev/custodian/internal/apierr"
+	"github.com/custodian-dev/custodian/internal/events"
+	"github.com/custodian-dev/custodian/internal/tables"
+)
+
+// Command is one maintenance command for a table.
+type Command struct {
+	ID      string // UUID; Submit fills it when empty
+	Table   string
+	Verb    string // events.Verb*
+	Body    events.CommandBody
+	Trigger string // events.Trigger*; Submit uses manual when empty
+}
+
+// Submit validates cmd, emits command.accepted (or command.rejected and
+// returns an *apierr.Error) and queues the work. A full queue answers
+// apierr.Busy; an identical queued command coalesces (its ticket follows the
+// queued one's outcome). Errors: apierr.InvalidRequest (unknown verb or
+// trigger, bad mode), apierr.InvalidTable, apierr.NotFound (table not owned,
+// unknown backup_id), apierr.TableUnavailable (compact, backup or verify while
+// the table restores or is degraded; restore and salvage are accepted),
+// apierr.Busy, apierr.Internal (stopping, or command.accepted could not be
+// emitted: then nothing is queued). The status verb is answered at once:
+// its ticket is done on return and carries the TableStatus.
+func (s *Supervisor) Submit(ctx context.Context, cmd Command) (*Ticket, error) {
+	return s.submit(ctx, cmd, true)
+}
+
+// submit is Submit; announce false (scheduled work) emits neither
+// command.accepted nor command.rejected.
+func (s *Supervisor) submit(ctx context.Context, cmd Command, announce bool) (*Ticket, error) {
+	if cmd.ID == "" {
+		cmd.ID = events.NewID()
+	}
+	if cmd.Trigger == "" {
+		cmd.Trigger = events.TriggerManual
+	}
+	refuse := func(err error) (*Ticket, error) {
+		if announce {
+			if rerr := s.Reject(ctx, cmd, err); rerr != nil {
+				return nil, joinErr(err, rerr)
+			}
+		}
+		return nil, err
+	}
+
+	ts, err := s.check(ctx, cmd)
+	if err != nil {
+		return refuse(err)
+	}
+
+	if cmd.Verb == events.VerbStatus {
+		st, err := s.Status(ctx, cmd.Table)
+		if err != nil {
+			return refuse(err)
+		}
+		if announce {
+			if err := s.emit(ctx, s.acceptedEvent(cmd)); err != nil {
+				return nil, apierr.Wrap(apierr.Internal, err, "table %s: status: not accepted", cmd.Table)
+			}
+		}
+		t := newTicket(cmd.ID)
+		t.status = &st
+		t.finish(events.Event{}, nil)
+		return t, nil
+	}
+
+	select {
+	case ts.submit <- struct{}{}:
+	case <-ctx.Done():
+		return nil, apierr.Wrap(apierr.Internal, ctx.Err(), "table %s: %s", cmd.Table, cmd.Verb)
+	}
+	defer func() { <-ts.submit }()
+
+	s.mu.Lock()
+	stopping := s.state >= stateStopping
+	key := coalesceKey(cmd, ts.pol)
+	target := findQueuedLocked(ts, key)
+	full := target == nil && len(ts.queue) >= s.cfg.QueueSize
+	s.mu.Unlock()
+	switch {
+	case stopping:
+		return refuse(apierr.Wrap(apierr.Internal, errStopping, "table %s: %s", cmd.Table, cmd.Verb))
+	case full:
+		return refuse(apierr.New(apierr.Busy, "table %s: %s: queue full (%d commands)", cmd.Table, cmd.Verb, s.cfg.QueueSize))
+	}
+
+	if announce {
+		if err := s.emit(ctx, s.acceptedEvent(cmd)); err != nil {
+			return nil, apierr.Wrap(apierr.Internal, err, "table %s: %s: not accepted", cmd.Table, cmd.Verb)
+		}
+	}
+
+	t := newTicket(cmd.ID)
+	s.mu.Lock()
+	if s.state >= stateStopping {
+		s.mu.Unlock()
+		// Accepted a moment before the end: record that it did not run.
+		j := &job{cmd: cmd, attempt: 1, tickets: []*Ticket{t}, announced: announce}
+		e := outcome(s.jobEvent(failedType(cmd.Verb), j), events.ResultFailed, time.Now(), errStopping,
+			map[string]any{"reason": "shutdown"})
+		werr := fmt.Errorf("table %s: %s: %w", cmd.Table, cmd.Verb, errStopping)
+		if announce {
+			werr = joinErr(werr, s.emit(ctx, e))
+		}
+		t.finish(e, werr)
+		return t, nil
+	}
+	if q := findQueuedLocked(ts, key); q != nil && q == target {
+		t.coalesced = q.cmd.ID
+		q.tickets = append(q.tickets, t)
+	} else {
+		s.enqueueLocked(ts, &job{cmd: cmd, key: key, attempt: 1, tickets: []*Ticket{t}, announced: announce}, false)
+	}
+	s.mu.Unlock()
+	return t, nil
+}
+
+// check validates cmd and finds its table.
+func (s *Supervisor) check(ctx context.Context, cmd Command) (*tableState, error) {
+	if !slices.Contains(events.TableVerbs(), cmd.Verb) {
+		return nil, apierr.New(apierr.InvalidRequest, "unknown verb %q: want one of %v", clip(cmd.Verb), events.TableVerbs())
+	}
+	switch cmd.Trigger {
+	case events.TriggerManual, events.TriggerSchedule, events.TriggerAuto, events.TriggerStartup:
+	default:
+		return nil, apierr.New(apierr.InvalidRequest, "unknown trigger %q", clip(cmd.Trigger))
+	}
+	if !validMode(cmd.Body.Mode) {
+		return nil, apierr.New(apierr.InvalidRequest, "unknown compaction mode %q: want native, rewrite or auto", clip(cmd.Body.Mode))
+	}
+	ts, err := s.lookup(cmd.Table)
+	if err != nil {
+		return nil, err
+	}
+	switch cmd.Verb {
+	case events.VerbCompact, events.VerbBackup, events.VerbVerify:
+		if ok, reason := ts.t.Available(); !ok {
+			return nil, apierr.New(apierr.TableUnavailable, "table %s is %s", cmd.Table, reason)
+		}
+	case events.VerbRestore:
+		if id := cmd.Body.BackupID; id != "" {
+			bs, err := s.store.Backups(cmd.Table)
+			if err != nil {
+				return nil, apierr.Wrap(apierr.Internal, err, "table %s: restore: list backups", cmd.Table)
+			}
+			if !slices.ContainsFunc(bs, func(m tables.Manifest) bool { return m.ID == id }) {
+				return nil, apierr.New(apierr.NotFound, "table %s: no backup %q", cmd.Table, clip(id))
+			}
+		}
+	}
+	return ts, nil
+}
+
+// acceptedEvent is the command.accepted event of cmd.
+func (s *Supervisor) acceptedEvent(cmd Command) events.Event {
+	e := events.New(events.CommandAccepted, s.cfg.Node, cmd.Table)
+	e.CommandID = cmd.ID
+	e.Trigger = cmd.Trigger
+	e.Result = events.ResultOK
+	e.Data = commandData(cmd)
+	return e
+}
+
+// commandData is the verb and body of a command as event data.
+func commandData(cmd Command) map[string]any {
+	d := map[string]any{"verb": cmd.Verb}
+	if cmd.Body.Force {
+		d["force"] = true
+	}
+	if cmd.Body.Mode != "" {
+		d["mode"] = cmd.Body.Mode
+	}
+	if cmd.Body.Wait {
+		d["wait"] = true
+	}
+	if cmd.Body.BackupID != "" {
+		d["backup_id"] = cmd.Body.BackupID
+	}
+	return d
+}
+
+// Reject emits command.rejected for a command the bus could not even parse
+// (or that Submit refused): data.code is the apierr code of err, error its
+// message. An invalid table name is not used as the event's table (it could
+// not be a subject token): the event is node-level and data.table holds the
+// name, shortened. The returned error is the emit failure, if any.
+func (s *Supervisor) Reject(ctx context.Context, cmd Command, err error) error {
+	table := cmd.Table
+	data := commandData(cmd)
+	if !events.ValidTable(table) {
+		data["table"] = clip(table)
+		table = ""
+	}
+	if cmd.Verb == "" || len(cmd.Verb) > 64 {
+		data["verb"] = clip(cmd.Verb)
+	}
+	data["code"] = string(apierr.CodeOf(err))
+	e := events.New(events.CommandRejected, s.cfg.Node, table)
+	e.CommandID = cmd.ID
+	if e.CommandID == "" {
+		e.CommandID = events.NewID()
+	}
+	e.Trigger = cmd.Trigger
+	if e.Trigger == "" {
+		e.Trigger = events.TriggerManual
+	}
+	e.Result = events.ResultFailed
+	e.Error = apierr.MessageOf(err)
+	e.Data = data
+	return s.emit(ctx, e)
+}

@@ -1,0 +1,73 @@
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/custodian-dev/custodian/internal/events"
+)
+
+// emit hands e to the Emitter. A failure is counted and remembered (see
+// NodeStatus) and returned; it is never ignored.
+func (s *Supervisor) emit(ctx context.Context, e events.Event) error {
+	err := s.em.Emit(ctx, e)
+	if err == nil {
+		return nil
+	}
+	err = fmt.Errorf("emit %s for table %s: %w", e.Type, tableOrNode(e.Table), err)
+	s.mu.Lock()
+	s.emitErrors++
+	s.lastEmitErr = err.Error()
+	s.mu.Unlock()
+	return err
+}
+
+func tableOrNode(table string) string {
+	if table == "" {
+		return events.NodeTable
+	}
+	return table
+}
+
+// jobEvent is an event of type typ about j: command id, trigger and attempt
+// filled in.
+func (s *Supervisor) jobEvent(typ string, j *job) events.Event {
+	e := events.New(typ, s.cfg.Node, j.cmd.Table)
+	e.CommandID = j.cmd.ID
+	e.Trigger = j.cmd.Trigger
+	e.Attempt = j.attempt
+	if e.Attempt == 0 {
+		e.Attempt = 1
+	}
+	return e
+}
+
+// outcome completes an outcome event: result, duration since start, error.
+func outcome(e events.Event, result string, start time.Time, err error, data map[string]any) events.Event {
+	e.Result = result
+	e.DurationMS = time.Since(start).Milliseconds()
+	if err != nil {
+		e.Error = err.Error()
+	}
+	e.Data = data
+	return e
+}
+
+// failedType is the failure event of a verb.
+func failedType(verb string) string {
+	switch verb {
+	case events.VerbCompact:
+		return events.CompactionFailed
+	case events.VerbBackup:
+		return events.BackupFailed
+	case events.VerbVerify:
+		return events.VerifyFailed
+	default: // restore, salvage
+		return events.RestoreFailed
+	}
+}
+
+// joinErr joins errors, nil ones dropped.
+func joinErr(errs ...error) error { return errors.Join(errs...) }

@@ -1,0 +1,185 @@
+package supervisor
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/custodian-dev/custodian/internal/events"
+	"github.com/custodian-dev/custodian/internal/tables"
+)
+
+// Policy is the maintenance policy of a table. A zero field (in Config.Defaults
+// or in a per-table override of Config.Tables) means "the default": an
+// override's zero field takes Config.Defaults' value, and a zero field there
+// takes DefaultPolicy's. A negative interval disables that schedule; a negative
+// jitter means no jitter; a negative threshold means "never skip".
+type Policy struct {
+	CompactEvery time.Duration `yaml:"compact_every" json:"compact_every"`
+	BackupEvery  time.Duration `yaml:"backup_every" json:"backup_every"`
+	VerifyEvery  time.Duration `yaml:"verify_every" json:"verify_every"`
+	StatsEvery   time.Duration `yaml:"stats_every" json:"stats_every"`
+	Jitter       float64       `yaml:"jitter" json:"jitter"`           // fraction of the interval, e.g. 0.1
+	Threshold    float64       `yaml:"threshold" json:"threshold"`     // dead ratio below which an unforced compaction is skipped
+	Mode         tables.Mode   `yaml:"mode" json:"mode"`               // default compaction mode
+	Retention    int           `yaml:"retention" json:"retention"`     // backups kept
+	RetryDelay   time.Duration `yaml:"retry_delay" json:"retry_delay"` // before a failed compaction's second attempt
+}
+
+// Defaults of DefaultPolicy and Config.
+const (
+	DefaultCompactEvery  = time.Hour
+	DefaultBackupEvery   = 6 * time.Hour
+	DefaultVerifyEvery   = 24 * time.Hour
+	DefaultStatsEvery    = time.Minute
+	DefaultJitter        = 0.1
+	DefaultThreshold     = 0.20
+	DefaultRetention     = 7
+	DefaultRetryDelay    = 30 * time.Second
+	DefaultMaxConcurrent = 2
+	DefaultQueueSize     = 16
+	DefaultShutdownGrace = 10 * time.Second
+)
+
+// DefaultPolicy is the policy of a table that the config does not mention:
+//
+//	compact_every 1h    a compaction is considered every hour (skipped below the threshold)
+//	backup_every  6h    a backup every six hours, then pruning to retention
+//	verify_every  24h   a full strict scan once a day
+//	stats_every   1m    a table.stats event every minute
+//	jitter        0.1   each interval is drawn from [0.9, 1.1] x the interval, so
+//	                    tables opened together do not work in lockstep
+//	threshold     0.20  an unforced compaction runs only when dead records are
+//	                    at least 20% of live + dead
+//	mode          auto  tables chooses native or rewrite
+//	retention     7     backups kept per table
+//	retry_delay   30s   before the one retry of a failed compaction
+func DefaultPolicy() Policy {
+	return Policy{
+		CompactEvery: DefaultCompactEvery,
+		BackupEvery:  DefaultBackupEvery,
+		VerifyEvery:  DefaultVerifyEvery,
+		StatsEvery:   DefaultStatsEvery,
+		Jitter:       DefaultJitter,
+		Threshold:    DefaultThreshold,
+		Mode:         tables.ModeAuto,
+		Retention:    DefaultRetention,
+		RetryDelay:   DefaultRetryDelay,
+	}
+}
+
+// over returns p with every zero field taken from base.
+func (p Policy) over(base Policy) Policy {
+	if p.CompactEvery == 0 {
+		p.CompactEvery = base.CompactEvery
+	}
+	if p.BackupEvery == 0 {
+		p.BackupEvery = base.BackupEvery
+	}
+	if p.VerifyEvery == 0 {
+		p.VerifyEvery = base.VerifyEvery
+	}
+	if p.StatsEvery == 0 {
+		p.StatsEvery = base.StatsEvery
+	}
+	if p.Jitter == 0 {
+		p.Jitter = base.Jitter
+	}
+	if p.Threshold == 0 {
+		p.Threshold = base.Threshold
+	}
+	if p.Mode == "" {
+		p.Mode = base.Mode
+	}
+	if p.Retention == 0 {
+		p.Retention = base.Retention
+	}
+	if p.RetryDelay == 0 {
+		p.RetryDelay = base.RetryDelay
+	}
+	return p
+}
+
+// check reports a policy that cannot be applied.
+func (p Policy) check() error {
+	if !validMode(string(p.Mode)) || p.Mode == "" {
+		return fmt.Errorf("mode %q: want auto, native or rewrite", p.Mode)
+	}
+	if p.Jitter >= 1 {
+		return fmt.Errorf("jitter %v: want a fraction below 1", p.Jitter)
+	}
+	if p.Threshold > 1 {
+		return fmt.Errorf("threshold %v: want a dead ratio of at most 1", p.Threshold)
+	}
+	if p.Retention < 1 {
+		return fmt.Errorf("retention %d: want at least 1 backup", p.Retention)
+	}
+	if p.RetryDelay < 0 {
+		return fmt.Errorf("retry_delay %v: want a positive delay", p.RetryDelay)
+	}
+	return nil
+}
+
+// validMode reports whether m names a compaction mode; "" means the policy's.
+func validMode(m string) bool {
+	switch tables.Mode(m) {
+	case "", tables.ModeAuto, tables.ModeNative, tables.ModeRewrite:
+		return true
+	}
+	return false
+}
+
+// Config configures a Supervisor. Zero fields take the defaults above.
+type Config struct {
+	Node          string
+	Defaults      Policy
+	Tables        map[string]Policy // per-table overrides
+	MaxConcurrent int               // tables doing maintenance at once (default 2)
+	QueueSize     int               // commands queued per table (default 16)
+	// ShutdownGrace is how long Run, once its context is done, lets running
+	// work finish before cancelling it (default 10s; tables is crash-safe).
+	ShutdownGrace time.Duration
+}
+
+// normalize fills the defaults and checks every policy.
+func (c Config) normalize() (Config, error) {
+	if !events.ValidNode(c.Node) {
+		return c, fmt.Errorf("supervisor: config: node %q: want one subject token of letters, digits, _ or -", c.Node)
+	}
+	if c.MaxConcurrent == 0 {
+		c.MaxConcurrent = DefaultMaxConcurrent
+	}
+	if c.MaxConcurrent < 0 {
+		return c, fmt.Errorf("supervisor: config: max_concurrent %d: want at least 1", c.MaxConcurrent)
+	}
+	if c.QueueSize == 0 {
+		c.QueueSize = DefaultQueueSize
+	}
+	if c.QueueSize < 0 {
+		return c, fmt.Errorf("supervisor: config: queue_size %d: want at least 1", c.QueueSize)
+	}
+	if c.ShutdownGrace == 0 {
+		c.ShutdownGrace = DefaultShutdownGrace
+	}
+	c.Defaults = c.Defaults.over(DefaultPolicy())
+	if err := c.Defaults.check(); err != nil {
+		return c, fmt.Errorf("supervisor: config: defaults: %w", err)
+	}
+	over := make(map[string]Policy, len(c.Tables))
+	for name, p := range c.Tables {
+		p = p.over(c.Defaults)
+		if err := p.check(); err != nil {
+			return c, fmt.Errorf("supervisor: config: table %s: %w", name, err)
+		}
+		over[name] = p
+	}
+	c.Tables = over
+	return c, nil
+}
+
+// policy is the effective policy of table name.
+func (c Config) policy(name string) Policy {
+	if p, ok := c.Tables[name]; ok {
+		return p
+	}
+	return c.Defaults
+}

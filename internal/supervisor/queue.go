@@ -1,0 +1,195 @@
+package supervisor
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/custodian-dev/custodian/internal/events"
+	"github.com/custodian-dev/custodian/internal/tables"
+)
+
+// job is one piece of work queued for a table: a command and the tickets
+// that follow it (the first one plus every identical command coalesced into
+// it while it was queued).
+type job struct {
+	cmd     Command
+	key     string // coalescing key; "" never coalesces
+	attempt int    // 1, or 2 for the retry of a failed compaction
+	det     *detection
+	tickets []*Ticket
+	// announced: command.accepted was emitted (operator commands), so a
+	// shutdown before the work ran must emit an outcome.
+	announced bool
+	// last is the outcome of the previous attempt (for a retry abandoned at
+	// shutdown).
+	last    events.Event
+	lastErr error
+}
+
+// needsSlot reports whether the job waits for one of the MaxConcurrent
+// slots; restores and salvages do not, so that healing is never stuck behind
+// other tables' maintenance.
+func (j *job) needsSlot() bool {
+	return j.cmd.Verb != events.VerbRestore && j.cmd.Verb != events.VerbSalvage
+}
+
+// coalesceKey is what makes two queued commands identical: verb and body
+// (the compaction mode resolved against the policy; wait is not part of it).
+func coalesceKey(cmd Command, pol Policy) string {
+	mode := tables.Mode(cmd.Body.Mode)
+	if mode == "" {
+		mode = pol.Mode
+	}
+	switch cmd.Verb {
+	case events.VerbCompact:
+		return fmt.Sprintf("compact force=%t mode=%s", cmd.Body.Force, mode)
+	case events.VerbRestore:
+		return "restore backup=" + cmd.Body.BackupID
+	default:
+		return cmd.Verb
+	}
+}
+
+// findQueuedLocked returns the queued (not running) job with key, or nil.
+func findQueuedLocked(ts *tableState, key string) *job {
+	if key == "" {
+		return nil
+	}
+	for _, j := range ts.queue {
+		if j.key == key {
+			return j
+		}
+	}
+	return nil
+}
+
+// work runs the jobs of one table, one at a time, until the supervisor stops.
+func (s *Supervisor) work(ts *tableState) {
+	defer s.workers.Done()
+	for {
+		j, release, ok := s.next(ts)
+		if !ok {
+			return
+		}
+		s.runJob(ts, j)
+		release()
+	}
+}
+
+// next waits for the head of ts's queue and, unless it is a restore, for a
+// concurrency slot; it pops the job and marks it running. ok is false when
+// the supervisor stops.
+func (s *Supervisor) next(ts *tableState) (j *job, release func(), ok bool) {
+	for {
+		s.mu.Lock()
+		if s.state != stateRunning {
+			s.mu.Unlock()
+			return nil, nil, false
+		}
+		if len(ts.queue) == 0 {
+			s.mu.Unlock()
+			select {
+			case <-ts.wake:
+				continue
+			case <-s.stopping:
+				return nil, nil, false
+			}
+		}
+		slot := ts.queue[0].needsSlot()
+		s.mu.Unlock()
+
+		release = func() {}
+		if slot {
+			select {
+			case s.sem <- struct{}{}:
+				release = func() { <-s.sem }
+			case <-ts.wake:
+				continue // the queue changed: look at its head again
+			case <-s.stopping:
+				return nil, nil, false
+			}
+		}
+
+		s.mu.Lock()
+		if s.state != stateRunning || len(ts.queue) == 0 {
+			s.mu.Unlock()
+			release()
+			continue
+		}
+		j = ts.queue[0]
+		ts.queue = ts.queue[1:]
+		ts.running = j
+		ts.progress = nil
+		s.mu.Unlock()
+		return j, release, true
+	}
+}
+
+// enqueueLocked appends j to ts's queue (front: ahead of everything queued).
+func (s *Supervisor) enqueueLocked(ts *tableState, j *job, front bool) {
+	if front {
+		ts.queue = append([]*job{j}, ts.queue...)
+	} else {
+		ts.queue = append(ts.queue, j)
+	}
+	ts.poke()
+}
+
+// finishJob hands the outcome to every ticket of j and clears the running
+// mark.
+func (s *Supervisor) finishJob(ts *tableState, j *job, outcome events.Event, err error) {
+	s.mu.Lock()
+	if ts.running == j {
+		ts.running = nil
+		ts.progress = nil
+	}
+	if j.cmd.Verb == events.VerbRestore {
+		ts.restorePending = false
+		for _, q := range ts.queue {
+			if q.det != nil {
+				ts.restorePending = true
+			}
+		}
+	}
+	if err != nil {
+		ts.lastError = err.Error()
+	}
+	tickets := j.tickets
+	j.tickets = nil
+	s.mu.Unlock()
+	for _, t := range tickets {
+		t.finish(outcome, err)
+	}
+}
+
+// drain ends every job still queued after the workers stopped: operator
+// commands get a *.failed outcome with reason "shutdown" (they were
+// accepted, so their record must say they did not run); scheduled work just
+// ends.
+func (s *Supervisor) drain(ctx context.Context) {
+	s.mu.Lock()
+	var left []*job
+	for _, ts := range s.tables {
+		left = append(left, ts.queue...)
+		ts.queue = nil
+	}
+	s.mu.Unlock()
+	for _, j := range left {
+		e, err := j.last, j.lastErr
+		if e.Type == "" {
+			e = s.jobEvent(failedType(j.cmd.Verb), j)
+			e.Result = events.ResultFailed
+			e.Error = errStopping.Error()
+			e.Data = map[string]any{"reason": "shutdown"}
+			err = fmt.Errorf("table %s: %s: %w", j.cmd.Table, j.cmd.Verb, errStopping)
+			if j.announced {
+				if eerr := s.emit(ctx, e); eerr != nil {
+					err = joinErr(err, eerr)
+				}
+			}
+		}
+		for _, t := range j.tickets {
+			t.finish(e, err)
+		}
+	}
+}

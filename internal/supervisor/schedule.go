@@ -1,0 +1,140 @@
+package supervisor
+
+import (
+	"math/rand/v2"
+	"time"
+
+	"github.com/custodian-dev/custodian/internal/apierr"
+	"github.com/custodian-dev/custodian/internal/events"
+)
+
+const timeFormat = time.RFC3339Nano
+
+// stats is the pseudo-verb of the stats schedule.
+const verbStats = "stats"
+
+// jittered draws an interval from [d(1-j), d(1+j)].
+func jittered(d time.Duration, j float64) time.Duration {
+	if j <= 0 {
+		return d
+	}
+	f := 1 + j*(2*rand.Float64()-1)
+	return time.Duration(float64(d) * f)
+}
+
+// schedule fires ts's schedules until the supervisor stops: compaction,
+// backup and verify go through the queue with trigger schedule (no
+// command.accepted: they are not operator commands, but they carry a command
+// id); stats emit table.stats directly. Work due while the table is
+// unavailable is not queued; work that finds the queue full is dropped and
+// counted (TableStatus.SkippedTicks). Each fire draws the next interval anew.
+func (s *Supervisor) schedule(ts *tableState) {
+	defer s.workers.Done()
+	every := map[string]time.Duration{
+		events.VerbCompact: ts.pol.CompactEvery,
+		events.VerbBackup:  ts.pol.BackupEvery,
+		events.VerbVerify:  ts.pol.VerifyEvery,
+		verbStats:          ts.pol.StatsEvery,
+	}
+	due := map[string]time.Time{}
+	now := time.Now()
+	for verb, d := range every {
+		if d > 0 {
+			due[verb] = now.Add(jittered(d, ts.pol.Jitter))
+		}
+	}
+	s.publishNext(ts, due)
+	if len(due) == 0 {
+		<-s.stopping
+		return
+	}
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		verb, at := earliest(due)
+		timer.Reset(time.Until(at))
+		select {
+		case <-s.stopping:
+			return
+		case <-timer.C:
+		}
+		due[verb] = time.Now().Add(jittered(every[verb], ts.pol.Jitter))
+		s.publishNext(ts, due)
+		if verb == verbStats {
+			s.emitStats(ts, due)
+			continue
+		}
+		s.fire(ts, verb)
+	}
+}
+
+// earliest is the schedule due first.
+func earliest(due map[string]time.Time) (string, time.Time) {
+	var (
+		verb string
+		at   time.Time
+	)
+	for v, t := range due {
+		if verb == "" || t.Before(at) || (t.Equal(at) && v < verb) {
+			verb, at = v, t
+		}
+	}
+	return verb, at
+}
+
+// publishNext records the next fire times for Status.
+func (s *Supervisor) publishNext(ts *tableState, due map[string]time.Time) {
+	s.mu.Lock()
+	for v, t := range due {
+		if v != verbStats {
+			ts.next[v] = t
+		}
+	}
+	s.mu.Unlock()
+}
+
+// fire queues one scheduled piece of work.
+func (s *Supervisor) fire(ts *tableState, verb string) {
+	if ok, _ := ts.t.Available(); !ok {
+		return
+	}
+	cmd := Command{Table: ts.name, Verb: verb, Trigger: events.TriggerSchedule}
+	if _, err := s.submit(s.workCtx, cmd, false); err != nil && apierr.CodeOf(err) == apierr.Busy {
+		s.mu.Lock()
+		ts.skippedTicks++
+		s.mu.Unlock()
+	}
+}
+
+// emitStats emits table.stats (bytes, records, dead_records, dead_ratio,
+// dead_bytes, queue, and next_<op> times) for a table that serves.
+func (s *Supervisor) emitStats(ts *tableState, due map[string]time.Time) {
+	if ok, _ := ts.t.Available(); !ok {
+		return
+	}
+	st, err := ts.t.Stats(s.workCtx)
+	if err != nil {
+		s.noteCorruption(ts, "stats", err)
+		return
+	}
+	s.mu.Lock()
+	queue := len(ts.queue)
+	s.mu.Unlock()
+	e := events.New(events.TableStats, s.cfg.Node, ts.name)
+	e.Trigger = events.TriggerSchedule
+	e.Result = events.ResultOK
+	e.Data = map[string]any{
+		"bytes":        st.Bytes,
+		"records":      st.Records,
+		"dead_records": st.DeadRecords,
+		"dead_ratio":   st.DeadRatio,
+		"dead_bytes":   st.DeadBytes,
+		"queue":        queue,
+	}
+	for verb, name := range map[string]string{events.VerbCompact: "next_compaction", events.VerbBackup: "next_backup", events.VerbVerify: "next_verify"} {
+		if t, ok := due[verb]; ok {
+			e.Data[name] = t.UTC().Format(timeFormat)
+		}
+	}
+	_ = s.emit(s.workCtx, e) // a failure is counted and kept by emit (NodeStatus)
+}

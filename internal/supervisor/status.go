@@ -1,0 +1,130 @@
+package supervisor
+
+import (
+	"context"
+	"sort"
+
+	"github.com/custodian-dev/custodian/internal/events"
+	"github.com/custodian-dev/custodian/internal/tables"
+)
+
+// Table states of TableStatus.State.
+const (
+	StateOK         = "ok"
+	StateCompacting = "compacting"
+	StateBackingUp  = "backing_up"
+	StateVerifying  = "verifying"
+	StateRestoring  = "restoring"
+	StateDegraded   = "degraded"
+)
+
+// TableStatus is what the status verb answers for a table.
+type TableStatus struct {
+	Table     string       `json:"table"`
+	State     string       `json:"state"` // ok, compacting, backing_up, verifying, restoring, degraded
+	Stats     tables.Stats `json:"stats"`
+	Queue     int          `json:"queue"`
+	LastError string       `json:"last_error,omitempty"`
+
+	Reason    string    `json:"reason,omitempty"`     // why the table does not serve
+	Running   string    `json:"running,omitempty"`    // verb of the running command
+	CommandID string    `json:"command_id,omitempty"` // id of the running command
+	Progress  *Progress `json:"progress,omitempty"`   // its latest figures
+	// SkippedTicks counts scheduled work dropped because the queue was full.
+	SkippedTicks int64 `json:"skipped_ticks,omitempty"`
+	// Next is when each schedule (compact, backup, verify) fires next.
+	Next map[string]string `json:"next,omitempty"`
+}
+
+// NodeStatus is what the node status verb answers.
+type NodeStatus struct {
+	Node   string        `json:"node"`
+	Tables []TableStatus `json:"tables"`
+	// EmitErrors counts events the Emitter refused; LastEmitError is the
+	// latest such failure.
+	EmitErrors    int64  `json:"emit_errors,omitempty"`
+	LastEmitError string `json:"last_emit_error,omitempty"`
+}
+
+// Status answers the status verb for one table: apierr.InvalidTable or
+// apierr.NotFound for a table it does not own. Stats are left zero while the
+// table does not serve.
+func (s *Supervisor) Status(ctx context.Context, name string) (TableStatus, error) {
+	ts, err := s.lookup(name)
+	if err != nil {
+		return TableStatus{}, err
+	}
+	return s.status(ctx, ts), nil
+}
+
+func (s *Supervisor) status(ctx context.Context, ts *tableState) TableStatus {
+	st := TableStatus{Table: ts.name, State: StateOK}
+	ok, reason := ts.t.Available()
+	if ok {
+		if stats, err := ts.t.Stats(ctx); err == nil {
+			st.Stats = stats
+		} else {
+			s.noteCorruption(ts, "stats", err)
+		}
+	}
+	s.mu.Lock()
+	st.Queue = len(ts.queue)
+	st.LastError = ts.lastError
+	st.SkippedTicks = ts.skippedTicks
+	if ts.running != nil {
+		st.Running = ts.running.cmd.Verb
+		st.CommandID = ts.running.cmd.ID
+		st.State = busyState(ts.running.cmd.Verb)
+	}
+	if ts.progress != nil {
+		p := *ts.progress
+		st.Progress = &p
+	}
+	if len(ts.next) > 0 {
+		st.Next = make(map[string]string, len(ts.next))
+		for k, v := range ts.next {
+			st.Next[k] = v.UTC().Format(timeFormat)
+		}
+	}
+	s.mu.Unlock()
+	if !ok {
+		st.Reason = reason
+		if reason == StateDegraded {
+			st.State = StateDegraded
+		} else if st.Running == "" {
+			st.State = StateRestoring
+		}
+	}
+	return st
+}
+
+// busyState is the state of a table running verb.
+func busyState(verb string) string {
+	switch verb {
+	case events.VerbCompact:
+		return StateCompacting
+	case events.VerbBackup:
+		return StateBackingUp
+	case events.VerbVerify:
+		return StateVerifying
+	default:
+		return StateRestoring
+	}
+}
+
+// NodeStatus answers the node status verb: every owned table, sorted.
+func (s *Supervisor) NodeStatus(ctx context.Context) NodeStatus {
+	s.mu.Lock()
+	all := make([]*tableState, 0, len(s.tables))
+	for _, ts := range s.tables {
+		all = append(all, ts)
+	}
+	ns := NodeStatus{Node: s.cfg.Node, EmitErrors: s.emitErrors, LastEmitError: s.lastEmitErr}
+	s.mu.Unlock()
+	sort.Slice(all, func(a, b int) bool { return all[a].name < all[b].name })
+	ns.Tables = make([]TableStatus, 0, len(all))
+	for _, ts := range all {
+		ns.Tables = append(ns.Tables, s.status(ctx, ts))
+	}
+	return ns
+}

@@ -1,0 +1,203 @@
+// Package supervisor applies Custodian's maintenance policy to the tables of
+// one node: per-table schedules for compaction, backup and verify, the
+// dead-ratio threshold, a bounded per-table work queue with coalescing, one
+// retry of a failed compaction, automatic restore when corruption is
+// detected, and degraded mode when no backup is good. It drives
+// internal/tables and reports every step through an events.Emitter; it knows
+// nothing of NATS or HTTP.
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/custodian-dev/custodian/internal/events"
+	"github.com/custodian-dev/custodian/internal/tables"
+)
+
+// Lifecycle of a Supervisor.
+const (
+	stateNew = iota
+	stateRunning
+	stateStopping
+	stateStopped
+)
+
+// Supervisor applies the maintenance policy to the tables of one node.
+type Supervisor struct {
+	store     *tables.Store
+	ownsStore bool
+	em        events.Emitter
+	cfg       Config
+
+	// openMu serializes OpenTable.
+	openMu sync.Mutex
+
+	mu          sync.Mutex
+	state       int
+	tables      map[string]*tableState
+	orphans     map[string]detection // corruption reported before the table was registered
+	added       []func(name string)
+	emitErrors  int64
+	lastEmitErr string
+
+	sem        chan struct{} // one token per table at work
+	stopping   chan struct{} // closed when Run's context is done
+	workCtx    context.Context
+	cancelWork context.CancelFunc
+	workers    sync.WaitGroup // workers, schedulers and retry timers
+}
+
+// New returns a Supervisor over store that emits through em. Corruption that
+// tables reports must reach the supervisor: store must have been opened with
+// tables.Options.OnCorruption calling the function that CorruptionHandler
+// returns (possible only through an indirection, since the Supervisor does not
+// exist yet). Open does that wiring and is the simpler way.
+func New(store *tables.Store, em events.Emitter, cfg Config) (*Supervisor, error) {
+	if store == nil {
+		return nil, errors.New("supervisor: new: nil store")
+	}
+	s, err := newSupervisor(em, cfg)
+	if err != nil {
+		return nil, err
+	}
+	s.store = store
+	return s, nil
+}
+
+// Open opens the Store at root with opts, its OnCorruption set to report to
+// the new Supervisor (and then to opts.OnCorruption, if set), and returns the
+// Supervisor, which owns the Store: Close closes it. This is how cmd/supervisor
+// should build one.
+func Open(root string, opts tables.Options, em events.Emitter, cfg Config) (*Supervisor, error) {
+	s, err := newSupervisor(em, cfg)
+	if err != nil {
+		return nil, err
+	}
+	next := opts.OnCorruption
+	opts.OnCorruption = func(table, op string, err error) {
+		s.reportCorruption(table, op, err)
+		if next != nil {
+			next(table, op, err)
+		}
+	}
+	store, err := tables.OpenStore(root, opts)
+	if err != nil {
+		s.cancelWork()
+		return nil, fmt.Errorf("supervisor: open store %s: %w", root, err)
+	}
+	s.store = store
+	s.ownsStore = true
+	return s, nil
+}
+
+func newSupervisor(em events.Emitter, cfg Config) (*Supervisor, error) {
+	if em == nil {
+		return nil, errors.New("supervisor: new: nil emitter")
+	}
+	cfg, err := cfg.normalize()
+	if err != nil {
+		return nil, err
+	}
+	workCtx, cancel := context.WithCancel(context.Background())
+	return &Supervisor{
+		em:         em,
+		cfg:        cfg,
+		tables:     map[string]*tableState{},
+		orphans:    map[string]detection{},
+		sem:        make(chan struct{}, cfg.MaxConcurrent),
+		stopping:   make(chan struct{}),
+		workCtx:    workCtx,
+		cancelWork: cancel,
+	}, nil
+}
+
+// CorruptionHandler returns the function that tables.Options.OnCorruption
+// must call for this Supervisor to detect corruption (see New and Open). It
+// never blocks: it marks the table unavailable and queues an automatic
+// restore in front of the table's queue.
+func (s *Supervisor) CorruptionHandler() func(table, op string, err error) {
+	return s.reportCorruption
+}
+
+// Store is the store the Supervisor works on.
+func (s *Supervisor) Store() *tables.Store { return s.store }
+
+// Node is the node id events carry.
+func (s *Supervisor) Node() string { return s.cfg.Node }
+
+// Policy is the effective policy of table name.
+func (s *Supervisor) Policy(name string) Policy { return s.cfg.policy(name) }
+
+// Close closes the Store when Open created it; call it after Run returned.
+func (s *Supervisor) Close() error {
+	s.cancelWork()
+	if !s.ownsStore {
+		return nil
+	}
+	if err := s.store.Close(); err != nil {
+		return fmt.Errorf("supervisor: close store: %w", err)
+	}
+	return nil
+}
+
+// Run runs schedules and workers until ctx is done, then stops the schedules,
+// lets work in flight finish for up to Config.ShutdownGrace before cancelling
+// it (tables is crash-safe), ends the commands still queued with a *.failed
+// outcome (reason "shutdown"), and returns. Commands submitted before Run
+// wait in their queue until it starts. Run can be called once.
+func (s *Supervisor) Run(ctx context.Context) error {
+	s.mu.Lock()
+	if s.state != stateNew {
+		s.mu.Unlock()
+		return errors.New("supervisor: run: already started")
+	}
+	s.state = stateRunning
+	for _, ts := range s.tables {
+		s.startTable(ts)
+	}
+	s.mu.Unlock()
+
+	<-ctx.Done()
+
+	s.mu.Lock()
+	s.state = stateStopping
+	close(s.stopping)
+	s.mu.Unlock()
+
+	finished := make(chan struct{})
+	go func() {
+		s.workers.Wait()
+		close(finished)
+	}()
+	grace := time.NewTimer(s.cfg.ShutdownGrace)
+	select {
+	case <-finished:
+	case <-grace.C:
+		s.cancelWork()
+		<-finished
+	}
+	grace.Stop()
+	s.cancelWork()
+
+	// Emitting the shutdown outcomes still needs a context that is not done.
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	s.drain(dctx)
+
+	s.mu.Lock()
+	s.state = stateStopped
+	s.mu.Unlock()
+	return nil
+}
+
+// startTable starts the worker and the schedules of ts; s.mu is held and the
+// supervisor is running.
+func (s *Supervisor) startTable(ts *tableState) {
+	s.workers.Add(2)
+	go s.work(ts)
+	go s.schedule(ts)
+}

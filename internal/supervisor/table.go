@@ -1,0 +1,183 @@
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/custodian-dev/custodian/internal/apierr"
+	"github.com/custodian-dev/custodian/internal/events"
+	"github.com/custodian-dev/custodian/internal/tables"
+)
+
+// tableState is the supervisor's view of one owned table. Every field but
+// name, t, pol, wake and submit is guarded by Supervisor.mu.
+type tableState struct {
+	name string
+	t    *tables.Table
+	pol  Policy
+	wake chan struct{} // capacity 1: the queue changed
+	// submit (capacity 1) serializes Submit per table, so that deciding,
+	// emitting command.accepted and queueing happen in that order.
+	submit chan struct{}
+
+	queue          []*job
+	running        *job
+	restorePending bool // an automatic restore is queued, or a restore runs
+	lastError      string
+	progress       *Progress
+	skippedTicks   int64 // scheduled work dropped because the queue was full
+	next           map[string]time.Time
+}
+
+func newTableState(name string, t *tables.Table, pol Policy) *tableState {
+	return &tableState{
+		name:   name,
+		t:      t,
+		pol:    pol,
+		wake:   make(chan struct{}, 1),
+		submit: make(chan struct{}, 1),
+		next:   map[string]time.Time{},
+	}
+}
+
+// poke wakes the table's worker.
+func (ts *tableState) poke() {
+	select {
+	case ts.wake <- struct{}{}:
+	default:
+	}
+}
+
+// OpenTable opens (create: or creates) a table and starts maintaining it;
+// a new table emits table.created. A table that fails to open with
+// corruption is owned all the same, unavailable, and restored automatically
+// (OpenTable returns nil then). Opening a table already owned does nothing.
+// An invalid name answers apierr.InvalidTable, a missing table (create false)
+// the error of tables.Store.Open. If table.created cannot be emitted, the
+// table is open and owned and the emit error is returned.
+func (s *Supervisor) OpenTable(ctx context.Context, name string, create bool) error {
+	if !events.ValidTable(name) {
+		return apierr.New(apierr.InvalidTable, "invalid table name %q", clip(name))
+	}
+	s.openMu.Lock()
+	defer s.openMu.Unlock()
+
+	s.mu.Lock()
+	_, owned := s.tables[name]
+	s.mu.Unlock()
+	if owned {
+		return nil
+	}
+
+	onDisk, err := s.store.Names()
+	if err != nil {
+		return fmt.Errorf("table %s: open: list tables: %w", name, err)
+	}
+	existed := slices.Contains(onDisk, name)
+
+	t, err := s.store.Open(ctx, name, create)
+	var det *detection
+	if err != nil {
+		if t == nil || !tables.IsCorruption(err) {
+			return fmt.Errorf("table %s: open: %w", name, err)
+		}
+		det = &detection{op: "open", err: err}
+	}
+
+	ts := newTableState(name, t, s.cfg.policy(name))
+	s.mu.Lock()
+	if d, ok := s.orphans[name]; ok {
+		delete(s.orphans, name)
+		if det == nil {
+			det = &d
+		} else if d.op != "" {
+			det.op = d.op
+		}
+	}
+	s.tables[name] = ts
+	if det != nil {
+		s.queueRestoreLocked(ts, *det)
+	}
+	if s.state == stateRunning {
+		s.startTable(ts)
+	}
+	callbacks := slices.Clone(s.added)
+	s.mu.Unlock()
+
+	for _, f := range callbacks {
+		f(name)
+	}
+	if existed {
+		return nil
+	}
+	e := events.New(events.TableCreated, s.cfg.Node, name)
+	e.Trigger = events.TriggerManual
+	e.Result = events.ResultOK
+	e.Data = map[string]any{"create": create}
+	if err := s.emit(ctx, e); err != nil {
+		return fmt.Errorf("table %s: open: %w", name, err)
+	}
+	return nil
+}
+
+// Tables lists the tables this supervisor owns, sorted.
+func (s *Supervisor) Tables() []string {
+	s.mu.Lock()
+	names := make([]string, 0, len(s.tables))
+	for name := range s.tables {
+		names = append(names, name)
+	}
+	s.mu.Unlock()
+	sort.Strings(names)
+	return names
+}
+
+// OnTableAdded registers f to be called with the name of every table opened
+// from now on (the bus subscribes its subjects). f runs in OpenTable's
+// goroutine, with no lock held.
+func (s *Supervisor) OnTableAdded(f func(name string)) {
+	s.mu.Lock()
+	s.added = append(s.added, f)
+	s.mu.Unlock()
+}
+
+// Table returns the table name for the data plane: apierr.InvalidTable for a
+// name that is not valid, apierr.NotFound when this supervisor does not own
+// it. A table that is restoring or degraded is returned all the same: its
+// calls answer apierr.TableUnavailable.
+func (s *Supervisor) Table(name string) (*tables.Table, error) {
+	ts, err := s.lookup(name)
+	if err != nil {
+		return nil, err
+	}
+	return ts.t, nil
+}
+
+// lookup finds an owned table.
+func (s *Supervisor) lookup(name string) (*tableState, error) {
+	if !events.ValidTable(name) {
+		return nil, apierr.New(apierr.InvalidTable, "invalid table name %q", clip(name))
+	}
+	s.mu.Lock()
+	ts := s.tables[name]
+	s.mu.Unlock()
+	if ts == nil {
+		return nil, apierr.New(apierr.NotFound, "table %s is not owned by node %s", name, s.cfg.Node)
+	}
+	return ts, nil
+}
+
+// clip shortens a name for an error message.
+func clip(s string) string {
+	if len(s) > 80 {
+		return s[:80] + "..."
+	}
+	return s
+}
+
+// errStopping answers commands that arrive while Run is ending.
+var errStopping = errors.New("supervisor is stopping")
