@@ -1,0 +1,127 @@
+package tables
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Backup writes a consistent backup of the live table while writes go on
+// and returns its manifest:
+//
+//  1. a snapshot of the live database is iterated (strict checksums) into a
+//     new database in backups/<t>/.tmp-<id>, computing records and digest;
+//  2. the copy is closed and its files and directory fsynced;
+//  3. manifest.json is written (fsynced) into the temp dir;
+//  4. the temp dir is renamed to backups/<t>/<id> and backups/<t> fsynced;
+//  5. the backup is verified: opened read-only, strictly scanned, records
+//     and digest compared with the manifest. A backup that fails its verify
+//     is deleted and the error wraps ErrBackupInvalid.
+//
+// A corruption met while reading the live table is reported to
+// OnCorruption with op "backup". Backup does not prune (see Store.Prune).
+func (t *Table) Backup(ctx context.Context, progress Progress) (Manifest, error) {
+	t.opMu.Lock()
+	defer t.opMu.Unlock()
+	db, err := t.maintHandle()
+	if err != nil {
+		return Manifest{}, err
+	}
+	s := t.store
+	snap, err := db.GetSnapshot()
+	if err != nil {
+		return Manifest{}, t.fail("backup", err)
+	}
+	created := time.Now().UTC()
+	total := t.deadSnapshot().Live
+	id := newBackupID(created)
+	bdir := s.backupDir(t.name)
+	if err := os.MkdirAll(bdir, 0o755); err != nil {
+		snap.Release()
+		return Manifest{}, t.fail("backup", err)
+	}
+	if err := syncDir(filepath.Dir(bdir)); err != nil {
+		snap.Release()
+		return Manifest{}, t.fail("backup", err)
+	}
+	tmp := filepath.Join(bdir, tmpPrefix+id)
+	final := filepath.Join(bdir, id)
+	s.failpoint(FPBackupBeforeCopy)
+
+	m, err := func() (Manifest, error) {
+		defer snap.Release()
+		dst, err := openDB(tmp, false)
+		if err != nil {
+			return Manifest{}, &dstError{err}
+		}
+		res, err := copyInto(ctx, snap.NewIterator(nil, strictRead()), dst, total, progress)
+		if cerr := dst.Close(); err == nil && cerr != nil {
+			err = &dstError{cerr}
+		}
+		if err != nil {
+			return Manifest{}, err
+		}
+		if err := syncTree(tmp); err != nil {
+			return Manifest{}, err
+		}
+		s.failpoint(FPBackupAfterCopy)
+		size, err := dirSize(tmp)
+		if err != nil {
+			return Manifest{}, err
+		}
+		m := Manifest{ID: id, Table: t.name, Created: created, Records: res.Records, Bytes: size, Digest: res.Digest}
+		if err := writeManifest(tmp, m); err != nil {
+			return Manifest{}, err
+		}
+		s.failpoint(FPBackupAfterManifest)
+		return m, nil
+	}()
+	if err != nil {
+		os.RemoveAll(tmp)
+		return Manifest{}, t.failCopy("backup", err)
+	}
+	if err := os.Rename(tmp, final); err != nil {
+		os.RemoveAll(tmp)
+		return Manifest{}, t.fail("backup", err)
+	}
+	if err := syncDir(bdir); err != nil {
+		return Manifest{}, t.fail("backup", err)
+	}
+	s.failpoint(FPBackupAfterRename)
+	if err := checkBackup(ctx, final, m); err != nil {
+		os.RemoveAll(final)
+		return Manifest{}, fmt.Errorf("table %s: backup %s: %w", t.name, id, err)
+	}
+	s.failpoint(FPBackupAfterVerify)
+	if progress != nil {
+		progress(m.Bytes, m.Bytes, "bytes")
+	}
+	return m, nil
+}
+
+// checkBackup verifies the database in dir against m (records and digest).
+// Every failure wraps ErrBackupInvalid and never a goleveldb corruption type:
+// a damaged backup is not a damaged table.
+func checkBackup(ctx context.Context, dir string, m Manifest) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	vr, err := VerifyDir(ctx, dir)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("%w: %v", ErrBackupInvalid, err)
+	}
+	return matchManifest(vr, m)
+}
+
+func matchManifest(vr VerifyResult, m Manifest) error {
+	if vr.Records != m.Records || vr.Digest != m.Digest {
+		return fmt.Errorf("%w: verify found %d records digest %s, manifest says %d records digest %s",
+			ErrBackupInvalid, vr.Records, vr.Digest, m.Records, m.Digest)
+	}
+	return nil
+}

@@ -1,0 +1,44 @@
+package tables
+
+// Failpoint names, one per crash point of rewrite compaction, backup and
+// restore. Options.Failpoint is called with each name as the work passes it.
+const (
+	FPRewriteBeforeCopy   = "rewrite.before-copy"   // tracking on, snapshot taken, nothing written
+	FPRewriteAfterCopy    = "rewrite.after-copy"    // snapshot copied into the temp dir
+	FPRewriteAfterVerify  = "rewrite.after-verify"  // copy reopened and verified against the snapshot digest
+	FPRewriteAfterCatchUp = "rewrite.after-catchup" // writes that arrived meanwhile applied
+	FPRewritePaused       = "rewrite.paused"        // writes paused, last delta applied, new db closed and synced
+	FPRewriteAfterAside   = "rewrite.after-aside"   // old dir renamed to tables/.old-<t>, new not yet in place
+	FPRewriteAfterSwap    = "rewrite.after-swap"    // new dir in place, old dir not yet deleted
+	FPRewriteDone         = "rewrite.done"          // reopened, old dir deleted
+
+	FPBackupBeforeCopy    = "backup.before-copy"    // snapshot taken
+	FPBackupAfterCopy     = "backup.after-copy"     // snapshot copied into backups/<t>/.tmp-<id>, synced
+	FPBackupAfterManifest = "backup.after-manifest" // manifest.json written in the temp dir
+	FPBackupAfterRename   = "backup.after-rename"   // renamed to backups/<t>/<id>
+	FPBackupAfterVerify   = "backup.after-verify"   // verified
+
+	FPRestoreBeforeCopy      = "restore.before-copy"      // nothing done yet
+	FPRestoreAfterCopy       = "restore.after-copy"       // backup copied into a temp dir
+	FPRestoreAfterVerify     = "restore.after-verify"     // copy verified and open/close tested
+	FPRestoreReady           = "restore.ready"            // copy renamed to tables/.ready-<t>: the commit point
+	FPRestoreAfterQuarantine = "restore.after-quarantine" // live dir moved to quarantine
+	FPRestoreAfterRename     = "restore.after-rename"     // restored dir in tables/<t>
+)
+
+// FailpointNames lists every failpoint, in the order the work passes them.
+func FailpointNames() []string {
+	return []string{
+		FPRewriteBeforeCopy, FPRewriteAfterCopy, FPRewriteAfterVerify, FPRewriteAfterCatchUp,
+		FPRewritePaused, FPRewriteAfterAside, FPRewriteAfterSwap, FPRewriteDone,
+		FPBackupBeforeCopy, FPBackupAfterCopy, FPBackupAfterManifest, FPBackupAfterRename, FPBackupAfterVerify,
+		FPRestoreBeforeCopy, FPRestoreAfterCopy, FPRestoreAfterVerify, FPRestoreReady,
+		FPRestoreAfterQuarantine, FPRestoreAfterRename,
+	}
+}
+
+func (s *Store) failpoint(name string) {
+	if s.opts.Failpoint != nil && name != "" {
+		s.opts.Failpoint(name)
+	}
+}

@@ -1,0 +1,178 @@
+package tables
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+
+	"github.com/syndtr/goleveldb/leveldb"
+
+	"github.com/custodian-dev/custodian/internal/apierr"
+)
+
+// Limits of the data plane.
+const (
+	MaxKeyBytes   = 4096    // longer keys are apierr.TooLarge
+	MaxValueBytes = 4 << 20 // longer values are apierr.TooLarge
+	MaxBatchOps   = 10000   // longer batches are apierr.TooLarge
+)
+
+func checkKey(key string) error {
+	if key == "" {
+		return apierr.New(apierr.InvalidRequest, "empty key")
+	}
+	if len(key) > MaxKeyBytes {
+		return apierr.New(apierr.TooLarge, "key of %d bytes exceeds %d", len(key), MaxKeyBytes)
+	}
+	return nil
+}
+
+func checkValue(key string, value json.RawMessage) error {
+	if len(value) == 0 {
+		return apierr.New(apierr.InvalidRequest, "key %q: missing value", key)
+	}
+	if len(value) > MaxValueBytes {
+		return apierr.New(apierr.TooLarge, "key %q: value of %d bytes exceeds %d", key, len(value), MaxValueBytes)
+	}
+	if !json.Valid(value) {
+		return apierr.New(apierr.InvalidRequest, "key %q: value is not valid JSON", key)
+	}
+	return nil
+}
+
+// Get returns the JSON value at key, apierr.NotFound if there is none, and
+// apierr.TableUnavailable while the table is restoring or degraded.
+func (t *Table) Get(ctx context.Context, key string) (json.RawMessage, error) {
+	if err := checkKey(key); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	t.mu.RLock()
+	db, err := t.handleLocked()
+	var v []byte
+	if err == nil {
+		v, err = db.Get([]byte(key), nil)
+	}
+	t.mu.RUnlock()
+	switch {
+	case errors.Is(err, leveldb.ErrNotFound):
+		return nil, apierr.New(apierr.NotFound, "table %s: key %q not found", t.name, key)
+	case err != nil:
+		return nil, t.fail("get", err)
+	}
+	return json.RawMessage(v), nil
+}
+
+// Put stores a JSON value at key. It returns after the write is durable
+// (fsynced journal).
+func (t *Table) Put(ctx context.Context, key string, value json.RawMessage) error {
+	if err := checkKey(key); err != nil {
+		return err
+	}
+	if err := checkValue(key, value); err != nil {
+		return err
+	}
+	return t.write(ctx, "put", []Op{{Op: "put", Key: key, Value: value}})
+}
+
+// Delete removes key (no error if it is absent). It returns after the
+// delete is durable.
+func (t *Table) Delete(ctx context.Context, key string) error {
+	if err := checkKey(key); err != nil {
+		return err
+	}
+	return t.write(ctx, "delete", []Op{{Op: "delete", Key: key}})
+}
+
+// Batch applies ops atomically ("put" with a JSON value, or "delete"). An
+// invalid op refuses the whole batch (apierr.InvalidRequest) and changes
+// nothing.
+func (t *Table) Batch(ctx context.Context, ops []Op) error {
+	if len(ops) == 0 {
+		return apierr.New(apierr.InvalidRequest, "empty batch")
+	}
+	if len(ops) > MaxBatchOps {
+		return apierr.New(apierr.TooLarge, "batch of %d ops exceeds %d", len(ops), MaxBatchOps)
+	}
+	for i, op := range ops {
+		if err := checkKey(op.Key); err != nil {
+			return apierr.Wrap(apierr.CodeOf(err), err, "op %d", i)
+		}
+		switch op.Op {
+		case "put":
+			if err := checkValue(op.Key, op.Value); err != nil {
+				return apierr.Wrap(apierr.CodeOf(err), err, "op %d", i)
+			}
+		case "delete":
+		default:
+			return apierr.New(apierr.InvalidRequest, "op %d: unknown op %q (want put or delete)", i, op.Op)
+		}
+	}
+	return t.write(ctx, "batch", ops)
+}
+
+// write applies validated ops as one synced goleveldb batch, keeps the dead
+// estimate and, while a rewrite runs, records the keys in its delta.
+func (t *Table) write(ctx context.Context, op string, ops []Op) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	var b leveldb.Batch
+	keys := make([]string, len(ops))
+	for i, o := range ops {
+		keys[i] = o.Key
+		if o.Op == "put" {
+			b.Put([]byte(o.Key), o.Value)
+		} else {
+			b.Delete([]byte(o.Key))
+		}
+	}
+	t.mu.RLock()
+	db, err := t.handleLocked()
+	if err != nil {
+		t.mu.RUnlock()
+		return err
+	}
+	// Read the old values for the dead estimate (a bloom filter makes the
+	// absent case cheap). Within a batch a key may repeat; count each op.
+	type prior struct {
+		existed bool
+		oldLen  int
+	}
+	priors := make([]prior, len(ops))
+	for i, o := range ops {
+		v, gerr := db.Get([]byte(o.Key), nil)
+		switch {
+		case gerr == nil:
+			priors[i] = prior{true, len(v)}
+		case errors.Is(gerr, leveldb.ErrNotFound):
+		default:
+			err = gerr
+		}
+		if err != nil {
+			break
+		}
+	}
+	if err == nil {
+		err = db.Write(&b, syncWrite())
+	}
+	if err == nil {
+		if t.dirty != nil {
+			t.dirty.add(keys...)
+		}
+		for i, o := range ops {
+			newLen := -1
+			if o.Op == "put" {
+				newLen = len(o.Value)
+			}
+			t.change(len(o.Key), priors[i].existed, priors[i].oldLen, newLen)
+		}
+	}
+	t.mu.RUnlock()
+	if err != nil {
+		return t.fail(op, err)
+	}
+	return nil
+}

@@ -1,0 +1,268 @@
+package tables
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/syndtr/goleveldb/leveldb"
+	"github.com/syndtr/goleveldb/leveldb/opt"
+)
+
+// Catch-up rounds of a rewrite: rounds run while more than
+// rewriteFinalKeys keys are pending, at most rewriteMaxRounds times; what is
+// left is applied inside the write pause.
+const (
+	rewriteFinalKeys = 256
+	rewriteMaxRounds = 8
+)
+
+// getter is what a catch-up reads from: the live database or a snapshot.
+type getter interface {
+	Get(key []byte, ro *opt.ReadOptions) ([]byte, error)
+}
+
+// rewrite compacts by copy-and-swap:
+//
+//  1. tracking on: every write from now records its keys in a delta (a
+//     dirtySet), then a snapshot of the live database is taken;
+//  2. the snapshot is copied into a new database in tables/.tmp-rewrite-...;
+//  3. the copy is closed and reopened (which flushes its journal into a
+//     table, so that the reopen inside the pause is short) and verified: a
+//     strict scan whose records and digest equal the snapshot's;
+//  4. catch-up rounds: swap the delta out, take a snapshot, copy the latest
+//     value (or the absence) of each key into the copy;
+//  5. pause: take the write lock (no write in flight), apply the last delta,
+//     close the copy, write its dead estimate, fsync it;
+//  6. swap: close the live database, rename tables/<t> to tables/.old-<t>,
+//     rename the copy to tables/<t>, fsync tables/, reopen, release the
+//     lock (end of pause), delete tables/.old-<t>.
+//
+// A crash before 6 leaves the live table untouched (the temp dir is removed
+// by OpenStore). A crash between the two renames is rolled back by OpenStore
+// (.old-<t> renamed back: it holds every acknowledged write, since none is
+// acknowledged during the pause); after both, OpenStore deletes .old-<t>.
+func (t *Table) rewrite(ctx context.Context, db *leveldb.DB, progress Progress, res *CompactResult) error {
+	s := t.store
+	tablesPath := filepath.Join(s.root, tablesDir)
+	tmp := filepath.Join(tablesPath, tmpPrefix+"rewrite-"+t.name+"-"+randHex(4))
+	old := filepath.Join(tablesPath, oldPrefix+t.name)
+
+	dirty := newDirtySet()
+	t.mu.Lock()
+	if t.closed || t.db != db {
+		t.mu.Unlock()
+		return fmt.Errorf("table %s: compact: the database was closed or replaced", t.name)
+	}
+	t.dirty = dirty
+	t.mu.Unlock()
+	stopTracking := func() {
+		t.mu.Lock()
+		if t.dirty == dirty {
+			t.dirty = nil
+		}
+		t.mu.Unlock()
+	}
+	defer stopTracking()
+
+	snap, err := db.GetSnapshot()
+	if err != nil {
+		return t.fail("compact", err)
+	}
+	s.failpoint(FPRewriteBeforeCopy)
+	var ndb *leveldb.DB
+	abort := func(err error) error {
+		if ndb != nil {
+			ndb.Close()
+		}
+		os.RemoveAll(tmp)
+		return err
+	}
+	ndb, err = openDB(tmp, false)
+	if err != nil {
+		snap.Release()
+		return abort(fmt.Errorf("table %s: compact: new database: %v", t.name, err))
+	}
+	total := t.deadSnapshot().Live
+	copied, err := copyInto(ctx, snap.NewIterator(nil, strictRead()), ndb, total, progress)
+	snap.Release()
+	if err != nil {
+		return abort(t.failCopy("compact", err))
+	}
+	s.failpoint(FPRewriteAfterCopy)
+
+	// Reopen (flush the journal) and verify against the snapshot.
+	err = ndb.Close()
+	ndb = nil
+	if err == nil {
+		ndb, err = openDB(tmp, false)
+	}
+	if err != nil {
+		return abort(fmt.Errorf("table %s: compact: reopen copy: %v", t.name, err))
+	}
+	vr, err := scanDB(ctx, ndb, nil, nil)
+	if err == nil && (vr.Records != copied.Records || vr.Digest != copied.Digest) {
+		err = fmt.Errorf("copy has %d records digest %s, snapshot had %d records digest %s",
+			vr.Records, vr.Digest, copied.Records, copied.Digest)
+	}
+	if err != nil {
+		return abort(fmt.Errorf("table %s: compact: verify copy: %v", t.name, err))
+	}
+	s.failpoint(FPRewriteAfterVerify)
+
+	live := deadState{Live: copied.Records, LiveBytes: copied.Bytes}
+	for round := 0; round < rewriteMaxRounds && dirty.len() > rewriteFinalKeys; round++ {
+		if err := ctx.Err(); err != nil {
+			return abort(err)
+		}
+		keys := dirty.take()
+		s2, err := db.GetSnapshot()
+		if err != nil {
+			return abort(t.fail("compact", err))
+		}
+		err = catchUp(keys, s2, ndb, &live, false)
+		s2.Release()
+		if err != nil {
+			return abort(t.failCopy("compact", err))
+		}
+	}
+	s.failpoint(FPRewriteAfterCatchUp)
+	if err := ctx.Err(); err != nil {
+		return abort(err)
+	}
+
+	// The pause.
+	t.mu.Lock()
+	pauseStart := time.Now()
+	unlock := func() {
+		res.PauseMS = msSince(pauseStart)
+		t.mu.Unlock()
+	}
+	if t.closed || t.db != db {
+		unlock()
+		return abort(fmt.Errorf("table %s: compact: the database was closed or replaced", t.name))
+	}
+	if err := catchUp(dirty.take(), db, ndb, &live, true); err != nil {
+		unlock()
+		return abort(t.failCopy("compact", err))
+	}
+	t.dirty = nil
+	err = ndb.Close()
+	ndb = nil
+	live.Since = time.Now().UTC()
+	if err == nil {
+		err = writeDead(tmp, live, false)
+	}
+	if err == nil {
+		err = syncTree(tmp)
+	}
+	if err != nil {
+		unlock()
+		return abort(fmt.Errorf("table %s: compact: close copy: %v", t.name, err))
+	}
+	s.failpoint(FPRewritePaused)
+
+	// The swap. From here a failure puts the old directory back.
+	if err := db.Close(); err != nil {
+		// The old handle is unusable either way: reopen it below.
+		_ = err
+	}
+	t.db = nil
+	rollback := func(cause error) error {
+		if ok, _ := exists(t.dir); !ok {
+			if rerr := os.Rename(old, t.dir); rerr != nil {
+				cause = errors.Join(cause, rerr)
+			}
+		}
+		syncDir(tablesPath)
+		os.RemoveAll(tmp)
+		odb, oerr := openDB(t.dir, false)
+		if oerr == nil {
+			t.db = odb
+		} else {
+			cause = errors.Join(cause, oerr)
+		}
+		unlock()
+		if oerr != nil {
+			return t.fail("compact", cause)
+		}
+		return fmt.Errorf("table %s: compact: swap: %w", t.name, cause)
+	}
+	if err := os.Rename(t.dir, old); err != nil {
+		return rollback(err)
+	}
+	if err := syncDir(tablesPath); err != nil {
+		return rollback(err)
+	}
+	s.failpoint(FPRewriteAfterAside)
+	if err := os.Rename(tmp, t.dir); err != nil {
+		return rollback(err)
+	}
+	if err := syncDir(tablesPath); err != nil {
+		return rollback(err)
+	}
+	s.failpoint(FPRewriteAfterSwap)
+	nd, err := openDB(t.dir, false)
+	if err != nil {
+		// Put the copy back aside and the old directory in place.
+		if rerr := os.Rename(t.dir, tmp); rerr != nil {
+			err = errors.Join(err, rerr)
+		}
+		return rollback(err)
+	}
+	t.db = nd
+	t.setDead(live)
+	unlock()
+
+	if err := os.RemoveAll(old); err != nil {
+		return fmt.Errorf("table %s: compact: remove old directory: %w", t.name, err)
+	}
+	if err := syncDir(tablesPath); err != nil {
+		return fmt.Errorf("table %s: compact: %w", t.name, err)
+	}
+	s.failpoint(FPRewriteDone)
+	return nil
+}
+
+// catchUp copies the current value (or absence) of each key from src into
+// dst and keeps the live counts of dst. With sync the batch is synced.
+func catchUp(keys map[string]struct{}, src getter, dst *leveldb.DB, live *deadState, sync bool) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	var b leveldb.Batch
+	for k := range keys {
+		kb := []byte(k)
+		v, err := src.Get(kb, nil)
+		found := err == nil
+		if err != nil && !errors.Is(err, leveldb.ErrNotFound) {
+			return err
+		}
+		old, oerr := dst.Get(kb, nil)
+		had := oerr == nil
+		if oerr != nil && !errors.Is(oerr, leveldb.ErrNotFound) {
+			return &dstError{oerr}
+		}
+		if had {
+			live.Live--
+			live.LiveBytes -= int64(len(kb) + len(old))
+		}
+		if found {
+			b.Put(kb, v)
+			live.Live++
+			live.LiveBytes += int64(len(kb) + len(v))
+		} else if had {
+			b.Delete(kb)
+		}
+	}
+	if b.Len() == 0 {
+		return nil
+	}
+	if err := dst.Write(&b, &opt.WriteOptions{Sync: sync}); err != nil {
+		return &dstError{err}
+	}
+	return nil
+}

@@ -1,0 +1,280 @@
+package tables
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/custodian-dev/custodian/internal/apierr"
+	"github.com/custodian-dev/custodian/internal/events"
+)
+
+// Options configure a Store.
+type Options struct {
+	// BackupRetention is how many backups per table are kept (default 7).
+	BackupRetention int
+	// OnCorruption is called (never with a lock held) when any operation on a
+	// table meets a corruption error: open, read, write, iterator, compaction,
+	// verify. op names the operation ("get", "put", "scan", "compact", ...).
+	OnCorruption func(table, op string, err error)
+	// Failpoint, when set, is called with the name of each crash point of
+	// rewrite compaction, backup and restore (see FailpointNames). Tests use
+	// it to SIGKILL a child process at that step. Nil in production.
+	Failpoint func(name string)
+}
+
+// DefaultBackupRetention is the number of backups kept unless
+// Options.BackupRetention says otherwise.
+const DefaultBackupRetention = 7
+
+// Directory names under the root.
+const (
+	tablesDir     = "tables"
+	backupsDir    = "backups"
+	quarantineDir = "quarantine"
+)
+
+// Prefixes of work directories beside the tables and backups. They start
+// with '.', which no table name or backup id can, so they never collide.
+const (
+	tmpPrefix   = ".tmp-"   // scratch: removed by OpenStore
+	oldPrefix   = ".old-"   // tables/.old-<t>: the live dir moved aside by a rewrite swap
+	readyPrefix = ".ready-" // tables/.ready-<t>: a verified restore/salvage, committed
+)
+
+// Store is the data directory: it opens tables, lists backups, and cleans up
+// what an interrupted operation left behind.
+type Store struct {
+	root string
+	opts Options
+
+	mu     sync.Mutex
+	tables map[string]*Table
+}
+
+// OpenStore prepares root (creating tables/, backups/, quarantine/) and
+// removes leftovers of interrupted operations: temp dirs are deleted, a
+// rewrite interrupted in its swap is rolled back (or its old dir deleted
+// when the new one is already in place), and a restore or salvage that
+// reached its commit point (tables/.ready-<t>) is rolled forward.
+func OpenStore(root string, opts Options) (*Store, error) {
+	if opts.BackupRetention <= 0 {
+		opts.BackupRetention = DefaultBackupRetention
+	}
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return nil, fmt.Errorf("store %s: %w", root, err)
+	}
+	s := &Store{root: abs, opts: opts, tables: map[string]*Table{}}
+	for _, d := range []string{tablesDir, backupsDir, quarantineDir} {
+		if err := os.MkdirAll(filepath.Join(abs, d), 0o755); err != nil {
+			return nil, fmt.Errorf("store %s: %w", root, err)
+		}
+	}
+	if err := s.cleanup(); err != nil {
+		return nil, fmt.Errorf("store %s: cleanup: %w", root, err)
+	}
+	return s, nil
+}
+
+// Root is the data directory.
+func (s *Store) Root() string { return s.root }
+
+func (s *Store) tableDir(name string) string { return filepath.Join(s.root, tablesDir, name) }
+func (s *Store) backupDir(name string) string {
+	return filepath.Join(s.root, backupsDir, name)
+}
+func (s *Store) quarantineDir(name string) string {
+	return filepath.Join(s.root, quarantineDir, name)
+}
+
+// validName refuses a table name that is not of the contract, before any
+// path is built from it.
+func validName(name string) error {
+	if !events.ValidTable(name) {
+		return apierr.New(apierr.InvalidTable, "invalid table name %q: want ^[a-z0-9][a-z0-9_-]{0,63}$", name)
+	}
+	return nil
+}
+
+// Names lists the tables present on disk: every live table directory, and
+// every table whose directory is missing while it has a quarantined copy
+// (a restore was interrupted; opening it reports a corruption so that it is
+// restored).
+func (s *Store) Names() ([]string, error) {
+	seen := map[string]bool{}
+	for _, d := range []string{tablesDir, quarantineDir} {
+		ents, err := os.ReadDir(filepath.Join(s.root, d))
+		if err != nil {
+			return nil, fmt.Errorf("store: names: %w", err)
+		}
+		for _, e := range ents {
+			if e.IsDir() && events.ValidTable(e.Name()) {
+				seen[e.Name()] = true
+			}
+		}
+	}
+	names := make([]string, 0, len(seen))
+	for n := range seen {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
+// Open opens the table name, creating it if create is true. A name that is
+// not valid is refused with apierr.InvalidTable before any path is built. A
+// table that does not exist and create is false is apierr.NotFound.
+//
+// A corruption error on open is returned (wrapped with table and "open", and
+// reported to OnCorruption); the returned *Table is then non-nil but
+// unavailable (reason "corrupted"), so that it can be quarantined and
+// restored. A table whose directory is missing while it has backups or
+// quarantined copies (an interrupted restore, or a directory removed by
+// hand) is never silently recreated empty: it opens the same way, as a
+// corruption.
+//
+// Open returns the same *Table for a name until that table is closed.
+func (s *Store) Open(ctx context.Context, name string, create bool) (*Table, error) {
+	if err := validName(name); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	t, err := s.open(ctx, name, create)
+	switch {
+	case err == nil:
+		return t, nil
+	case t != nil && IsCorruption(err):
+		return t, t.fail("open", err)
+	case t != nil:
+		return nil, t.fail("open", err)
+	default:
+		return nil, err
+	}
+}
+
+// open does the work of Open under s.mu. A non-nil *Table with an error is
+// a table that could not be opened: registered and unavailable when the
+// error is a corruption, not registered otherwise.
+func (s *Store) open(ctx context.Context, name string, create bool) (*Table, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if t, ok := s.tables[name]; ok && !t.isClosed() {
+		return t, nil
+	}
+	t := &Table{store: s, name: name, dir: s.tableDir(name)}
+	ok, err := exists(t.dir)
+	if err != nil {
+		return t, err
+	}
+	if !ok {
+		hist, err := s.hasHistory(name)
+		if err != nil {
+			return t, err
+		}
+		switch {
+		case hist:
+			t.reason = ReasonCorrupted
+			s.tables[name] = t
+			return t, corrupted("table directory is missing but backups or quarantined copies exist (interrupted restore?)")
+		case !create:
+			return nil, apierr.New(apierr.NotFound, "table %s does not exist", name)
+		}
+		if err := s.createDB(name); err != nil {
+			return nil, fmt.Errorf("table %s: create: %w", name, err)
+		}
+	}
+	db, err := openDB(t.dir, false)
+	if err != nil {
+		if IsCorruption(err) {
+			t.reason = ReasonCorrupted
+			s.tables[name] = t
+		}
+		return t, err
+	}
+	t.db = db
+	if err := t.loadDead(ctx); err != nil {
+		db.Close()
+		t.db = nil
+		if IsCorruption(err) {
+			t.reason = ReasonCorrupted
+			s.tables[name] = t
+		}
+		return t, err
+	}
+	s.tables[name] = t
+	return t, nil
+}
+
+// hasHistory reports whether name has backups or quarantined copies.
+func (s *Store) hasHistory(name string) (bool, error) {
+	for _, d := range []string{s.backupDir(name), s.quarantineDir(name)} {
+		ents, err := os.ReadDir(d)
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				continue
+			}
+			return false, err
+		}
+		for _, e := range ents {
+			if e.IsDir() && !strings.HasPrefix(e.Name(), ".") {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
+}
+
+// createDB creates an empty database in a temp dir and renames it into
+// tables/<name>, so that a crash never leaves a half-created table.
+func (s *Store) createDB(name string) error {
+	tmp := filepath.Join(s.root, tablesDir, tmpPrefix+"create-"+name+"-"+randHex(4))
+	db, err := openDB(tmp, false)
+	if err != nil {
+		os.RemoveAll(tmp)
+		return err
+	}
+	if err := db.Close(); err != nil {
+		os.RemoveAll(tmp)
+		return err
+	}
+	if err := writeDead(tmp, deadState{}, true); err != nil {
+		os.RemoveAll(tmp)
+		return err
+	}
+	if err := syncTree(tmp); err != nil {
+		os.RemoveAll(tmp)
+		return err
+	}
+	if err := os.Rename(tmp, s.tableDir(name)); err != nil {
+		os.RemoveAll(tmp)
+		return err
+	}
+	return syncDir(filepath.Join(s.root, tablesDir))
+}
+
+// Close closes every open table.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	ts := make([]*Table, 0, len(s.tables))
+	for _, t := range s.tables {
+		ts = append(ts, t)
+	}
+	s.tables = map[string]*Table{}
+	s.mu.Unlock()
+	var errs []error
+	for _, t := range ts {
+		if err := t.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,156 @@
+package tables
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/syndtr/goleveldb/leveldb"
+
+	"github.com/custodian-dev/custodian/internal/apierr"
+)
+
+// Reasons a table does not serve (Available's reason).
+const (
+	ReasonCorrupted   = "corrupted"   // open met a corruption
+	ReasonQuarantined = "quarantined" // the live directory was moved to quarantine
+	ReasonRestoring   = "restoring"   // set by the supervisor while it restores
+	ReasonDegraded    = "degraded"    // set by the supervisor when no backup is good
+	ReasonClosed      = "closed"      // Close was called
+)
+
+// Table is one live goleveldb database whose handle can be swapped under a
+// lock (compaction by rewrite, restore, salvage) while the *Table stays the
+// same for its users.
+//
+// Locking: mu guards db, reason, closed and dirty. Data-plane calls hold
+// mu.RLock for the duration of their goleveldb call; a swap holds mu.Lock
+// (that is the write pause). Maintenance work (compact, backup, verify,
+// quarantine, restore, salvage) is serialized by opMu and holds mu only to
+// take a handle or a snapshot and to swap.
+type Table struct {
+	store *Store
+	name  string
+	dir   string
+
+	opMu sync.Mutex
+
+	mu     sync.RWMutex
+	db     *leveldb.DB
+	reason string // "" when serving
+	closed bool
+	dirty  *dirtySet // non-nil while a rewrite tracks writes
+
+	deadMu  sync.Mutex
+	dead    deadState
+	unsaved int // changes to dead since the last save
+}
+
+// Name is the table's name.
+func (t *Table) Name() string { return t.name }
+
+// Dir is the live database directory (tables/<name>).
+func (t *Table) Dir() string { return t.dir }
+
+// Available reports whether the table serves requests; when it does not,
+// the reason says why ("corrupted", "quarantined", "restoring", "degraded",
+// "closed", or what SetUnavailable was given).
+func (t *Table) Available() (ok bool, reason string) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	if t.closed {
+		return false, ReasonClosed
+	}
+	if t.reason != "" {
+		return false, t.reason
+	}
+	if t.db == nil {
+		return false, ReasonCorrupted
+	}
+	return true, ""
+}
+
+// SetUnavailable stops the table serving: every request answers
+// apierr.TableUnavailable with reason until the table serves again
+// (SetAvailable, or a successful RestoreFrom or Salvage).
+func (t *Table) SetUnavailable(reason string) {
+	if reason == "" {
+		reason = "unavailable"
+	}
+	t.mu.Lock()
+	t.reason = reason
+	t.mu.Unlock()
+}
+
+// SetAvailable makes the table serve again after SetUnavailable. It fails
+// (apierr.TableUnavailable) when there is no open database to serve.
+func (t *Table) SetAvailable() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed || t.db == nil {
+		return apierr.New(apierr.TableUnavailable, "table %s: no open database to serve", t.name)
+	}
+	t.reason = ""
+	return nil
+}
+
+func (t *Table) isClosed() bool {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return t.closed
+}
+
+// handleLocked returns the database to serve a request, or a
+// TableUnavailable error. t.mu must be held (read or write).
+func (t *Table) handleLocked() (*leveldb.DB, error) {
+	switch {
+	case t.closed:
+		return nil, apierr.New(apierr.TableUnavailable, "table %s is closed", t.name)
+	case t.reason != "":
+		return nil, apierr.New(apierr.TableUnavailable, "table %s is unavailable: %s", t.name, t.reason)
+	case t.db == nil:
+		return nil, apierr.New(apierr.TableUnavailable, "table %s has no open database", t.name)
+	}
+	return t.db, nil
+}
+
+// maintHandle returns the open database for maintenance work, which runs
+// also while the table is marked unavailable (a verify or backup of a table
+// the supervisor has paused), but needs an open database.
+func (t *Table) maintHandle() (*leveldb.DB, error) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	if t.closed {
+		return nil, apierr.New(apierr.TableUnavailable, "table %s is closed", t.name)
+	}
+	if t.db == nil {
+		return nil, apierr.New(apierr.TableUnavailable, "table %s has no open database (%s)", t.name, t.reason)
+	}
+	return t.db, nil
+}
+
+// Close closes the database (saving the dead-record estimate). Later calls
+// answer apierr.TableUnavailable; Store.Open opens the table anew.
+func (t *Table) Close() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return nil
+	}
+	t.closed = true
+	if t.db == nil {
+		return nil
+	}
+	var errs []error
+	if err := t.saveDead(true); err != nil {
+		errs = append(errs, err)
+	}
+	if err := t.db.Close(); err != nil {
+		errs = append(errs, err)
+	}
+	t.db = nil
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("table %s: close: %w", t.name, err)
+	}
+	return nil
+}

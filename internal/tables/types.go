@@ -1,0 +1,91 @@
+package tables
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Progress receives figures while long work goes on: done and total in the
+// unit named (e.g. "records", "bytes"). total is 0 when it is not known.
+type Progress func(done, total int64, unit string)
+
+// Mode is a compaction mode.
+type Mode string
+
+// Compaction modes.
+const (
+	ModeAuto    Mode = "auto"
+	ModeNative  Mode = "native"
+	ModeRewrite Mode = "rewrite"
+)
+
+// Op is one operation of an atomic batch.
+type Op struct {
+	Op    string          `json:"op"` // "put" or "delete"
+	Key   string          `json:"key"`
+	Value json.RawMessage `json:"value,omitempty"`
+}
+
+// Item is a key and its value.
+type Item struct {
+	Key   string          `json:"key"`
+	Value json.RawMessage `json:"value"`
+}
+
+// ScanResult is a page of a scan.
+type ScanResult struct {
+	Items []Item `json:"items"`
+	Next  string `json:"next,omitempty"`
+}
+
+// Stats describes a table.
+type Stats struct {
+	Bytes       int64   `json:"bytes"`        // on disk
+	Records     int64   `json:"records"`      // live records (estimate between scans)
+	DeadRecords int64   `json:"dead_records"` // overwrites and deletes since the last rewrite
+	DeadRatio   float64 `json:"dead_ratio"`   // dead / (live + dead)
+	DeadBytes   int64   `json:"dead_bytes"`   // estimate
+}
+
+// CompactResult is the outcome of a compaction.
+type CompactResult struct {
+	Mode        Mode    `json:"mode"`
+	BytesBefore int64   `json:"bytes_before"`
+	BytesAfter  int64   `json:"bytes_after"`
+	Records     int64   `json:"records"`
+	DeadRatio   float64 `json:"dead_ratio"` // the estimate before compaction
+	PauseMS     float64 `json:"pause_ms"`   // longest write pause (rewrite swap)
+}
+
+// Manifest is a backup's manifest.json.
+type Manifest struct {
+	ID      string    `json:"id"`
+	Table   string    `json:"table"`
+	Created time.Time `json:"created"` // RFC 3339 in JSON
+	Records int64     `json:"records"`
+	Bytes   int64     `json:"bytes"`  // size on disk of the backup's database files
+	Digest  string    `json:"digest"` // see Digester for the exact encoding
+}
+
+// VerifyResult is the outcome of a strict scan.
+type VerifyResult struct {
+	Records int64  `json:"records"`
+	Bytes   int64  `json:"bytes"` // logical bytes read: the sum of key and value lengths
+	Digest  string `json:"digest"`
+}
+
+// RestoreResult is the outcome of a restore from a backup.
+type RestoreResult struct {
+	BackupID  string        `json:"backup_id"`
+	Records   int64         `json:"records"`
+	BackupAge time.Duration `json:"backup_age"`
+	// Quarantined is the directory the replaced table moved to, "" when
+	// there was no live directory (already quarantined).
+	Quarantined string `json:"quarantined,omitempty"`
+}
+
+// SalvageResult is the outcome of a salvage.
+type SalvageResult struct {
+	Source  string `json:"source"` // the quarantined copy it came from
+	Records int64  `json:"records"`
+}
