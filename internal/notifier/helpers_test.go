@@ -301,3 +301,10 @@ func ev(typ, table string, mod func(*events.Event)) events.Event {
 	}
 	return e
 }
+
+func mustJSON(t *testing.T, b []byte, v any) {
+	t.Helper()
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatalf("%s: %v", b, err)
+	}
+}

@@ -1,0 +1,89 @@
+package notifier
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/custodian-dev/custodian/internal/events"
+)
+
+// TestReplicasWithSameNameShareTheWork runs two notifiers named alike, each
+// on its own connection: every event reaches each sink exactly once.
+func TestReplicasWithSameNameShareTheWork(t *testing.T) {
+	e := newEnv(t)
+	hook, topic := newSink(t), newSink(t)
+	cfg := testConfig("pager")
+	cfg.Webhooks = []string{hook.URL()}
+	cfg.Ntfys = []string{topic.URL()}
+	runNotifier(t, connect(t, e.srv.ClientURL()), cfg)
+	runNotifier(t, connect(t, e.srv.ClientURL()), cfg)
+	waitFor(t, 20*time.Second, "the consumer", func() bool { return e.drained("pager") })
+
+	var evs []events.Event
+	for i := range 40 {
+		x := ev(events.BackupFailed, fmt.Sprintf("t%02d", i), nil)
+		evs = append(evs, x)
+		e.publish(x)
+	}
+	waitFor(t, 60*time.Second, "every event at both sinks", func() bool {
+		return len(hook.requests()) >= len(evs) && len(topic.requests()) >= len(evs) && e.drained("pager")
+	})
+	time.Sleep(300 * time.Millisecond)
+	got := webhookIDs(t, hook.requests())
+	ntfy := map[string]int{}
+	for _, r := range topic.requests() {
+		ntfy[r.Header.Get("X-Custodian-Id")]++
+	}
+	for _, x := range evs {
+		if got[x.ID] != 1 || ntfy[x.ID] != 1 {
+			t.Errorf("event %s: webhook %d, ntfy %d deliveries, want 1 each", x.ID, got[x.ID], ntfy[x.ID])
+		}
+	}
+	if len(hook.requests()) != len(evs) || len(topic.requests()) != len(evs) {
+		t.Errorf("webhook %d, ntfy %d requests, want %d each", len(hook.requests()), len(topic.requests()), len(evs))
+	}
+}
+
+// TestDifferentNamesEachGetEveryEvent runs two notifiers with different
+// names and their own sinks: each sink gets every event.
+func TestDifferentNamesEachGetEveryEvent(t *testing.T) {
+	e := newEnv(t)
+	ops, dba := newSink(t), newSink(t)
+	a := testConfig("ops")
+	a.Webhooks = []string{ops.URL()}
+	b := testConfig("dba")
+	b.Webhooks = []string{dba.URL()}
+	runNotifier(t, connect(t, e.srv.ClientURL()), a)
+	runNotifier(t, connect(t, e.srv.ClientURL()), b)
+	waitFor(t, 20*time.Second, "both consumers", func() bool { return e.drained("ops") && e.drained("dba") })
+
+	var evs []events.Event
+	for i := range 5 {
+		x := ev(events.TableDegraded, fmt.Sprintf("t%d", i), nil)
+		evs = append(evs, x)
+		e.publish(x)
+	}
+	waitFor(t, 30*time.Second, "every event at both sinks", func() bool {
+		return len(ops.requests()) >= len(evs) && len(dba.requests()) >= len(evs) && e.drained("ops") && e.drained("dba")
+	})
+	for name, s := range map[string]*sink{"ops": ops, "dba": dba} {
+		got := webhookIDs(t, s.requests())
+		for _, x := range evs {
+			if got[x.ID] != 1 {
+				t.Errorf("%s: event %s delivered %d times, want 1", name, x.ID, got[x.ID])
+			}
+		}
+		if len(s.requests()) != len(evs) {
+			t.Errorf("%s: %d requests, want %d", name, len(s.requests()), len(evs))
+		}
+	}
+	// Each notifier reports its deliveries under its own name.
+	byNode := map[string]int{}
+	for _, s := range e.streamEvents(events.NotificationSent) {
+		byNode[s.Node]++
+	}
+	if byNode["ops"] != len(evs) || byNode["dba"] != len(evs) {
+		t.Errorf("notification.sent per notifier: %v, want %d each", byNode, len(evs))
+	}
+}
