@@ -1,0 +1,141 @@
+package supervisor
+
+import (
+	"context"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/custodian-dev/custodian/internal/events"
+	"github.com/custodian-dev/custodian/internal/tables"
+)
+
+func TestCompactSkippedBelowThresholdUnlessForced(t *testing.T) {
+	h := start(t, harnessOpt{})
+	tb := h.open("users")
+	fill(t, tb, 200, 1) // fresh keys only: no dead records
+
+	skip := h.wait(h.submit("users", events.VerbCompact, events.CommandBody{}))
+	if skip.Type != events.CompactionSkipped || skip.Result != events.ResultSkipped {
+		t.Fatalf("unforced compaction of a clean table: got %s/%s, want compaction.skipped/skipped", skip.Type, skip.Result)
+	}
+	for _, k := range []string{"dead_ratio", "threshold", "reason"} {
+		if _, ok := skip.Data[k]; !ok {
+			t.Errorf("compaction.skipped lacks data.%s: %v", k, skip.Data)
+		}
+	}
+	if r, _ := skip.Data["dead_ratio"].(float64); r >= DefaultThreshold {
+		t.Errorf("skipped with dead_ratio %v, not below the threshold %v", r, DefaultThreshold)
+	}
+	if got := h.rec.of("users", events.CompactionStarted); len(got) != 0 {
+		t.Errorf("a skipped compaction emitted compaction.started")
+	}
+
+	done := h.wait(h.submit("users", events.VerbCompact, events.CommandBody{Force: true}))
+	if done.Type != events.CompactionCompleted || done.Result != events.ResultOK {
+		t.Fatalf("forced compaction: got %s/%s (%s), want compaction.completed/ok", done.Type, done.Result, done.Error)
+	}
+	for _, k := range []string{"bytes_before", "bytes_after", "records", "dead_ratio", "mode"} {
+		if _, ok := done.Data[k]; !ok {
+			t.Errorf("compaction.completed lacks data.%s: %v", k, done.Data)
+		}
+	}
+	started := h.rec.of("users", events.CompactionStarted)
+	if len(started) != 1 || started[0].CommandID != done.CommandID {
+		t.Errorf("want one compaction.started for command %s, got %v", done.CommandID, started)
+	}
+	if got := contents(t, tb); len(got) != 200 {
+		t.Errorf("after compaction: %d records, want 200", len(got))
+	}
+}
+
+func TestCompactRunsAboveThreshold(t *testing.T) {
+	h := start(t, harnessOpt{})
+	tb := h.open("users")
+	fill(t, tb, 200, 1)
+	fill(t, tb, 200, 2) // every key overwritten once: half the records are dead
+	st, err := tb.Stats(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.DeadRatio < DefaultThreshold {
+		t.Fatalf("stats after overwriting every key: dead ratio %v, want at least %v", st.DeadRatio, DefaultThreshold)
+	}
+	e := h.wait(h.submit("users", events.VerbCompact, events.CommandBody{Mode: "rewrite"}))
+	if e.Type != events.CompactionCompleted {
+		t.Fatalf("unforced compaction above the threshold: got %s (%s)", e.Type, e.Error)
+	}
+	if e.Data["mode"] != string(tables.ModeRewrite) {
+		t.Errorf("mode %v, want rewrite", e.Data["mode"])
+	}
+	got := contents(t, tb)
+	if len(got) != 200 || got[key(7)] != `{"n":7,"v":2}` {
+		t.Errorf("after rewrite: %d records, k0007=%s", len(got), got[key(7)])
+	}
+}
+
+// TestCompactRetriedOnceThenLeft makes the rewrite fail for real: the
+// tables/ directory is made immutable (chattr +i, which binds root too), so
+// the rewrite cannot create its temp database or swap.
+func TestCompactRetriedOnceThenLeft(t *testing.T) {
+	if _, err := exec.LookPath("chattr"); err != nil {
+		t.Skip("chattr not available")
+	}
+	h := start(t, harnessOpt{})
+	tb := h.open("users")
+	fill(t, tb, 100, 1)
+	fill(t, tb, 50, 2)
+	before := contents(t, tb)
+
+	dir := filepath.Join(h.root, "tables")
+	if out, err := exec.Command("chattr", "+i", dir).CombinedOutput(); err != nil {
+		t.Skipf("chattr +i %s: %v: %s", dir, err, out)
+	}
+	defer exec.Command("chattr", "-i", dir).Run()
+
+	tk := h.submit("users", events.VerbCompact, events.CommandBody{Force: true, Mode: "rewrite"})
+	out := h.wait(tk)
+	if err := exec.Command("chattr", "-i", dir).Run(); err != nil {
+		t.Fatal(err)
+	}
+
+	failed := h.rec.of("users", events.CompactionFailed)
+	if len(failed) != 2 {
+		t.Fatalf("want 2 compaction.failed, got %d:\n%s", len(failed), dump(h.rec.all()))
+	}
+	for i, e := range failed {
+		if e.Attempt != i+1 || e.Result != events.ResultFailed || e.Error == "" || e.CommandID != tk.ID() {
+			t.Errorf("failure %d: attempt %d result %s error %q command %s", i, e.Attempt, e.Result, e.Error, e.CommandID)
+		}
+	}
+	if failed[0].Final() || !failed[1].Final() {
+		t.Errorf("finality: first %v second %v, want false then true", failed[0].Final(), failed[1].Final())
+	}
+	if out.Type != events.CompactionFailed || out.Attempt != 2 || tk.Err() == nil {
+		t.Errorf("ticket outcome %s attempt %d err %v, want the final failure", out.Type, out.Attempt, tk.Err())
+	}
+	if n := len(h.rec.of("users", events.CompactionStarted)); n != 2 {
+		t.Errorf("compaction.started %d times, want 2 (one per attempt)", n)
+	}
+	if n := len(h.rec.of("users", events.CorruptionDetected)); n != 0 {
+		t.Errorf("a failed compaction was taken for corruption")
+	}
+
+	// The table is exactly as it was and still serves.
+	after := contents(t, tb)
+	if len(after) != len(before) {
+		t.Fatalf("after failed compactions: %d records, want %d", len(after), len(before))
+	}
+	for k, v := range before {
+		if after[k] != v {
+			t.Fatalf("key %s: %s, want %s", k, after[k], v)
+		}
+	}
+	if err := tb.Put(context.Background(), "new", []byte(`1`)); err != nil {
+		t.Fatalf("put after failed compactions: %v", err)
+	}
+	// Left for the next schedule: a later compaction works.
+	if e := h.wait(h.submit("users", events.VerbCompact, events.CommandBody{Force: true, Mode: "rewrite"})); e.Type != events.CompactionCompleted {
+		t.Fatalf("compaction after the fault cleared: %s (%s)", e.Type, e.Error)
+	}
+}

@@ -1,0 +1,91 @@
+package supervisor
+
+import (
+	"testing"
+	"time"
+
+	"github.com/custodian-dev/custodian/internal/events"
+)
+
+func TestSchedulesRunAndPrune(t *testing.T) {
+	pol := quiet()
+	pol.BackupEvery = 30 * time.Millisecond
+	pol.StatsEvery = 20 * time.Millisecond
+	pol.VerifyEvery = 40 * time.Millisecond
+	pol.Retention = 2
+	cfg := Config{Defaults: quiet(), Tables: map[string]Policy{"busy": pol}}
+	h := start(t, harnessOpt{cfg: cfg})
+	fill(t, h.open("busy"), 20, 1)
+	fill(t, h.open("calm"), 20, 1)
+
+	h.rec.waitType(t, "busy", events.BackupPruned, 2)
+	h.rec.waitType(t, "busy", events.VerifyCompleted, 1)
+	stats := h.rec.waitType(t, "busy", events.TableStats, 2)
+	for _, k := range []string{"bytes", "records", "dead_records", "dead_ratio", "next_backup"} {
+		if _, ok := stats[0].Data[k]; !ok {
+			t.Errorf("table.stats lacks data.%s: %v", k, stats[0].Data)
+		}
+	}
+	for _, e := range h.rec.of("busy", events.BackupCompleted, events.VerifyCompleted, events.BackupStarted) {
+		if e.Trigger != events.TriggerSchedule || e.CommandID == "" {
+			t.Errorf("%s: trigger %q command %q, want schedule with an id", e.Type, e.Trigger, e.CommandID)
+		}
+	}
+	if n := len(h.rec.of("busy", events.CommandAccepted)); n != 0 {
+		t.Errorf("scheduled work emitted %d command.accepted", n)
+	}
+	for _, e := range h.rec.of("busy", events.BackupPruned) {
+		if e.Data["backup_id"] == nil || e.Data["backup_id"] == "" {
+			t.Errorf("backup.pruned without backup_id: %v", e.Data)
+		}
+	}
+	h.stop()
+	bs, err := h.sup.Store().Backups("busy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(bs) > 2 {
+		t.Errorf("%d backups kept, retention is 2", len(bs))
+	}
+	if n := len(h.rec.of("calm", events.BackupStarted, events.VerifyCompleted, events.TableStats)); n != 0 {
+		t.Errorf("the table with schedules off did %d pieces of work", n)
+	}
+}
+
+func TestPolicyDefaultsAndOverrides(t *testing.T) {
+	d := DefaultPolicy()
+	if d.CompactEvery != time.Hour || d.BackupEvery != 6*time.Hour || d.VerifyEvery != 24*time.Hour ||
+		d.StatsEvery != time.Minute || d.Jitter != 0.1 || d.Threshold != 0.2 || d.Retention != 7 ||
+		d.RetryDelay != 30*time.Second || d.Mode != "auto" {
+		t.Errorf("DefaultPolicy: %+v", d)
+	}
+	cfg, err := Config{Node: "n1", Defaults: Policy{Threshold: 0.5}, Tables: map[string]Policy{"x": {Retention: 3}}}.normalize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := cfg.policy("x")
+	if x.Retention != 3 || x.Threshold != 0.5 || x.BackupEvery != 6*time.Hour {
+		t.Errorf("override over defaults: %+v", x)
+	}
+	if y := cfg.policy("y"); y.Retention != 7 || y.Threshold != 0.5 {
+		t.Errorf("table without override: %+v", y)
+	}
+	if cfg.MaxConcurrent != 2 || cfg.QueueSize != 16 {
+		t.Errorf("config defaults: %+v", cfg)
+	}
+	for _, bad := range []Config{
+		{Node: ""},
+		{Node: "n.1"},
+		{Node: "n1", Defaults: Policy{Mode: "turbo"}},
+		{Node: "n1", Tables: map[string]Policy{"x": {Jitter: 2}}},
+	} {
+		if _, err := bad.normalize(); err == nil {
+			t.Errorf("config %+v accepted", bad)
+		}
+	}
+	for i := 0; i < 100; i++ {
+		if d := jittered(time.Second, 0.1); d < 900*time.Millisecond || d > 1100*time.Millisecond {
+			t.Fatalf("jittered 1s by 0.1: %v", d)
+		}
+	}
+}
