@@ -4,6 +4,7 @@
 package bus
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -32,7 +33,7 @@ type ConnOptions struct {
 // to $NATS_URL.
 func (o *ConnOptions) Register(fs *flag.FlagSet) {
 	fs.StringVar(&o.URL, "nats", os.Getenv("NATS_URL"), "NATS server URL(s), comma-separated (env NATS_URL)")
-	fs.StringVar(&o.Creds, "nats-creds", "", "NATS credentials file (JWT and nkey seed)")
+	fs.StringVar(&o.Creds, "nats-creds", "", "NATS credentials file (JWT and nkey seed, or an nkey seed alone)")
 	fs.StringVar(&o.User, "nats-user", "", "NATS user name")
 	fs.StringVar(&o.Password, "nats-password", "", "NATS password")
 	fs.StringVar(&o.Token, "nats-token", "", "NATS authentication token")
@@ -72,7 +73,7 @@ func (o *ConnOptions) NatsOptions() []nats.Option {
 		opts = append(opts, nats.Name(o.Name))
 	}
 	if o.Creds != "" {
-		opts = append(opts, nats.UserCredentials(o.Creds))
+		opts = append(opts, credsOption(o.Creds))
 	}
 	if o.User != "" {
 		opts = append(opts, nats.UserInfo(o.User, o.Password))
@@ -87,6 +88,27 @@ func (o *ConnOptions) NatsOptions() []nats.Option {
 		opts = append(opts, nats.ClientCert(o.Cert, o.Key))
 	}
 	return opts
+}
+
+// credsOption authenticates with a credentials file: a JWT creds file (JWT
+// and nkey seed, decentralised auth) or a file holding only an nkey seed (a
+// server configured with `nkey: U...` users). The file is read at connect
+// time; an unreadable or malformed file fails the connection.
+func credsOption(path string) nats.Option {
+	return func(opts *nats.Options) error {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return fmt.Errorf("--nats-creds: %w", err)
+		}
+		if bytes.Contains(b, []byte("BEGIN NATS USER JWT")) {
+			return nats.UserCredentials(path)(opts)
+		}
+		nkeyOpt, err := nats.NkeyOptionFromSeed(path)
+		if err != nil {
+			return fmt.Errorf("--nats-creds %s: neither a JWT creds file nor an nkey seed: %w", path, err)
+		}
+		return nkeyOpt(opts)
+	}
 }
 
 // Connect dials o.URL. The first connection must succeed within ctx (a wrong
