@@ -104,16 +104,16 @@ func explain(prefix string, e events.Event) (what, did string, next []string) {
 	switch e.Type {
 	case events.TableDegraded:
 		what = fmt.Sprintf("The %s is DEGRADED: it could not be repaired automatically and answers every read and write with table_unavailable", where)
-		did = "it stopped serving the table and kept the damaged files (nothing is deleted: look under quarantine/" + e.Table + "/ in the supervisor's data directory); an automatic restore was not possible or failed."
+		did = "it stopped serving the table, moved the damaged files aside (" + quarantineOf(e) + ", never deleted) and " + triedOf(e) + "."
 		next = []string{
 			"See the table's state: " + status,
-			"Salvage what is still readable (rebuilds the table from its files, may lose records): " + cmd(prefix, e, events.VerbSalvage, "''"),
-			"Or restore the newest backup instead (loses the writes named above): " + cmd(prefix, e, events.VerbRestore, "''"),
+			"Salvage what the damaged files still hold (rebuilds the table, may lose records): " + cmd(prefix, e, events.VerbSalvage, "''"),
+			"Or restore a backup you trust, if there is one: " + cmd(prefix, e, events.VerbRestore, `'{"backup_id":"<id>","wait":true}'`),
 			"Then check it: " + cmd(prefix, e, events.VerbVerify, `'{"wait":true}'`),
 		}
 	case events.RestoreCompleted:
 		what = fmt.Sprintf("The %s was damaged and the supervisor restored it on its own%s; the table serves reads and writes again", where, fromBackup(e))
-		did = "it detected the damage, moved the damaged files aside (quarantine/" + e.Table + "/ in its data directory, never deleted) and restored the newest good backup."
+		did = "it detected the damage, moved the damaged files aside (" + quarantineOf(e) + ", never deleted) and restored the newest good backup."
 		next = []string{
 			"Check the restored table: " + cmd(prefix, e, events.VerbVerify, `'{"wait":true}'`),
 			"If the writes named above matter, recover them from the quarantined copy or the clients that made them.",
@@ -145,7 +145,7 @@ func explain(prefix string, e events.Event) (what, did string, next []string) {
 		}
 	case events.RestoreFailed:
 		what = fmt.Sprintf("Restoring the %s failed%s", where, fromBackup(e))
-		did = "it kept the damaged files (quarantine/" + e.Table + "/ in its data directory) and the backups; the table may be unavailable until a restore or salvage succeeds."
+		did = "it kept the damaged files (" + quarantineOf(e) + ") and every backup; after a failed automatic restore it tries the next older backup, and reports restore.completed or table.degraded; the table stays unavailable until a restore or salvage succeeds."
 		next = []string{
 			"See the table's state and its backups: " + status,
 			`Restore an older backup: ` + cmd(prefix, e, events.VerbRestore, `'{"backup_id":"<id>","wait":true}'`),
@@ -165,6 +165,34 @@ func cmd(prefix string, e events.Event, verb, body string) string {
 		return fmt.Sprintf("nats req %s %s", events.NodeSubject(prefix, e.Node, verb), body)
 	}
 	return fmt.Sprintf("nats req %s %s", events.CmdSubject(prefix, e.Table, verb), body)
+}
+
+// quarantineOf names where the damaged files went: data.quarantine, or the
+// contract's quarantine/<table>/ directory.
+func quarantineOf(e events.Event) string {
+	if q := dataString(e, "quarantine"); q != "" {
+		return q
+	}
+	return "quarantine/" + e.Table + "/ in the supervisor's data directory"
+}
+
+// triedOf tells which backups a failed automatic restore tried (data.tried).
+func triedOf(e events.Event) string {
+	switch v := e.Data["tried"].(type) {
+	case []any:
+		if len(v) > 0 {
+			ids := make([]string, len(v))
+			for i, x := range v {
+				ids[i] = fmt.Sprint(x)
+			}
+			return fmt.Sprintf("tried %d backup(s), none good: %s", len(v), strings.Join(ids, ", "))
+		}
+	case []string:
+		if len(v) > 0 {
+			return fmt.Sprintf("tried %d backup(s), none good: %s", len(v), strings.Join(v, ", "))
+		}
+	}
+	return "found no good backup to restore"
 }
 
 func fromBackup(e events.Event) string {
@@ -193,6 +221,8 @@ func lossWindow(e events.Event) string {
 		return fmt.Sprintf("the newest good backup is %s old: a restore now would lose the writes of the last %s.", age, age)
 	case e.Type == events.CompactionFailed:
 		return "none known: a failed compaction loses no data by itself; no backup age was reported."
+	case e.Type == events.TableDegraded:
+		return "possibly every write: no good backup could be restored. Salvage recovers what the damaged files still hold."
 	}
 	return "unknown: no backup age was reported (there may be no backup at all; then a restore brings back nothing)."
 }

@@ -1,0 +1,136 @@
+package notifier
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/custodian-dev/custodian/internal/events"
+)
+
+func TestNotifiesRules(t *testing.T) {
+	auto := func(e *events.Event) { e.Trigger = events.TriggerAuto }
+	cases := []struct {
+		e        events.Event
+		severity string // "" = silent
+	}{
+		{ev(events.TableDegraded, "t", nil), SeverityCritical},
+		{ev(events.CompactionFailed, "t", func(e *events.Event) { e.Attempt = 1 }), ""},
+		{ev(events.CompactionFailed, "t", func(e *events.Event) { e.Attempt = 2 }), SeverityHigh},
+		{ev(events.BackupFailed, "t", nil), SeverityHigh},
+		{ev(events.VerifyFailed, "t", nil), SeverityHigh},
+		{ev(events.RestoreFailed, "t", nil), SeverityHigh},
+		{ev(events.RestoreCompleted, "t", auto), SeverityWarning},
+		{ev(events.RestoreCompleted, "t", func(e *events.Event) { e.Trigger = events.TriggerManual }), ""},
+		{ev(events.NotificationFailed, "t", nil), ""},
+		{ev(events.NotificationSent, "t", nil), ""},
+	}
+	for _, c := range cases {
+		sev, ok := Notifies(c.e)
+		if ok != (c.severity != "") || sev != c.severity {
+			t.Errorf("%s attempt %d trigger %q: got (%q, %v), want %q", c.e.Type, c.e.Attempt, c.e.Trigger, sev, ok, c.severity)
+		}
+	}
+	// Every other type is silent, whatever its trigger.
+	loud := map[string]bool{}
+	for _, typ := range notifyingTypes() {
+		loud[typ] = true
+	}
+	for _, typ := range events.Types() {
+		if loud[typ] {
+			continue
+		}
+		for _, tr := range []string{"", events.TriggerAuto, events.TriggerManual} {
+			e := ev(typ, "t", func(e *events.Event) { e.Trigger = tr; e.Attempt = 2 })
+			if _, ok := Notifies(e); ok {
+				t.Errorf("%s (trigger %q) notifies", typ, tr)
+			}
+		}
+	}
+	if loud[events.NotificationFailed] {
+		t.Error("the consumer filter includes notification.failed: a notifier could page about itself forever")
+	}
+}
+
+func TestMessagesReadWellAtNight(t *testing.T) {
+	restored := ev(events.RestoreCompleted, "users", func(e *events.Event) {
+		e.Trigger = events.TriggerAuto
+		e.Data = map[string]any{"backup_id": "b-42", "backup_age_ms": float64(3723000), "quarantine": "/data/quarantine/users/2026-11-26T10:00:00Z"}
+	})
+	n := render("acme.custodian", restored, SeverityWarning)
+	for _, s := range []string{"users", "n1", "b-42", "1h2m0s", "/data/quarantine/users/", "nats req acme.custodian.cmd.users.verify", "What to do next"} {
+		if !strings.Contains(n.Message, s) {
+			t.Errorf("restore message lacks %q:\n%s", s, n.Message)
+		}
+	}
+	if !strings.HasPrefix(n.Title, "WARNING: ") {
+		t.Errorf("title %q", n.Title)
+	}
+
+	degraded := ev(events.TableDegraded, "orders", func(e *events.Event) {
+		e.Error = "table orders: restore: no good backup (2 tried): table degraded"
+		e.Data = map[string]any{"reason": "no good backup (2 tried)", "tried": []any{"b-2", "b-1"}}
+	})
+	n = render("custodian", degraded, SeverityCritical)
+	for _, s := range []string{"DEGRADED", "orders", "n1", "b-2, b-1", "nats req custodian.cmd.orders.salvage ''", "possibly every write"} {
+		if !strings.Contains(n.Message+n.Title, s) {
+			t.Errorf("degraded message lacks %q:\n%s", s, n.Message)
+		}
+	}
+
+	node := ev(events.BackupFailed, "", nil)
+	n = render("custodian", node, SeverityHigh)
+	if !strings.Contains(n.Message, "nats req custodian.node.n1.backup") || strings.Contains(n.Title, "table") {
+		t.Errorf("node-level failure: %s\n%s", n.Title, n.Message)
+	}
+}
+
+func TestBackoffDoublesToMax(t *testing.T) {
+	want := []time.Duration{1, 2, 4, 8, 16, 32, 64, 128, 256, 300, 300}
+	for i, w := range want {
+		if got := backoff(time.Second, 5*time.Minute, i+1); got != w*time.Second {
+			t.Errorf("attempt %d: %s, want %s", i+1, got, w*time.Second)
+		}
+	}
+	if got := backoff(time.Second, 5*time.Minute, 1000); got != 5*time.Minute {
+		t.Errorf("attempt 1000: %s", got)
+	}
+}
+
+func TestParseRetryAfter(t *testing.T) {
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	cases := map[string]time.Duration{
+		"":    0,
+		"7":   7 * time.Second,
+		"0":   0,
+		"-3":  0,
+		"abc": 0,
+		now.Add(90 * time.Second).Format(http.TimeFormat): 90 * time.Second,
+		now.Add(-time.Minute).Format(http.TimeFormat):     0,
+	}
+	for in, want := range cases {
+		if got := parseRetryAfter(in, now); got != want {
+			t.Errorf("Retry-After %q: %s, want %s", in, got, want)
+		}
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	good := Config{Webhooks: []string{"https://example.com/hook"}}
+	if err := good.Validate(); err != nil {
+		t.Fatalf("good config: %v", err)
+	}
+	bad := map[string]Config{
+		"no sink":     {},
+		"bad name":    {Name: "a.b", Webhooks: good.Webhooks},
+		"bad url":     {Ntfys: []string{"ntfy.sh/topic"}},
+		"bad prefix":  {Prefix: "a.>", Webhooks: good.Webhooks},
+		"neg give-up": {GiveUp: -time.Second, Webhooks: good.Webhooks},
+	}
+	for name, c := range bad {
+		if err := c.Validate(); err == nil {
+			t.Errorf("%s: no error", name)
+		}
+	}
+}
