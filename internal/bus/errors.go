@@ -1,0 +1,128 @@
+package bus
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/micro"
+
+	"github.com/custodian-dev/custodian/internal/apierr"
+)
+
+// ErrorBody is the reply body of every failed request:
+// {"error":{"code":"...","message":"..."}}.
+type ErrorBody struct {
+	Error ErrorDetail `json:"error"`
+}
+
+// ErrorDetail is the code and message of a failed request.
+type ErrorDetail struct {
+	Code    apierr.Code `json:"code"`
+	Message string      `json:"message"`
+}
+
+// errorDetail turns any error into the contract's code and message.
+func errorDetail(err error) ErrorDetail {
+	return ErrorDetail{Code: apierr.CodeOf(err), Message: apierr.MessageOf(err)}
+}
+
+// errorMsg is the reply to a failed request: the contract's body and the
+// micro service error headers (Nats-Service-Error-Code is the HTTP-like
+// status of the code, Nats-Service-Error the message).
+func errorMsg(err error) *nats.Msg {
+	d := errorDetail(err)
+	body, merr := json.Marshal(ErrorBody{Error: d})
+	if merr != nil {
+		body = []byte(`{"error":{"code":"internal","message":"cannot encode error"}}`)
+	}
+	return &nats.Msg{
+		Header: nats.Header{
+			micro.ErrorCodeHeader: []string{strconv.Itoa(d.Code.Status())},
+			micro.ErrorHeader:     []string{headerSafe(d.Message)},
+		},
+		Data: body,
+	}
+}
+
+// headerSafe keeps a message on one header line.
+func headerSafe(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r == '\r' || r == '\n' {
+			return ' '
+		}
+		return r
+	}, s)
+	if len(s) > 512 {
+		s = s[:512] + "..."
+	}
+	if s == "" {
+		s = "error"
+	}
+	return s
+}
+
+// decodeStrict decodes one JSON object from body into v: unknown fields,
+// wrong types, trailing data and a body that is not an object are
+// invalid_request. An empty body (or only whitespace) decodes as {} when
+// emptyOK, and is invalid_request otherwise.
+func decodeStrict(body []byte, v any, emptyOK bool) error {
+	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) == 0 {
+		if emptyOK {
+			return nil
+		}
+		return apierr.New(apierr.InvalidRequest, "empty body: a JSON object is required")
+	}
+	if trimmed[0] != '{' {
+		return apierr.New(apierr.InvalidRequest, "body is not a JSON object")
+	}
+	dec := json.NewDecoder(bytes.NewReader(trimmed))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return apierr.New(apierr.InvalidRequest, "invalid JSON body: %s", jsonProblem(err))
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return apierr.New(apierr.InvalidRequest, "invalid JSON body: data after the object")
+	}
+	return nil
+}
+
+// jsonProblem describes a decoding error without Go type names.
+func jsonProblem(err error) string {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		field := te.Field
+		if field == "" {
+			field = "value"
+		}
+		return fmt.Sprintf("field %q: wrong type %s, want %s", field, te.Value, jsonKind(te.Type.Kind().String()))
+	}
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return fmt.Sprintf("%v at byte %d", se, se.Offset)
+	}
+	return err.Error()
+}
+
+func jsonKind(k string) string {
+	switch k {
+	case "string":
+		return "string"
+	case "bool":
+		return "boolean"
+	case "int", "int64", "int32", "uint", "uint64", "float64":
+		return "number"
+	case "slice":
+		return "array"
+	case "struct", "map":
+		return "object"
+	default:
+		return k
+	}
+}

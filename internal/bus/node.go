@@ -1,0 +1,126 @@
+package bus
+
+import (
+	"context"
+
+	"github.com/custodian-dev/custodian/internal/apierr"
+	"github.com/custodian-dev/custodian/internal/events"
+)
+
+// NodeReply answers node compact, backup and verify: one command per owned
+// table, and the tables that refused theirs.
+type NodeReply struct {
+	Node     string       `json:"node"`
+	Verb     string       `json:"verb"`
+	Commands []CmdReply   `json:"commands"`
+	Refused  []TableError `json:"refused,omitempty"`
+}
+
+// TableError is a table's refusal in a NodeReply.
+type TableError struct {
+	Table string      `json:"table"`
+	Error ErrorDetail `json:"error"`
+}
+
+// createBody is the body of node create.
+type createBody struct {
+	Table *string `json:"table"`
+	Wait  bool    `json:"wait,omitempty"`
+}
+
+// handleNode serves <prefix>.node.<node>.<verb>.
+func (s *Services) handleNode(ctx context.Context, _ string, r request) (any, error) {
+	switch r.verb {
+	case events.VerbStatus:
+		var none struct{}
+		if err := decodeStrict(r.data, &none, true); err != nil {
+			return nil, err
+		}
+		if r.reply == "" {
+			return nil, nil
+		}
+		return s.b.NodeStatus(ctx), nil
+	case events.VerbCreate:
+		return s.create(ctx, r)
+	case events.VerbCompact, events.VerbBackup, events.VerbVerify:
+		return s.fanOut(ctx, r)
+	default:
+		err := apierr.New(apierr.InvalidRequest, "unknown node verb %q: want one of %v", clipName(r.verb), events.NodeVerbs())
+		s.reject(commandFor("", r.verb), err)
+		return nil, err
+	}
+}
+
+// create opens or creates a table and subscribes its subjects.
+func (s *Services) create(ctx context.Context, r request) (any, error) {
+	var body createBody
+	cmd := commandFor("", events.VerbCreate)
+	if err := decodeStrict(r.data, &body, false); err != nil {
+		s.reject(cmd, err)
+		return nil, err
+	}
+	if body.Table == nil {
+		err := apierr.New(apierr.InvalidRequest, `missing "table"`)
+		s.reject(cmd, err)
+		return nil, err
+	}
+	cmd.Table = *body.Table
+	if !events.ValidTable(cmd.Table) {
+		err := apierr.New(apierr.InvalidTable, "invalid table name %q: want ^[a-z0-9][a-z0-9_-]{0,63}$", clipName(cmd.Table))
+		s.reject(cmd, err)
+		return nil, err
+	}
+	octx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
+	if err := s.b.OpenTable(octx, cmd.Table, true); err != nil {
+		s.reject(cmd, err)
+		return nil, err
+	}
+	if err := s.AddTable(cmd.Table); err != nil {
+		return nil, apierr.Wrap(apierr.Internal, err, "table %s: created, but its subjects could not be subscribed", cmd.Table)
+	}
+	if r.reply == "" {
+		return nil, nil
+	}
+	return CmdReply{CommandReply: events.CommandReply{CommandID: cmd.ID, Accepted: true, Table: cmd.Table, Verb: cmd.Verb, Result: events.ResultOK}}, nil
+}
+
+// fanOut submits the verb for every owned table.
+func (s *Services) fanOut(ctx context.Context, r request) (any, error) {
+	proto := commandFor("", r.verb)
+	if err := decodeStrict(r.data, &proto.Body, true); err != nil {
+		s.reject(proto, err)
+		return nil, err
+	}
+	rep := NodeReply{Node: s.node, Verb: r.verb, Commands: []CmdReply{}}
+	var followed []commandAndTicket
+	for _, table := range s.b.Tables() {
+		cmd := commandFor(table, r.verb)
+		cmd.Body = proto.Body
+		t, err := s.submit(ctx, cmd)
+		if err != nil {
+			rep.Refused = append(rep.Refused, TableError{Table: table, Error: errorDetail(err)})
+			continue
+		}
+		followed = append(followed, commandAndTicket{cmd, t})
+	}
+	if r.reply == "" {
+		return nil, nil
+	}
+	for _, ct := range followed {
+		cr, err := s.follow(ctx, ct.cmd, ct.t)
+		if err != nil {
+			return nil, err
+		}
+		rep.Commands = append(rep.Commands, cr)
+	}
+	return rep, nil
+}
+
+// clipName shortens a user-given name for a message.
+func clipName(s string) string {
+	if len(s) > 80 {
+		return s[:80] + "..."
+	}
+	return s
+}

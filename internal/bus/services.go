@@ -1,0 +1,303 @@
+package bus
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/micro"
+
+	"github.com/custodian-dev/custodian/internal/apierr"
+	"github.com/custodian-dev/custodian/internal/events"
+)
+
+// Service defaults.
+const (
+	DefaultMaxBody     = 1 << 20 // request bodies over this answer too_large
+	DefaultConcurrency = 256     // requests handled at once
+	DefaultVersion     = "0.1.0"
+	// requestTimeout bounds one data-plane call or one Submit.
+	requestTimeout = 30 * time.Second
+)
+
+// Names of the micro services ("nats service ls" shows them).
+const (
+	ServiceKV   = "custodian-kv"
+	ServiceCmd  = "custodian-cmd"
+	ServiceNode = "custodian-node"
+)
+
+// ServicesOptions configure the services.
+type ServicesOptions struct {
+	Prefix      string // subject prefix (default "custodian")
+	MaxBody     int    // default DefaultMaxBody
+	Concurrency int    // default DefaultConcurrency
+	Version     string // SemVer shown by nats service info (default DefaultVersion)
+}
+
+// Services are the NATS micro services of one supervisor: custodian-kv
+// (<prefix>.kv.<table>.<op>), custodian-cmd (<prefix>.cmd.<table>.<verb>)
+// and custodian-node (<prefix>.node.<node>.<verb>). Only owned tables are
+// subscribed, so a request for any other table gets "no responders". Every
+// request is handled in its own goroutine (at most Concurrency at once) so
+// that no request waits behind another on a subscription.
+type Services struct {
+	nc   *nats.Conn
+	b    Backend
+	opts ServicesOptions
+	node string
+
+	kv, cmd, nodeSvc micro.Service
+
+	sem    chan struct{}
+	ctx    context.Context // ends when Stop gives up waiting
+	cancel context.CancelFunc
+
+	mu       sync.Mutex
+	closing  bool
+	inflight sync.WaitGroup
+	tables   map[string]bool // tables whose endpoints are added
+	addErr   error           // first failure to add a table's endpoints
+}
+
+// StartServices registers the three services on nc, the endpoints of every
+// table b owns now, and those of every table it opens later.
+func StartServices(nc *nats.Conn, b Backend, opts ServicesOptions) (*Services, error) {
+	if opts.Prefix == "" {
+		opts.Prefix = events.DefaultPrefix
+	}
+	if !events.ValidPrefix(opts.Prefix) {
+		return nil, fmt.Errorf("services: invalid subject prefix %q", opts.Prefix)
+	}
+	if opts.MaxBody <= 0 {
+		opts.MaxBody = DefaultMaxBody
+	}
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = DefaultConcurrency
+	}
+	if opts.Version == "" {
+		opts.Version = DefaultVersion
+	}
+	node := b.Node()
+	if !events.ValidNode(node) {
+		return nil, fmt.Errorf("services: invalid node id %q", node)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &Services{
+		nc: nc, b: b, opts: opts, node: node,
+		sem: make(chan struct{}, opts.Concurrency), ctx: ctx, cancel: cancel,
+		tables: map[string]bool{},
+	}
+	meta := map[string]string{"node": node, "prefix": opts.Prefix}
+	var err error
+	add := func(name, desc string) micro.Service {
+		if err != nil {
+			return nil
+		}
+		var svc micro.Service
+		svc, err = micro.AddService(nc, micro.Config{Name: name, Version: opts.Version, Description: desc, Metadata: meta})
+		return svc
+	}
+	s.kv = add(ServiceKV, "Custodian data plane: put, get, delete, batch and scan on the tables this node owns")
+	s.cmd = add(ServiceCmd, "Custodian maintenance commands: compact, backup, verify, restore, salvage, status")
+	s.nodeSvc = add(ServiceNode, "Custodian node commands: status, create, and compact, backup, verify for every table")
+	if err == nil {
+		err = s.nodeSvc.AddEndpoint("node", s.dispatch(planeNode, "", s.handleNode),
+			micro.WithEndpointSubject(fmt.Sprintf("%s.node.%s.*", opts.Prefix, node)),
+			micro.WithEndpointMetadata(map[string]string{"verbs": strings.Join(events.NodeVerbs(), ",")}))
+	}
+	if err != nil {
+		s.stopServices()
+		cancel()
+		return nil, fmt.Errorf("services: start: %w", err)
+	}
+	b.OnTableAdded(func(name string) { _ = s.AddTable(name) })
+	for _, name := range b.Tables() {
+		if err := s.AddTable(name); err != nil {
+			s.stopServices()
+			cancel()
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// AddTable subscribes the kv and cmd subjects of table name (once). The
+// supervisor's OnTableAdded calls it; node create calls it too.
+func (s *Services) AddTable(name string) error {
+	if !events.ValidTable(name) {
+		return apierr.New(apierr.InvalidTable, "invalid table name %q", name)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing || s.tables[name] {
+		return nil
+	}
+	err := s.kv.AddEndpoint(name, s.dispatch(planeKV, name, s.handleKV),
+		micro.WithEndpointSubject(fmt.Sprintf("%s.kv.%s.*", s.opts.Prefix, name)),
+		micro.WithEndpointMetadata(map[string]string{"table": name, "ops": "put,get,delete,batch,scan"}))
+	if err == nil {
+		err = s.cmd.AddEndpoint(name, s.dispatch(planeCmd, name, s.handleCmd),
+			micro.WithEndpointSubject(fmt.Sprintf("%s.cmd.%s.*", s.opts.Prefix, name)),
+			micro.WithEndpointMetadata(map[string]string{"table": name, "verbs": strings.Join(events.TableVerbs(), ",")}))
+	}
+	if err != nil {
+		err = fmt.Errorf("services: table %s: add endpoints: %w", name, err)
+		if s.addErr == nil {
+			s.addErr = err
+		}
+		return err
+	}
+	s.tables[name] = true
+	return nil
+}
+
+// Err is the first failure to subscribe a table's subjects, if any.
+func (s *Services) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.addErr
+}
+
+// Stop unsubscribes everything (no new requests), waits for the requests
+// in flight until ctx ends, then cancels those still waiting (they answer
+// internal) and returns.
+func (s *Services) Stop(ctx context.Context) error {
+	s.mu.Lock()
+	s.closing = true
+	s.mu.Unlock()
+	err := s.stopServices()
+	done := make(chan struct{})
+	go func() {
+		s.inflight.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		s.cancel()
+		<-done
+	}
+	s.cancel()
+	return err
+}
+
+func (s *Services) stopServices() error {
+	var errs []error
+	for _, svc := range []micro.Service{s.kv, s.cmd, s.nodeSvc} {
+		if svc != nil {
+			if err := svc.Stop(); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("services: stop: %w", err)
+	}
+	return nil
+}
+
+// Planes of the subjects.
+const (
+	planeKV   = "kv"
+	planeCmd  = "cmd"
+	planeNode = "node"
+)
+
+// request is one request as the handlers see it.
+type request struct {
+	verb     string // last subject token: op or verb
+	data     []byte
+	reply    string // "" for a plain publish
+	tooLarge error  // set when the body was over the limit (data is nil)
+}
+
+// work answers a request: a reply value, or an error with a contract code.
+// A nil value with a nil error sends no reply.
+type work func(ctx context.Context, table string, r request) (any, error)
+
+// dispatch returns the micro handler of an endpoint: it runs w in its own
+// goroutine (at most Concurrency at once) and sends the reply. A body over
+// the limit answers too_large (a command is also recorded as
+// command.rejected). A panic in w answers internal; the process goes on.
+func (s *Services) dispatch(plane, table string, w work) micro.Handler {
+	return micro.HandlerFunc(func(req micro.Request) {
+		subj := req.Subject()
+		r := request{verb: subj[strings.LastIndexByte(subj, '.')+1:], reply: req.Reply()}
+		if n := len(req.Data()); n > s.opts.MaxBody {
+			r.tooLarge = apierr.New(apierr.TooLarge, "body of %d bytes exceeds the limit of %d", n, s.opts.MaxBody)
+		} else {
+			// Copy the body: the goroutine outlives this callback.
+			r.data = append([]byte(nil), req.Data()...)
+		}
+		if !s.begin() {
+			s.send(r.reply, errorMsg(apierr.New(apierr.Internal, "supervisor is stopping")))
+			return
+		}
+		select {
+		case s.sem <- struct{}{}:
+		case <-s.ctx.Done():
+			s.inflight.Done()
+			s.send(r.reply, errorMsg(apierr.New(apierr.Internal, "supervisor is stopping")))
+			return
+		}
+		go func() {
+			defer s.inflight.Done()
+			defer func() { <-s.sem }()
+			s.send(r.reply, s.run(plane, table, r, w))
+		}()
+	})
+}
+
+// begin counts a request in flight unless Stop has begun.
+func (s *Services) begin() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return false
+	}
+	s.inflight.Add(1)
+	return true
+}
+
+// run calls w, turning a panic into an internal error.
+func (s *Services) run(plane, table string, r request, w work) (msg *nats.Msg) {
+	defer func() {
+		if p := recover(); p != nil {
+			msg = errorMsg(apierr.New(apierr.Internal, "internal error handling %s.%s on %q: %v", plane, r.verb, table, p))
+		}
+	}()
+	if r.tooLarge != nil {
+		if plane != planeKV {
+			s.reject(commandFor(table, r.verb), r.tooLarge)
+		}
+		return errorMsg(r.tooLarge)
+	}
+	v, err := w(s.ctx, table, r)
+	if err != nil {
+		return errorMsg(err)
+	}
+	if v == nil {
+		return nil
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return errorMsg(apierr.Wrap(apierr.Internal, err, "encode reply"))
+	}
+	return &nats.Msg{Data: b}
+}
+
+// send publishes a reply; nothing is sent for a plain publish. A failed
+// reply cannot be reported to anyone: the requester times out.
+func (s *Services) send(reply string, m *nats.Msg) {
+	if reply == "" || m == nil {
+		return
+	}
+	m.Subject = reply
+	_ = s.nc.PublishMsg(m)
+}
