@@ -1,0 +1,154 @@
+package dashboard
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/custodian-dev/custodian/internal/apierr"
+	"github.com/custodian-dev/custodian/internal/events"
+	"github.com/custodian-dev/custodian/internal/projections"
+)
+
+// maxHistoryLimit bounds one history page.
+const maxHistoryLimit = projections.DefaultHistoryLimit
+
+// cardView is a health card as the API shows it: the card, the ages that
+// depend on the time of the request, and the size series.
+type cardView struct {
+	projections.Card
+	LastBackupAgeMS *int64              `json:"last_backup_age_ms,omitempty"`
+	Series          []projections.Point `json:"series"`
+}
+
+func (s *Server) view(c projections.Card, now time.Time) cardView {
+	v := cardView{Card: c, Series: s.proj.Series(c.Node, c.Table)}
+	if c.LastBackup != nil {
+		age := now.Sub(c.LastBackup.Time).Milliseconds()
+		v.LastBackupAgeMS = &age
+	}
+	return v
+}
+
+func (s *Server) views(cards []projections.Card) []cardView {
+	now := time.Now()
+	out := make([]cardView, 0, len(cards))
+	for _, c := range cards {
+		out = append(out, s.view(c, now))
+	}
+	return out
+}
+
+// GET /api/tables: every health card, sorted by table then node.
+func (s *Server) handleTables(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, s.views(s.proj.Cards()))
+}
+
+// GET /api/tables/{table}: the cards of one table on every node.
+func (s *Server) handleTable(w http.ResponseWriter, r *http.Request) {
+	table := r.PathValue("table")
+	if !events.ValidTable(table) {
+		writeAPIError(w, apierr.New(apierr.InvalidTable, "invalid table name %q", table))
+		return
+	}
+	cards := s.proj.TableCards(table)
+	if len(cards) == 0 {
+		writeAPIError(w, apierr.New(apierr.NotFound, "table %s: no events seen", table))
+		return
+	}
+	writeJSON(w, http.StatusOK, s.views(cards))
+}
+
+// GET /api/history?table=&type=&result=&node=&since=&limit=&before=
+func (s *Server) handleHistory(w http.ResponseWriter, r *http.Request) {
+	f, err := parseFilter(r, time.Now())
+	if err != nil {
+		writeAPIError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, s.proj.History(f))
+}
+
+// parseFilter reads the history filter from the query string. since is an
+// RFC 3339 time or a duration back from now ("24h").
+func parseFilter(r *http.Request, now time.Time) (projections.Filter, error) {
+	q := r.URL.Query()
+	f := projections.Filter{
+		Node:   q.Get("node"),
+		Table:  q.Get("table"),
+		Type:   q.Get("type"),
+		Result: q.Get("result"),
+		Limit:  projections.DefaultQueryLimit,
+	}
+	if f.Table != "" && f.Table != events.NodeTable && !events.ValidTable(f.Table) {
+		return f, apierr.New(apierr.InvalidTable, "invalid table name %q", f.Table)
+	}
+	switch f.Result {
+	case "", events.ResultOK, events.ResultFailed, events.ResultSkipped:
+	default:
+		return f, apierr.New(apierr.InvalidRequest, "result must be ok, failed or skipped, not %q", f.Result)
+	}
+	if v := q.Get("since"); v != "" {
+		t, err := parseSince(v, now)
+		if err != nil {
+			return f, err
+		}
+		f.Since = t
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxHistoryLimit {
+			return f, apierr.New(apierr.InvalidRequest, "limit must be 1..%d, not %q", maxHistoryLimit, v)
+		}
+		f.Limit = n
+	}
+	if v := q.Get("before"); v != "" {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil || n == 0 {
+			return f, apierr.New(apierr.InvalidRequest, "before must be a stream sequence, not %q", v)
+		}
+		f.Before = n
+	}
+	return f, nil
+}
+
+func parseSince(v string, now time.Time) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+		return t, nil
+	}
+	if d, err := time.ParseDuration(v); err == nil && d > 0 {
+		return now.Add(-d), nil
+	}
+	if !strings.ContainsAny(v, "T:") {
+		if t, err := time.Parse("2006-01-02", v); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, apierr.New(apierr.InvalidRequest, "since must be an RFC 3339 time or a duration like 24h, not %q", v)
+}
+
+// GET /healthz: 200 once the stream is replayed and NATS is connected.
+func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
+	st := s.cons.Status()
+	body := map[string]any{
+		"status":   "ok",
+		"nats":     s.nc.Status().String(),
+		"consumer": st,
+	}
+	status := http.StatusOK
+	switch {
+	case !s.nc.IsConnected():
+		body["status"] = "disconnected"
+		status = http.StatusServiceUnavailable
+	case !st.Ready:
+		body["status"] = "replaying"
+		status = http.StatusServiceUnavailable
+	}
+	writeJSON(w, status, body)
+}
+
+// Anything else under /api/ is a JSON 404.
+func (s *Server) handleAPINotFound(w http.ResponseWriter, r *http.Request) {
+	writeAPIError(w, apierr.New(apierr.NotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
+}

@@ -1,0 +1,357 @@
+// Custodian dashboard: health cards, history log and actions, kept live
+// over Server-Sent Events. Plain DOM, no dependencies.
+'use strict';
+
+(() => {
+  const PAGE = 50;        // history rows per page
+  const LIVE_ROWS = 200;  // rows kept on the newest page as events arrive
+  const VERBS = ['compact', 'backup', 'verify', 'restore'];
+
+  const state = {
+    session: { auth_required: false, logged_in: true },
+    filter: {},
+    before: 0,          // 0: the newest page, which live events extend
+    oldest: 0,          // seq of the last row shown
+    cards: [],
+    msgs: new Map(),    // card key -> last action message
+    cardsTimer: null,
+  };
+  window.custodian = { pageId: Math.random().toString(36).slice(2), ready: false };
+
+  const $ = (sel, root = document) => root.querySelector(sel);
+
+  function el(tag, attrs = {}, ...children) {
+    const e = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs)) {
+      if (v === undefined || v === null || v === false) continue;
+      if (k === 'class') e.className = v;
+      else if (k === 'text') e.textContent = v;
+      else e.setAttribute(k, v === true ? '' : v);
+    }
+    for (const c of children) if (c !== null && c !== undefined) e.append(c);
+    return e;
+  }
+
+  const SVG = 'http://www.w3.org/2000/svg';
+  function svg(tag, attrs = {}) {
+    const e = document.createElementNS(SVG, tag);
+    for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+    return e;
+  }
+
+  async function getJSON(path) {
+    const r = await fetch(path, { credentials: 'same-origin', headers: { Accept: 'application/json' } });
+    const body = await r.json().catch(() => null);
+    if (!r.ok) throw new Error((body && body.error && body.error.message) || `${path}: HTTP ${r.status}`);
+    return body;
+  }
+
+  // ---- formatting ----
+  function fmtBytes(n) {
+    if (n === undefined || n === null) return '–';
+    const u = ['B', 'KB', 'MB', 'GB', 'TB'];
+    let i = 0;
+    while (Math.abs(n) >= 1024 && i < u.length - 1) { n /= 1024; i++; }
+    return `${i ? n.toFixed(1) : n} ${u[i]}`;
+  }
+  function fmtDur(ms) {
+    if (ms === undefined || ms === null) return '';
+    if (ms < 1000) return `${ms} ms`;
+    if (ms < 60000) return `${(ms / 1000).toFixed(1)} s`;
+    return `${Math.floor(ms / 60000)} min ${Math.round((ms % 60000) / 1000)} s`;
+  }
+  function fmtAge(ms) {
+    const s = Math.max(0, Math.round(ms / 1000));
+    if (s < 60) return `${s} s`;
+    if (s < 3600) return `${Math.floor(s / 60)} min`;
+    if (s < 86400) return `${(s / 3600).toFixed(1)} h`;
+    return `${(s / 86400).toFixed(1)} d`;
+  }
+  const ago = (iso) => `${fmtAge(Date.now() - Date.parse(iso))} ago`;
+  function fmtTime(iso) {
+    const d = new Date(iso);
+    const p = (n) => String(n).padStart(2, '0');
+    return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+  }
+  function resultOf(r) {
+    if (r.result) return r.result;
+    if (r.type.endsWith('.failed')) return 'failed';
+    if (r.type.endsWith('.skipped')) return 'skipped';
+    if (r.type.endsWith('.completed')) return 'ok';
+    return '';
+  }
+
+  // ---- session ----
+  async function loadSession() {
+    const s = await getJSON('/api/session');
+    state.session = s;
+    $('#login').hidden = !(s.auth_required && !s.logged_in);
+    $('#logout').hidden = !(s.auth_required && s.logged_in);
+  }
+
+  // ---- cards ----
+  async function loadCards() {
+    state.cards = await getJSON('/api/tables');
+    renderCards();
+  }
+  function scheduleCards() {
+    if (state.cardsTimer) return;
+    state.cardsTimer = setTimeout(() => {
+      state.cardsTimer = null;
+      loadCards().catch(showError);
+    }, 200);
+  }
+
+  function outcomeText(o, extra) {
+    if (!o) return 'never';
+    const parts = [o.result];
+    if (o.duration_ms) parts.push(fmtDur(o.duration_ms));
+    parts.push(...extra.filter(Boolean));
+    if (o.error) parts.push(o.error);
+    else if (o.reason) parts.push(o.reason);
+    parts.push(ago(o.time));
+    return parts.join(' · ');
+  }
+
+  function plot(series) {
+    const W = 300, H = 48;
+    const s = svg('svg', { class: 'plot', viewBox: `0 0 ${W} ${H}`, preserveAspectRatio: 'none', role: 'img' });
+    const pts = (series || []).filter((p) => p.bytes !== undefined);
+    if (pts.length < 2) {
+      const t = svg('text', { x: 4, y: 28 });
+      t.textContent = 'no size samples yet';
+      s.append(t);
+      s.setAttribute('aria-label', 'no size samples yet');
+      return s;
+    }
+    const t0 = Date.parse(pts[0].time), t1 = Date.parse(pts[pts.length - 1].time) || t0 + 1;
+    const max = Math.max(...pts.map((p) => p.bytes)), min = Math.min(...pts.map((p) => p.bytes));
+    const span = max - min || 1;
+    const xy = pts.map((p) => {
+      const x = ((Date.parse(p.time) - t0) / ((t1 - t0) || 1)) * (W - 2) + 1;
+      const y = H - 3 - ((p.bytes - min) / span) * (H - 14);
+      return `${x.toFixed(1)},${y.toFixed(1)}`;
+    });
+    s.append(svg('polyline', { points: xy.join(' ') }));
+    const label = svg('text', { x: 4, y: 10 });
+    label.textContent = `${fmtBytes(min)} – ${fmtBytes(max)} over ${fmtAge(t1 - t0)}`;
+    s.append(label);
+    s.setAttribute('aria-label', `size from ${fmtBytes(pts[0].bytes)} to ${fmtBytes(pts[pts.length - 1].bytes)}`);
+    return s;
+  }
+
+  function cardEl(c) {
+    const key = `${c.node}/${c.table}`;
+    const dl = el('dl');
+    const row = (k, v) => dl.append(el('dt', { text: k }), el('dd', { text: v }));
+    row('Size', fmtBytes(c.bytes));
+    row('Records', String(c.records));
+    row('Dead', `${(100 * (c.dead_ratio || 0)).toFixed(1)} % (${c.dead_records} records)`);
+    const lc = c.last_compaction;
+    row('Compaction', outcomeText(lc, [lc && lc.bytes_reclaimed ? `reclaimed ${fmtBytes(lc.bytes_reclaimed)}` : '']));
+    const lb = c.last_backup;
+    row('Backup', lb ? `${lb.backup_id || '?'} · ${fmtAge(c.last_backup_age_ms)} old` : 'never');
+    if (c.last_backup_failure) row('Backup failed', outcomeText(c.last_backup_failure, []));
+    row('Verify', outcomeText(c.last_verify, [c.last_verify && c.last_verify.records ? `${c.last_verify.records} records` : '']));
+    const lr = c.last_restore;
+    if (lr) {
+      row('Restore', outcomeText(lr, [lr.trigger, lr.records ? `${lr.records} records` : '',
+        lr.backup_age_ms ? `backup ${fmtAge(lr.backup_age_ms)} old` : '']));
+    }
+    for (const [op, t] of Object.entries(c.next || {})) {
+      const d = Date.parse(t) - Date.now();
+      row(`Next ${op}`, d > 0 ? `in ${fmtAge(d)}` : `due (${fmtTime(t)})`);
+    }
+    const buttons = el('div', { class: 'actions' });
+    const canAct = !state.session.auth_required || state.session.logged_in;
+    const msg = el('p', { class: 'msg', 'aria-live': 'polite', text: state.msgs.get(key) || '' });
+    for (const verb of VERBS) {
+      const b = el('button', {
+        type: 'button', 'data-verb': verb, disabled: !canAct,
+        title: canAct ? `${verb} ${c.table}` : 'log in with the admin token first',
+        text: verb[0].toUpperCase() + verb.slice(1),
+      });
+      b.addEventListener('click', () => act(c, verb, b, msg));
+      buttons.append(b);
+    }
+    return el('article', { class: `card state-${c.state}`, 'data-table': c.table, 'data-node': c.node, 'data-state': c.state },
+      el('h3', {}, el('span', {}, el('span', { class: 'table-name', text: c.table }), ' ', el('span', { class: 'node', text: `on ${c.node}` })),
+        el('span', { class: 'badge', text: c.state.replace('_', ' ') })),
+      c.state === 'degraded' && c.reason ? el('p', { class: 'reason', text: c.reason }) : null,
+      dl, plot(c.series), buttons, msg);
+  }
+
+  function renderCards() {
+    const box = $('#cards');
+    box.replaceChildren(...state.cards.map(cardEl));
+    $('#no-tables').hidden = state.cards.length > 0;
+    const names = [...new Set(state.cards.map((c) => c.table))];
+    $('#table-names').replaceChildren(...names.map((n) => el('option', { value: n })));
+  }
+
+  async function act(c, verb, button, msg) {
+    const key = `${c.node}/${c.table}`;
+    if (verb === 'restore' && !window.confirm(`Restore table "${c.table}" from its latest backup? The table refuses requests while it restores.`)) return;
+    const say = (text, err) => { state.msgs.set(key, text); msg.textContent = text; msg.classList.toggle('error', !!err); };
+    button.disabled = true;
+    say(`${verb}: sending…`);
+    try {
+      const headers = { 'Content-Type': 'application/json', Accept: 'application/json' };
+      if (state.session.csrf_token) headers['X-CSRF-Token'] = state.session.csrf_token;
+      const r = await fetch(`/api/tables/${encodeURIComponent(c.table)}/${verb}`,
+        { method: 'POST', credentials: 'same-origin', headers, body: '{}' });
+      const body = await r.json().catch(() => null);
+      if (r.ok && body) say(`${verb} accepted · command ${body.command_id}`);
+      else say(`${verb} refused: ${(body && body.error && body.error.message) || `HTTP ${r.status}`}`, true);
+    } catch (e) {
+      say(`${verb} failed: ${e.message}`, true);
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  // ---- history ----
+  function parseSince(v) {
+    if (!v) return 0;
+    const t = Date.parse(v);
+    if (!Number.isNaN(t) && /\d{4}-\d\d-\d\d/.test(v)) return t;
+    const units = { ms: 1, s: 1e3, m: 6e4, h: 36e5 };
+    let total = 0, rest = v;
+    const re = /^(\d+(?:\.\d+)?)(ms|s|m|h)/;
+    while (rest) {
+      const m = re.exec(rest);
+      if (!m) return 0;
+      total += parseFloat(m[1]) * units[m[2]];
+      rest = rest.slice(m[0].length);
+    }
+    return Date.now() - total;
+  }
+  function matches(r) {
+    const f = state.filter;
+    if (f.table && r.table !== f.table) return false;
+    if (f.type) {
+      const want = f.type.replace(/\.$/, '');
+      if (r.type !== want && !r.type.startsWith(`${want}.`)) return false;
+    }
+    if (f.result && resultOf(r) !== f.result) return false;
+    if (f.since && Date.parse(r.time) < parseSince(f.since)) return false;
+    return true;
+  }
+
+  function details(r) {
+    if (r.error) return r.error;
+    const d = r.data || {};
+    const bits = [];
+    if (d.verb) bits.push(d.verb);
+    if (d.reason) bits.push(d.reason);
+    if (d.backup_id) bits.push(`backup ${d.backup_id}`);
+    if (d.bytes_before !== undefined && d.bytes_after !== undefined) bits.push(`${fmtBytes(d.bytes_before)} → ${fmtBytes(d.bytes_after)}`);
+    else if (d.bytes !== undefined) bits.push(fmtBytes(d.bytes));
+    if (d.records !== undefined) bits.push(`${d.records} records`);
+    if (r.trigger) bits.push(r.trigger);
+    return bits.join(' · ');
+  }
+
+  function rowEl(r) {
+    const res = resultOf(r);
+    return el('tr', { class: res ? `result-${res}` : '', 'data-seq': r.seq, 'data-type': r.type, 'data-table': r.table, 'data-command-id': r.command_id || null },
+      el('td', { text: fmtTime(r.time), title: r.time }),
+      el('td', { text: r.node }),
+      el('td', { text: r.table || '–' }),
+      el('td', { text: r.type }),
+      el('td', { text: res }),
+      el('td', { class: 'num', text: r.duration_ms ? fmtDur(r.duration_ms) : '' }),
+      el('td', { text: details(r) }),
+      el('td', { class: 'num', text: String(r.seq) }));
+  }
+
+  function historyQuery(before) {
+    const q = new URLSearchParams();
+    for (const [k, v] of Object.entries(state.filter)) if (v) q.set(k, v);
+    q.set('limit', String(PAGE));
+    if (before) q.set('before', String(before));
+    return `/api/history?${q}`;
+  }
+
+  async function loadHistory(before) {
+    const err = $('#history-error');
+    let rows;
+    try {
+      rows = await getJSON(historyQuery(before));
+    } catch (e) {
+      err.textContent = e.message;
+      err.hidden = false;
+      return;
+    }
+    err.hidden = true;
+    state.before = before;
+    $('#history tbody').replaceChildren(...rows.map(rowEl));
+    state.oldest = rows.length ? rows[rows.length - 1].seq : 0;
+    $('#older').disabled = rows.length < PAGE;
+    $('#newest').disabled = before === 0;
+  }
+
+  function addLive(r) {
+    if (state.before !== 0 || !matches(r)) return;
+    const body = $('#history tbody');
+    if (body.querySelector(`tr[data-seq="${r.seq}"]`)) return;
+    const tr = rowEl(r);
+    tr.classList.add('fresh');
+    const first = body.firstElementChild;
+    if (first && Number(first.dataset.seq) > r.seq) {
+      // Out of order (a reconnect catching up): put it in place.
+      let at = first;
+      while (at && Number(at.dataset.seq) > r.seq) at = at.nextElementSibling;
+      body.insertBefore(tr, at);
+    } else {
+      body.prepend(tr);
+    }
+    while (body.children.length > LIVE_ROWS) body.lastElementChild.remove();
+    if (body.children.length >= PAGE) $('#older').disabled = false;
+  }
+
+  // ---- live updates ----
+  function connect() {
+    const live = $('#live');
+    const es = new EventSource('/api/stream');
+    es.onopen = () => { live.textContent = 'live'; live.className = 'live on'; };
+    es.onerror = () => { live.textContent = 'reconnecting…'; live.className = 'live off'; };
+    es.onmessage = (m) => {
+      let r;
+      try { r = JSON.parse(m.data); } catch { return; }
+      addLive(r);
+      if (r.table && r.table !== '_') scheduleCards();
+    };
+  }
+
+  function showError(e) {
+    const err = $('#history-error');
+    err.textContent = e.message;
+    err.hidden = false;
+  }
+
+  function readFilter() {
+    const fd = new FormData($('#filters'));
+    state.filter = {};
+    for (const k of ['table', 'type', 'result', 'since']) {
+      const v = String(fd.get(k) || '').trim();
+      if (v) state.filter[k] = v;
+    }
+  }
+
+  document.addEventListener('DOMContentLoaded', async () => {
+    $('#filters').addEventListener('submit', (e) => { e.preventDefault(); readFilter(); loadHistory(0); });
+    $('#reset').addEventListener('click', () => { $('#filters').reset(); state.filter = {}; loadHistory(0); });
+    $('#older').addEventListener('click', () => loadHistory(state.oldest));
+    $('#newest').addEventListener('click', () => loadHistory(0));
+    try {
+      await loadSession();
+    } catch (e) {
+      showError(e);
+    }
+    connect();
+    await Promise.all([loadCards().catch(showError), loadHistory(0)]);
+    setInterval(() => loadCards().catch(showError), 30000);
+    window.custodian.ready = true;
+  });
+})();

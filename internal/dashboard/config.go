@@ -1,0 +1,51 @@
+// Package dashboard serves the operator's view of Custodian over HTTP: the
+// page, the JSON API, Server-Sent Events and Prometheus metrics, all built
+// from the event stream by internal/projections, and the action buttons
+// that send commands over NATS.
+package dashboard
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/custodian-dev/custodian/internal/events"
+	"github.com/custodian-dev/custodian/internal/projections"
+)
+
+// DefaultListen is where the dashboard listens unless told: loopback only.
+const DefaultListen = "127.0.0.1:8080"
+
+// Config configures a Server.
+type Config struct {
+	Listen     string // host:port, DefaultListen when empty
+	AdminToken string // when set, every POST needs it (Bearer header or login cookie)
+	Prefix     string // subject prefix, events.DefaultPrefix when empty
+
+	// Optional tuning; zero means the default.
+	Stream         string              // event stream, events.StreamName
+	Projections    projections.Options // history and series bounds
+	CommandTimeout time.Duration       // NATS request timeout of an action (10s; 10m with "wait")
+	Heartbeat      time.Duration       // SSE comment interval (15s)
+}
+
+func (c Config) withDefaults() (Config, error) {
+	if c.Listen == "" {
+		c.Listen = DefaultListen
+	}
+	if c.Prefix == "" {
+		c.Prefix = events.DefaultPrefix
+	}
+	if !events.ValidPrefix(c.Prefix) {
+		return c, fmt.Errorf("dashboard: invalid prefix %q", c.Prefix)
+	}
+	if c.Stream == "" {
+		c.Stream = events.StreamName
+	}
+	if c.CommandTimeout <= 0 {
+		c.CommandTimeout = 10 * time.Second
+	}
+	if c.Heartbeat <= 0 {
+		c.Heartbeat = 15 * time.Second
+	}
+	return c, nil
+}

@@ -1,0 +1,267 @@
+package dashboard
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/custodian-dev/custodian/internal/events"
+	"github.com/custodian-dev/custodian/internal/projections/natstest"
+)
+
+const prefix = "custodian"
+
+// env is a dashboard served over real HTTP, fed from a real stream on a
+// real embedded nats-server.
+type env struct {
+	t    testing.TB
+	ctx  context.Context
+	nats *natstest.Server
+	nc   *nats.Conn
+	js   jetstream.JetStream
+	dash *Server
+	url  string
+	done chan error
+}
+
+func setup(t testing.TB, cfg Config) *env {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	srv := natstest.Start(t)
+	nc := srv.Connect(t)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	natstest.CreateStream(ctx, t, js, prefix)
+	dash, err := New(nc, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, ctx: ctx, nats: srv, nc: nc, js: js, dash: dash, url: "http://" + ln.Addr().String(), done: make(chan error, 1)}
+	go func() { e.done <- dash.Serve(ctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-e.done:
+			if err != nil {
+				t.Errorf("serve: %v", err)
+			}
+		case <-time.After(15 * time.Second):
+			t.Errorf("dashboard did not shut down")
+		}
+	})
+	select {
+	case <-dash.Ready():
+	case <-time.After(15 * time.Second):
+		t.Fatal("dashboard not ready")
+	}
+	return e
+}
+
+// publish puts events into the stream and waits until the dashboard has
+// applied them; it returns the last sequence.
+func (e *env) publish(evs ...events.Event) uint64 {
+	e.t.Helper()
+	var seq uint64
+	for _, ev := range evs {
+		seq = natstest.MustPublish(e.ctx, e.t, e.js, prefix, ev)
+	}
+	e.waitSeq(seq)
+	return seq
+}
+
+func (e *env) waitSeq(seq uint64) {
+	e.t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for e.dash.Projection().LastSeq() < seq {
+		if time.Now().After(deadline) {
+			e.t.Fatalf("dashboard stuck at seq %d, want %d", e.dash.Projection().LastSeq(), seq)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// do sends a request and decodes a JSON answer into out (when non-nil).
+func (e *env) do(method, path string, body io.Reader, hdr map[string]string, out any) *http.Response {
+	e.t.Helper()
+	req, err := http.NewRequestWithContext(e.ctx, method, e.url+path, body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if out != nil {
+		if err := json.Unmarshal(b, out); err != nil {
+			e.t.Fatalf("%s %s: %d %q: %v", method, path, resp.StatusCode, b, err)
+		}
+	}
+	return resp
+}
+
+type apiError struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+// expectError checks a status and the contract's error shape.
+func (e *env) expectError(method, path string, body io.Reader, hdr map[string]string, status int, code string) {
+	e.t.Helper()
+	var ae apiError
+	resp := e.do(method, path, body, hdr, &ae)
+	if resp.StatusCode != status || ae.Error.Code != code || ae.Error.Message == "" {
+		e.t.Fatalf("%s %s: %d %+v, want %d %s", method, path, resp.StatusCode, ae, status, code)
+	}
+	if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
+		e.t.Fatalf("%s %s: content type %q", method, path, ct)
+	}
+}
+
+// responder answers <prefix>.cmd.<table>.<verb> like the supervisor: a
+// reply with a fresh command id at once, then command.accepted and the
+// outcome published as real events into the stream.
+type responder struct {
+	mu   sync.Mutex
+	got  []*nats.Msg
+	ids  []string
+	node string
+}
+
+func (e *env) respond(table, verb string) *responder {
+	e.t.Helper()
+	r := &responder{node: "n1"}
+	sub, err := e.nc.Subscribe(events.CmdSubject(prefix, table, verb), func(m *nats.Msg) {
+		id := events.NewID()
+		r.mu.Lock()
+		r.got = append(r.got, m)
+		r.ids = append(r.ids, id)
+		r.mu.Unlock()
+		b, _ := json.Marshal(events.CommandReply{CommandID: id, Accepted: true, Table: table, Verb: verb})
+		_ = m.Respond(b)
+		acc := events.New(events.CommandAccepted, r.node, table)
+		acc.CommandID = id
+		acc.Trigger = events.TriggerManual
+		acc.Data = map[string]any{"verb": verb}
+		done := events.New(outcomeType(verb), r.node, table)
+		done.CommandID = id
+		done.Trigger = events.TriggerManual
+		done.Result = events.ResultOK
+		done.DurationMS = 3
+		done.Data = map[string]any{"bytes_before": 4096, "bytes_after": 1024, "records": 10}
+		for _, ev := range []events.Event{acc, done} {
+			if _, err := natstest.Publish(context.Background(), e.js, prefix, ev); err != nil {
+				e.t.Errorf("responder publish: %v", err)
+			}
+		}
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := e.nc.Flush(); err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() { _ = sub.Unsubscribe() })
+	return r
+}
+
+func outcomeType(verb string) string {
+	switch verb {
+	case events.VerbCompact:
+		return events.CompactionCompleted
+	case events.VerbBackup:
+		return events.BackupCompleted
+	case events.VerbVerify:
+		return events.VerifyCompleted
+	}
+	return events.RestoreCompleted
+}
+
+func (r *responder) requests() ([]*nats.Msg, []string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]*nats.Msg(nil), r.got...), append([]string(nil), r.ids...)
+}
+
+// sseClient reads Server-Sent Events.
+type sseClient struct {
+	resp  *http.Response
+	lines chan string
+}
+
+func (e *env) stream(path string, hdr map[string]string) *sseClient {
+	e.t.Helper()
+	ctx, cancel := context.WithCancel(e.ctx)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, e.url+path, nil)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	c := &sseClient{resp: resp, lines: make(chan string, 1024)}
+	go func() {
+		defer close(c.lines)
+		sc := bufio.NewScanner(resp.Body)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			c.lines <- sc.Text()
+		}
+	}()
+	e.t.Cleanup(func() { cancel(); resp.Body.Close() })
+	return c
+}
+
+// next returns the next event's id and data.
+func (c *sseClient) next(t testing.TB, within time.Duration) (id, data string) {
+	t.Helper()
+	timer := time.NewTimer(within)
+	defer timer.Stop()
+	for {
+		select {
+		case line, ok := <-c.lines:
+			if !ok {
+				t.Fatal("event stream ended")
+			}
+			switch {
+			case strings.HasPrefix(line, "id: "):
+				id = strings.TrimPrefix(line, "id: ")
+			case strings.HasPrefix(line, "data: "):
+				data = strings.TrimPrefix(line, "data: ")
+			case line == "" && data != "":
+				return id, data
+			}
+		case <-timer.C:
+			t.Fatal("no event within the wait")
+		}
+	}
+}

@@ -1,0 +1,51 @@
+package dashboard
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"github.com/custodian-dev/custodian/internal/apierr"
+)
+
+// errorBody is the contract's error shape.
+type errorBody struct {
+	Error errorDetail `json:"error"`
+}
+
+type errorDetail struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// HTTP-only error codes for the dashboard's own access rules; everything
+// else uses the contract's codes.
+const (
+	codeUnauthorized = "unauthorized"
+	codeForbidden    = "forbidden"
+)
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, string(apierr.Internal), "encode: "+err.Error())
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	b, _ := json.Marshal(errorBody{Error: errorDetail{Code: code, Message: msg}})
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
+}
+
+// writeAPIError answers with err's contract code and its status.
+func writeAPIError(w http.ResponseWriter, err error) {
+	code := apierr.CodeOf(err)
+	writeError(w, code.Status(), string(code), apierr.MessageOf(err))
+}
