@@ -49,6 +49,9 @@ func (t *Table) Backup(ctx context.Context, progress Progress) (Manifest, error)
 	tmp := filepath.Join(bdir, tmpPrefix+id)
 	final := filepath.Join(bdir, id)
 	s.failpoint(FPBackupBeforeCopy)
+	if s.snapshotHook != nil {
+		s.snapshotHook(snap)
+	}
 
 	m, err := func() (Manifest, error) {
 		defer snap.Release()

@@ -16,8 +16,7 @@ import (
 // Salvage, on operator command: it copies the newest quarantined copy (the
 // quarantined copy itself is never modified) into a temp dir, runs
 // leveldb.RecoverFile on it (ignoring the manifest, rebuilding from the
-// table files, replaying what is readable of the journal; NoStrict so that
-// damaged blocks are skipped, not fatal), copies every record it can read
+// table files, replaying what is readable of the journal), copies every record it can read
 // into a fresh database, verifies that one opens and scans strictly, and
 // serves it through the same commit as a restore (tables/.ready-<t>, the
 // live directory if any moves to quarantine). Records lost to the damage
@@ -45,7 +44,7 @@ func (t *Table) Salvage(ctx context.Context, progress Progress) (SalvageResult, 
 	if err := copyTree(src, raw); err != nil {
 		return SalvageResult{}, wrap(err)
 	}
-	rdb, err := leveldb.RecoverFile(raw, &opt.Options{Strict: opt.NoStrict})
+	rdb, err := leveldb.RecoverFile(raw, salvageOptions())
 	if err != nil {
 		return SalvageResult{}, wrap(fmt.Errorf("recover: %v", err))
 	}
@@ -54,7 +53,7 @@ func (t *Table) Salvage(ctx context.Context, progress Progress) (SalvageResult, 
 		rdb.Close()
 		return SalvageResult{}, wrap(err)
 	}
-	it := rdb.NewIterator(nil, &opt.ReadOptions{Strict: opt.StrictOverride})
+	it := rdb.NewIterator(nil, nil)
 	res, err := copyInto(ctx, it, dst, 0, progress)
 	rdb.Close()
 	if cerr := dst.Close(); err == nil {
@@ -80,4 +79,13 @@ func (t *Table) Salvage(ctx context.Context, progress Progress) (SalvageResult, 
 		return SalvageResult{}, wrap(err)
 	}
 	return SalvageResult{Source: src, Records: vr.Records}, nil
+}
+
+// salvageOptions check block and journal checksums (so that a damaged block
+// or journal chunk is never taken for data) but are not strict about them:
+// without StrictReader an iterator skips a block whose checksum fails, and
+// without StrictJournal a damaged journal chunk is dropped, so that salvage
+// keeps every record it can read intact.
+func salvageOptions() *opt.Options {
+	return &opt.Options{Strict: opt.StrictBlockChecksum | opt.StrictJournalChecksum}
 }

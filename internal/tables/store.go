@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/syndtr/goleveldb/leveldb"
+
 	"github.com/custodian-dev/custodian/internal/apierr"
 	"github.com/custodian-dev/custodian/internal/events"
 )
@@ -56,6 +58,10 @@ type Store struct {
 
 	mu     sync.Mutex
 	tables map[string]*Table
+
+	// snapshotHook, set only by tests of this package, sees the snapshot a
+	// backup copies from before the copy starts.
+	snapshotHook func(snap *leveldb.Snapshot)
 }
 
 // OpenStore prepares root (creating tables/, backups/, quarantine/) and
