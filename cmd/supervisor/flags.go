@@ -12,6 +12,7 @@ import (
 	"github.com/custodian-dev/custodian/internal/bus"
 	"github.com/custodian-dev/custodian/internal/config"
 	"github.com/custodian-dev/custodian/internal/events"
+	"github.com/custodian-dev/custodian/internal/notifier"
 	"github.com/custodian-dev/custodian/internal/supervisor"
 )
 
@@ -24,6 +25,7 @@ type settings struct {
 	Tables        []string
 	Demo          bool
 	Dashboard     string // "off" disables
+	DashboardSet  bool   // --dashboard given (runs it even with --nats)
 	AdminToken    string
 	NATSListen    string
 	Conn          bus.ConnOptions
@@ -33,6 +35,7 @@ type settings struct {
 	QueueSize     int
 	Defaults      supervisor.Policy
 	Overrides     map[string]supervisor.Policy
+	Notifier      notifier.Config // in-process notifier, run when a sink is given
 }
 
 const usageHead = `Usage: supervisor [flags]
@@ -67,6 +70,7 @@ func parseFlags(args []string, out io.Writer) (settings, error) {
 	fs.IntVar(&s.Stream.Replicas, "replicas", 1, "replicas of the CUSTODIAN_EVENTS stream (3 on a JetStream cluster)")
 	fs.IntVar(&s.MaxBody, "max-body", 1<<20, "largest request body in bytes (larger: too_large)")
 	s.Conn.Register(fs)
+	s.Notifier.Register(fs)
 	fs.Usage = func() {}
 
 	if err := fs.Parse(args); err != nil {
@@ -91,6 +95,7 @@ func parseFlags(args []string, out io.Writer) (settings, error) {
 		}
 		s.apply(f, set)
 	}
+	s.DashboardSet = set["dashboard"]
 	if set["tables"] {
 		s.Tables = splitList(tablesFlag)
 	}
@@ -189,6 +194,11 @@ func (s *settings) validate() error {
 	}
 	if s.MaxBody < 1024 {
 		return fmt.Errorf("--max-body %d: must be at least 1024", s.MaxBody)
+	}
+	if s.Notifier.HasSinks() {
+		if err := s.Notifier.Validate(); err != nil {
+			return err
+		}
 	}
 	if s.Conn.URL != "" {
 		return s.Conn.Validate()

@@ -1,0 +1,208 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/custodian-dev/custodian/internal/bus"
+	"github.com/custodian-dev/custodian/internal/dashboard"
+	"github.com/custodian-dev/custodian/internal/demo"
+	"github.com/custodian-dev/custodian/internal/notifier"
+	"github.com/custodian-dev/custodian/internal/supervisor"
+	"github.com/custodian-dev/custodian/internal/tables"
+)
+
+// shutdownGrace bounds each step of a shutdown (flushing the outbox,
+// stopping the embedded server).
+const shutdownGrace = 15 * time.Second
+
+// run wires the parts together and runs until ctx is done; then it stops
+// them in order: no new requests, work in flight finished or safely
+// abandoned, outbox flushed, tables closed, embedded server last.
+func run(ctx context.Context, s settings, log *slog.Logger) (err error) {
+	if err := os.MkdirAll(s.Data, 0o750); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+
+	// NATS: embedded, or the server(s) --nats names.
+	var emb *bus.Embedded
+	var nc *nats.Conn
+	clientName := "custodian-supervisor-" + s.Node
+	if s.Conn.URL == "" {
+		emb, err = bus.StartEmbedded(ctx, bus.EmbeddedOptions{
+			Listen: s.NATSListen, StoreDir: filepath.Join(s.Data, "nats"), ServerName: "custodian-" + s.Node,
+		})
+		if err != nil {
+			return err
+		}
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+			defer cancel()
+			err = errors.Join(err, emb.Shutdown(sctx))
+		}()
+		log.Info("embedded nats-server with JetStream", "url", emb.ClientURL(), "store", filepath.Join(s.Data, "nats"))
+		nc, err = emb.Connect(ctx, clientName)
+	} else {
+		cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		s.Conn.Name = clientName
+		nc, err = s.Conn.Connect(cctx)
+		cancel()
+	}
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return fmt.Errorf("jetstream: %w", err)
+	}
+	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	_, err = bus.EnsureStream(sctx, js, bus.StreamConfig{
+		Prefix: s.Prefix, Replicas: s.Stream.Replicas, MaxAge: s.Stream.MaxAge,
+		MaxBytes: s.Stream.MaxBytes, MaxMsgs: s.Stream.MaxMsgs, Duplicates: s.Stream.Duplicates,
+	})
+	cancel()
+	if err != nil {
+		return err
+	}
+
+	// The outbox: every event is durable here before it is published.
+	outbox, err := bus.OpenOutbox(filepath.Join(s.Data, "outbox"), bus.OutboxOptions{Prefix: s.Prefix})
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, outbox.Close()) }()
+	pubCtx, stopPub := context.WithCancel(context.Background())
+	var pubErr error
+	pubDone := make(chan struct{})
+	go func() {
+		defer close(pubDone)
+		pubErr = outbox.Run(pubCtx, js)
+	}()
+	defer func() {
+		fctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+		if ferr := outbox.Flush(fctx); ferr != nil {
+			err = errors.Join(err, fmt.Errorf("outbox: %d events not yet published stay in %s for the next start: %w",
+				outbox.Depth(), filepath.Join(s.Data, "outbox"), ferr))
+		}
+		cancel()
+		stopPub()
+		<-pubDone
+		if pubErr != nil && !errors.Is(pubErr, context.Canceled) {
+			err = errors.Join(err, pubErr)
+		}
+	}()
+
+	// The tables and their policy.
+	sup, err := supervisor.Open(s.Data, tables.Options{}, outbox, supervisor.Config{
+		Node: s.Node, Defaults: s.Defaults, Tables: s.Overrides,
+		MaxConcurrent: s.MaxConcurrent, QueueSize: s.QueueSize,
+	})
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, sup.Close()) }()
+	existing, err := sup.Store().Names()
+	if err != nil {
+		return err
+	}
+	for _, name := range existing {
+		if err := sup.OpenTable(ctx, name, false); err != nil {
+			return fmt.Errorf("table %s: %w", name, err)
+		}
+	}
+	for _, name := range s.Tables {
+		if err := sup.OpenTable(ctx, name, true); err != nil {
+			return fmt.Errorf("table %s: %w", name, err)
+		}
+	}
+
+	// Everything below stops when work is cancelled, in reverse order.
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var failures []error
+	fail := func(what string, e error) {
+		if e != nil && !errors.Is(e, context.Canceled) {
+			mu.Lock()
+			failures = append(failures, fmt.Errorf("%s: %w", what, e))
+			mu.Unlock()
+		}
+	}
+	supCtx, stopSup := context.WithCancel(context.Background())
+	wg.Add(1)
+	go func() { defer wg.Done(); fail("supervisor", sup.Run(supCtx)) }()
+
+	services, err := bus.StartServices(nc, sup, bus.ServicesOptions{Prefix: s.Prefix, MaxBody: s.MaxBody})
+	if err != nil {
+		stopSup()
+		wg.Wait()
+		return err
+	}
+	log.Info("serving", "node", s.Node, "tables", sup.Tables(), "prefix", s.Prefix)
+
+	sideCtx, stopSide := context.WithCancel(context.Background())
+	var side sync.WaitGroup
+	if s.runDashboard(emb != nil) {
+		d, err := dashboard.New(nc, dashboard.Config{Listen: s.Dashboard, AdminToken: s.AdminToken, Prefix: s.Prefix})
+		if err != nil {
+			stopSide()
+			stopSup()
+			wg.Wait()
+			return err
+		}
+		side.Add(1)
+		go func() { defer side.Done(); fail("dashboard", d.Run(sideCtx)) }()
+		log.Info("dashboard", "url", "http://"+s.Dashboard)
+	}
+	if s.Notifier.HasSinks() {
+		cfg := s.Notifier
+		cfg.Prefix = s.Prefix
+		cfg.Log = log
+		side.Add(1)
+		go func() { defer side.Done(); fail("notifier", notifier.Run(sideCtx, nc, cfg)) }()
+		log.Info("notifier", "name", cfg.Name, "webhooks", len(cfg.Webhooks), "ntfy", len(cfg.Ntfys))
+	}
+	if s.Demo {
+		t, err := sup.Table("demo")
+		if err == nil {
+			side.Add(1)
+			go func() {
+				defer side.Done()
+				_, derr := demo.Run(sideCtx, t, demo.Options{})
+				fail("demo", derr)
+			}()
+			log.Info("demo: writing to table demo")
+		}
+	}
+
+	<-ctx.Done()
+	log.Info("stopping")
+	fail("services", services.Err())
+	stopSide()
+	side.Wait()
+	sctx, cancel = context.WithTimeout(context.Background(), shutdownGrace)
+	fail("services", services.Stop(sctx))
+	cancel()
+	stopSup()
+	wg.Wait()
+	return errors.Join(failures...)
+}
+
+// runDashboard: with the embedded server the dashboard runs unless
+// --dashboard off; connected to a server it runs only when asked for.
+func (s settings) runDashboard(embedded bool) bool {
+	if s.Dashboard == "off" || s.Dashboard == "" {
+		return false
+	}
+	return embedded || s.DashboardSet
+}
