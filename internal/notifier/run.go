@@ -16,6 +16,7 @@ import (
 // notifier is one running notifier process (or in-process instance).
 type notifier struct {
 	cfg     Config
+	nc      *nats.Conn
 	js      jetstream.JetStream
 	ledger  *ledger
 	sinks   []Sink
@@ -24,6 +25,7 @@ type notifier struct {
 	wg       sync.WaitGroup
 	mu       sync.Mutex
 	inflight map[string]*delivery // by event id
+	closing  bool                 // Run is returning: start no delivery
 }
 
 // Run reads the notifying events of the stream through the durable consumer
@@ -41,7 +43,7 @@ func Run(ctx context.Context, nc *nats.Conn, cfg Config) error {
 		return fmt.Errorf("notifier: jetstream: %w", err)
 	}
 	client := &http.Client{Timeout: cfg.HTTPTimeout}
-	n := &notifier{cfg: cfg, js: js, workers: map[string]*worker{}, inflight: map[string]*delivery{}}
+	n := &notifier{cfg: cfg, nc: nc, js: js, workers: map[string]*worker{}, inflight: map[string]*delivery{}}
 	for _, u := range cfg.Webhooks {
 		n.addSink(NewWebhook(u, cfg.WebhookSecret, client))
 	}
@@ -65,16 +67,23 @@ func Run(ctx context.Context, nc *nats.Conn, cfg Config) error {
 		return n.exit(ctx, nc)
 	}
 
-	wctx, stopWorkers := context.WithCancel(ctx)
-	defer stopWorkers()
+	// Everything Run starts stops with rctx, and Run returns only after it
+	// has stopped, whatever ends Run.
+	rctx, stopAll := context.WithCancel(ctx)
+	defer func() {
+		n.mu.Lock()
+		n.closing = true
+		n.mu.Unlock()
+		stopAll()
+		n.wg.Wait()
+	}()
 	for _, w := range n.workers {
 		n.wg.Add(1)
 		go func() {
 			defer n.wg.Done()
-			w.run(wctx)
+			w.run(rctx)
 		}()
 	}
-	defer n.wg.Wait()
 
 	cfg.Log.Info("notifier: running", "name", cfg.Name, "sinks", len(n.sinks), "prefix", cfg.Prefix)
 	for {
@@ -86,7 +95,7 @@ func Run(ctx context.Context, nc *nats.Conn, cfg Config) error {
 		}) {
 			return n.exit(ctx, nc)
 		}
-		cc, err := cons.Consume(func(msg jetstream.Msg) { n.handle(ctx, msg) }, jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+		cc, err := cons.Consume(func(msg jetstream.Msg) { n.handle(rctx, msg) }, jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 			cfg.Log.Info("notifier: consumer", "name", cfg.Name, "err", err)
 		}))
 		if err != nil {
@@ -180,6 +189,10 @@ func (n *notifier) handle(ctx context.Context, msg jetstream.Msg) {
 		return
 	}
 	n.mu.Lock()
+	if n.closing {
+		n.mu.Unlock()
+		return // not acked: redelivered to whoever runs next
+	}
 	if d := n.inflight[ev.ID]; d != nil {
 		d.attach(msg)
 		n.mu.Unlock()
@@ -187,9 +200,9 @@ func (n *notifier) handle(ctx context.Context, msg jetstream.Msg) {
 	}
 	d := &delivery{n: n, ev: ev, note: render(n.cfg.Prefix, ev, severity), msg: msg}
 	n.inflight[ev.ID] = d
+	n.wg.Add(1)
 	n.mu.Unlock()
 
-	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()
 		defer n.forget(ev.ID)
@@ -217,7 +230,8 @@ func (n *notifier) publish(ctx context.Context, e events.Event) error {
 }
 
 // retry runs f (each try bounded by 10 s) until it succeeds or ctx is done,
-// waiting BackoffBase doubling to 10 s between tries. It reports success.
+// waiting BackoffBase doubling to 10 s between tries, or until the
+// connection is closed for good. It reports success.
 func (n *notifier) retry(ctx context.Context, what string, f func(context.Context) error) bool {
 	for attempt := 1; ; attempt++ {
 		fctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -226,7 +240,7 @@ func (n *notifier) retry(ctx context.Context, what string, f func(context.Contex
 		if err == nil {
 			return true
 		}
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || n.nc.IsClosed() {
 			return false
 		}
 		if attempt == 1 || attempt%10 == 0 {

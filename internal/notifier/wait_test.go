@@ -1,0 +1,56 @@
+package notifier
+
+import (
+	"testing"
+	"time"
+
+	"github.com/custodian-dev/custodian/internal/events"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// TestStartsBeforeTheStream: a notifier started before the supervisor has
+// created the stream waits for it, then delivers.
+func TestStartsBeforeTheStream(t *testing.T) {
+	dir := t.TempDir()
+	srv := startNATS(t, dir, -1)
+	nc := connect(t, srv.ClientURL())
+	hook := newSink(t)
+	cfg := testConfig("notifier")
+	cfg.Webhooks = []string{hook.URL()}
+	runNotifier(t, nc, cfg)
+
+	time.Sleep(300 * time.Millisecond) // Run is looking for the stream
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	createStream(t, js)
+	e := &env{t: t, dir: dir, srv: srv, nc: nc, js: js}
+	x := ev(events.RestoreFailed, "users", nil)
+	e.publish(x)
+	waitFor(t, 30*time.Second, "the delivery", func() bool { return len(hook.ok2xx()) == 1 && e.drained("notifier") })
+	if got := webhookIDs(t, hook.ok2xx()); got[x.ID] != 1 {
+		t.Errorf("deliveries: %v", got)
+	}
+}
+
+// TestRunStopsWhenTheConnectionCloses: Run returns an error, and returns
+// at all, when its connection is closed under it.
+func TestRunStopsWhenTheConnectionCloses(t *testing.T) {
+	e := newEnv(t)
+	nc := connect(t, e.srv.ClientURL())
+	cfg := testConfig("notifier")
+	cfg.Webhooks = []string{newSink(t).URL()}
+	done := make(chan error, 1)
+	go func() { done <- Run(t.Context(), nc, cfg) }()
+	waitFor(t, 20*time.Second, "the consumer", func() bool { return e.drained("notifier") })
+	nc.Close()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Error("Run returned nil after its connection closed")
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Run did not return after its connection closed")
+	}
+}
