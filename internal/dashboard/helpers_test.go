@@ -147,16 +147,23 @@ func (e *env) expectError(method, path string, body io.Reader, hdr map[string]st
 // reply with a fresh command id at once, then command.accepted and the
 // outcome published as real events into the stream.
 type responder struct {
-	mu   sync.Mutex
-	got  []*nats.Msg
-	ids  []string
-	node string
+	mu     sync.Mutex
+	busy   sync.Mutex // held by a callback at work; cleanup waits for it
+	closed bool
+	got    []*nats.Msg
+	ids    []string
+	node   string
 }
 
 func (e *env) respond(table, verb string) *responder {
 	e.t.Helper()
 	r := &responder{node: "n1"}
 	sub, err := e.nc.Subscribe(events.CmdSubject(prefix, table, verb), func(m *nats.Msg) {
+		r.busy.Lock()
+		defer r.busy.Unlock()
+		if r.closed {
+			return
+		}
 		id := events.NewID()
 		r.mu.Lock()
 		r.got = append(r.got, m)
@@ -186,7 +193,12 @@ func (e *env) respond(table, verb string) *responder {
 	if err := e.nc.Flush(); err != nil {
 		e.t.Fatal(err)
 	}
-	e.t.Cleanup(func() { _ = sub.Unsubscribe() })
+	e.t.Cleanup(func() {
+		_ = sub.Unsubscribe()
+		r.busy.Lock()
+		r.closed = true
+		r.busy.Unlock()
+	})
 	return r
 }
 
