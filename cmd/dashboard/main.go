@@ -1,0 +1,102 @@
+// Command dashboard serves Custodian's HTTP dashboard and JSON API, built
+// from the CUSTODIAN_EVENTS stream:
+//
+//	dashboard --nats nats://127.0.0.1:4222 --listen 127.0.0.1:8080 [--admin-token T]
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/custodian-dev/custodian/internal/bus"
+	"github.com/custodian-dev/custodian/internal/dashboard"
+	"github.com/custodian-dev/custodian/internal/events"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stderr)
+	stop()
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		os.Exit(0)
+	case err != nil:
+		fmt.Fprintf(os.Stderr, "dashboard: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+// options are the command's flags.
+type options struct {
+	conn       bus.ConnOptions
+	listen     string
+	adminToken string
+	prefix     string
+}
+
+func parseFlags(args []string, stderr io.Writer) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("dashboard", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	o.conn.Register(fs)
+	fs.StringVar(&o.listen, "listen", dashboard.DefaultListen, "HTTP listen address")
+	fs.StringVar(&o.adminToken, "admin-token", os.Getenv("CUSTODIAN_ADMIN_TOKEN"), "token that POST actions need (env CUSTODIAN_ADMIN_TOKEN); empty: actions are open")
+	fs.StringVar(&o.prefix, "prefix", events.DefaultPrefix, "subject prefix")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: dashboard --nats URL [--listen ADDR] [--admin-token TOKEN] [--prefix P]\n\n"+
+			"Serves the Custodian dashboard (page, JSON API, SSE, /metrics) built from the %s stream.\n\nFlags:\n", events.StreamName)
+		fs.SetOutput(stderr)
+		fs.PrintDefaults()
+		fs.SetOutput(io.Discard)
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.Usage()
+		}
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if !events.ValidPrefix(o.prefix) {
+		return o, fmt.Errorf("--prefix %q is not a subject prefix", o.prefix)
+	}
+	if o.listen == "" {
+		return o, errors.New("--listen is empty")
+	}
+	if o.conn.URL == "" {
+		return o, errors.New("no NATS URL: give --nats or set NATS_URL")
+	}
+	if err := o.conn.Validate(); err != nil {
+		return o, err
+	}
+	return o, nil
+}
+
+func run(ctx context.Context, args []string, stderr io.Writer) error {
+	o, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	o.conn.Name = "custodian-dashboard"
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	nc, err := o.conn.Connect(cctx)
+	cancel()
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	srv, err := dashboard.New(nc, dashboard.Config{Listen: o.listen, AdminToken: o.adminToken, Prefix: o.prefix})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "dashboard: serving http://%s from %s\n", o.listen, events.StreamName)
+	return srv.Run(ctx)
+}

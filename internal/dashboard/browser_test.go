@@ -1,0 +1,180 @@
+package dashboard
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
+
+	"github.com/custodian-dev/custodian/internal/events"
+)
+
+const chromiumPath = "/usr/bin/chromium"
+
+// browser starts Debian's headless Chromium with a fresh profile. Without
+// /usr/bin/chromium the test is skipped, except in CI where it must run.
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	if _, err := os.Stat(chromiumPath); err != nil {
+		if os.Getenv("CI") == "" {
+			t.Skipf("%s not installed (apt-get install chromium); CI unset", chromiumPath)
+		}
+		t.Fatalf("CI needs %s: %v", chromiumPath, err)
+	}
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chromiumPath),
+		chromedp.Flag("headless", true),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 1100),
+	}
+	actx, acancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	bctx, bcancel := chromedp.NewContext(actx)
+	t.Cleanup(func() { bcancel(); acancel() })
+	// The first run starts the browser and must not carry a timeout.
+	if err := chromedp.Do(bctx, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	tctx, tcancel := context.WithTimeout(bctx, 90*time.Second)
+	t.Cleanup(tcancel)
+	return tctx
+}
+
+func screenshotDir(t *testing.T) string {
+	if d := os.Getenv("CUSTODIAN_SCREENSHOT_DIR"); d != "" {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	return t.TempDir()
+}
+
+func TestBrowserCompactShowsLiveRow(t *testing.T) {
+	ctx := browser(t)
+	e := setup(t, Config{AdminToken: "browser-token"})
+	now := time.Now().UTC()
+	var seed []events.Event
+	for i := 0; i < 24; i++ {
+		s := ev(events.TableStats, "n1", "users", withData("bytes", 40000+i*3000-(i/8)*20000, "records", 400+i*10, "dead_records", i*5, "dead_ratio", float64(i)/100))
+		s.Time = now.Add(time.Duration(i-24) * 5 * time.Minute)
+		seed = append(seed, s)
+	}
+	seed = append(seed,
+		ev(events.BackupCompleted, "n1", "users", withResult("ok", 420, ""), withData("backup_id", "20261126T100000Z", "records", 600, "bytes", 52000)),
+		ev(events.TableStats, "n1", "orders", withData("bytes", 9000, "records", 90)),
+		ev(events.CorruptionDetected, "n1", "orders", withResult("failed", 0, "checksum mismatch in 000012.ldb")),
+		ev(events.CompactionStarted, "n2", "users"),
+	)
+	e.publish(seed...)
+	compact := e.respond("users", events.VerbCompact)
+	restore := e.respond("users", events.VerbRestore)
+
+	var dialogs []string
+	var dmu sync.Mutex
+	opening := chromedp.Events(ctx, page.JavascriptDialogOpening)
+	go func() {
+		for d, err := range opening {
+			if err != nil {
+				return
+			}
+			dmu.Lock()
+			dialogs = append(dialogs, d.Message)
+			dmu.Unlock()
+			// Say no to the restore.
+			_, _ = chromedp.Call(ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: false})
+		}
+	}()
+
+	cardSel := `article.card[data-table="users"][data-node="n1"]`
+	rowSel := `#history tbody tr[data-type="compaction.completed"][data-table="users"]`
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("browser: %v", err)
+		}
+	}
+	// Log in with the admin token through the page's form.
+	must(chromedp.Do(ctx,
+		chromedp.Navigate(e.url+"/"),
+		chromedp.WaitVisible(`#login input[name="token"]`),
+		chromedp.SendKeys(`#login input[name="token"]`, "browser-token"),
+		chromedp.Submit(`#login`),
+		chromedp.WaitVisible(`#logout button`),
+		chromedp.WaitVisible(cardSel+` button[data-verb="compact"]:not([disabled])`),
+	))
+	_, err := chromedp.Run(ctx, chromedp.Poll[bool](`window.custodian && window.custodian.ready`))
+	must(err)
+	pageID, err := chromedp.Run(ctx, chromedp.Evaluate[string](`window.custodian.pageId`))
+	must(err)
+	orders, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('article.card.state-degraded[data-table="orders"]').length`))
+	must(err)
+	before, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('`+rowSel+`').length`))
+	must(err)
+
+	must(chromedp.Do(ctx, chromedp.Click(cardSel+` button[data-verb="compact"]`), chromedp.WaitVisible(rowSel)))
+	rowCmd, err := chromedp.Run(ctx, chromedp.AttributeValue(rowSel, "data-command-id"))
+	must(err)
+	_, err = chromedp.Run(ctx, chromedp.Poll[bool](`document.querySelector('`+cardSel+` .msg').textContent.includes('command')`))
+	must(err)
+	msg, err := chromedp.Run(ctx, chromedp.Text(cardSel+` .msg`))
+	must(err)
+	pageIDAfter, err := chromedp.Run(ctx, chromedp.Evaluate[string](`window.custodian.pageId`))
+	must(err)
+
+	// Restore asks first; the test says no, and nothing is sent.
+	must(chromedp.Do(ctx, chromedp.Click(cardSel+` button[data-verb="restore"]`), chromedp.Sleep(300*time.Millisecond)))
+	restoreMsg, err := chromedp.Run(ctx, chromedp.Text(cardSel+` .msg`))
+	must(err)
+	compactionsBefore := before
+
+	_, ids := compact.requests()
+	if len(ids) != 1 {
+		t.Fatalf("responder got %d compact requests", len(ids))
+	}
+	if compactionsBefore != 0 || rowCmd.Value != ids[0] {
+		t.Fatalf("history row command %q, responder made %q (rows before: %d)", rowCmd.Value, ids[0], compactionsBefore)
+	}
+	if !strings.Contains(msg, ids[0]) {
+		t.Fatalf("card message %q lacks the command id %s", msg, ids[0])
+	}
+	if pageID == "" || pageID != pageIDAfter {
+		t.Fatalf("the page reloaded: %q -> %q", pageID, pageIDAfter)
+	}
+	if orders != 1 {
+		t.Fatalf("%d degraded cards for orders", orders)
+	}
+	dmu.Lock()
+	nd := len(dialogs)
+	dmu.Unlock()
+	if nd != 1 || !strings.Contains(dialogs[0], "users") {
+		t.Fatalf("restore dialogs: %v", dialogs)
+	}
+	if got, _ := restore.requests(); len(got) != 0 || strings.Contains(restoreMsg, "restore") {
+		t.Fatalf("a cancelled restore was sent (%d requests, message %q)", len(got), restoreMsg)
+	}
+
+	// Wait for the card refresh the live events trigger, then save a
+	// screenshot for a human to look at.
+	must(chromedp.Do(ctx, chromedp.WaitVisible(cardSel+`.state-ok`), chromedp.Sleep(500*time.Millisecond)))
+	buf, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // quality 100: PNG
+	must(err)
+	path := filepath.Join(screenshotDir(t), "dashboard.png")
+	if err := os.WriteFile(path, buf, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s", path)
+}
