@@ -90,6 +90,7 @@ func (d *delivery) record(ctx context.Context, r sinkResult) bool {
 		"event_id": d.ev.ID,
 		"severity": d.note.Severity,
 		"type":     d.ev.Type,
+		"instance": d.n.instance,
 	}
 	if r.digestID != "" {
 		out.Data["digest_id"] = r.digestID

@@ -2,6 +2,8 @@ package notifier
 
 import (
 	"fmt"
+	"net/http"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -40,6 +42,11 @@ func TestReplicasWithSameNameShareTheWork(t *testing.T) {
 			t.Errorf("event %s: webhook %d, ntfy %d deliveries, want 1 each", x.ID, got[x.ID], ntfy[x.ID])
 		}
 	}
+	byInstance := map[string]int{}
+	for _, s := range e.streamEvents(events.NotificationSent) {
+		byInstance[s.Data["instance"].(string)]++
+	}
+	t.Logf("deliveries per replica: %v", byInstance)
 	if len(hook.requests()) != len(evs) || len(topic.requests()) != len(evs) {
 		t.Errorf("webhook %d, ntfy %d requests, want %d each", len(hook.requests()), len(topic.requests()), len(evs))
 	}
@@ -85,5 +92,51 @@ func TestDifferentNamesEachGetEveryEvent(t *testing.T) {
 	}
 	if byNode["ops"] != len(evs) || byNode["dba"] != len(evs) {
 		t.Errorf("notification.sent per notifier: %v, want %d each", byNode, len(evs))
+	}
+}
+
+// TestReplicaTakesOverWhenOneStops: of two replicas, the one that stops
+// while its deliveries are being retried leaves them to the other, which
+// delivers each event once.
+func TestReplicaTakesOverWhenOneStops(t *testing.T) {
+	e := newEnv(t)
+	hook := newSink(t)
+	var healthy atomic.Bool
+	hook.setPolicy(func(int, http.ResponseWriter) int {
+		if healthy.Load() {
+			return http.StatusOK
+		}
+		return http.StatusServiceUnavailable
+	})
+	cfg := testConfig("pager")
+	cfg.Webhooks = []string{hook.URL()}
+	stopA := runNotifier(t, connect(t, e.srv.ClientURL()), cfg)
+	runNotifier(t, connect(t, e.srv.ClientURL()), cfg)
+	waitFor(t, 20*time.Second, "the consumer", func() bool { return e.drained("pager") })
+
+	var evs []events.Event
+	for i := range 10 {
+		x := ev(events.VerifyFailed, fmt.Sprintf("t%d", i), nil)
+		evs = append(evs, x)
+		e.publish(x)
+	}
+	waitFor(t, 30*time.Second, "attempts for every event", func() bool { return len(webhookIDs(t, hook.requests())) == len(evs) })
+	stopA()
+	healthy.Store(true)
+	waitFor(t, 60*time.Second, "every event delivered and acked", func() bool {
+		return len(webhookIDs(t, hook.ok2xx())) == len(evs) && e.drained("pager")
+	})
+	got := webhookIDs(t, hook.ok2xx())
+	for _, x := range evs {
+		if got[x.ID] != 1 {
+			t.Errorf("event %s: %d 2xx deliveries, want 1", x.ID, got[x.ID])
+		}
+	}
+	instances := map[string]int{}
+	for _, s := range e.streamEvents(events.NotificationSent) {
+		instances[s.Data["instance"].(string)]++
+	}
+	if len(instances) != 1 {
+		t.Errorf("deliveries by %d instances after one stopped, want 1: %v", len(instances), instances)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 
@@ -25,6 +26,7 @@ type notifier struct {
 	wg       sync.WaitGroup
 	mu       sync.Mutex
 	inflight map[string]*delivery // by event id
+	instance string               // this process: host:pid, in notification.* data
 	closing  bool                 // Run is returning: start no delivery
 }
 
@@ -43,7 +45,7 @@ func Run(ctx context.Context, nc *nats.Conn, cfg Config) error {
 		return fmt.Errorf("notifier: jetstream: %w", err)
 	}
 	client := &http.Client{Timeout: cfg.HTTPTimeout}
-	n := &notifier{cfg: cfg, nc: nc, js: js, workers: map[string]*worker{}, inflight: map[string]*delivery{}}
+	n := &notifier{cfg: cfg, nc: nc, js: js, instance: instanceID(), workers: map[string]*worker{}, inflight: map[string]*delivery{}}
 	for _, u := range cfg.Webhooks {
 		n.addSink(NewWebhook(u, cfg.WebhookSecret, client))
 	}
@@ -250,4 +252,14 @@ func (n *notifier) retry(ctx context.Context, what string, f func(context.Contex
 			return false
 		}
 	}
+}
+
+// instanceID names this process among the replicas: host:pid plus a short
+// random suffix (two Run calls in one process are two instances).
+func instanceID() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "unknown"
+	}
+	return fmt.Sprintf("%s:%d:%s", host, os.Getpid(), events.NewID()[28:])
 }
