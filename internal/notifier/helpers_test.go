@@ -308,3 +308,22 @@ func mustJSON(t *testing.T, b []byte, v any) {
 		t.Fatalf("%s: %v", b, err)
 	}
 }
+
+func startNATSB(b *testing.B, dir string) *server.Server {
+	opts := natstest.DefaultTestOptions
+	opts.Port = -1
+	opts.JetStream = true
+	opts.StoreDir = dir
+	s := natstest.RunServer(&opts)
+	b.Cleanup(s.Shutdown)
+	return s
+}
+
+func connectB(b *testing.B, url string) *nats.Conn {
+	nc, err := nats.Connect(url)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(nc.Close)
+	return nc
+}
