@@ -306,3 +306,23 @@ func manifestFile(t *testing.T, dir string) string {
 	}
 	return filepath.Join(dir, strings.TrimSpace(string(b)))
 }
+
+// dataFile is the largest .ldb or .log file of dir: where a backup's records
+// are (a small backup keeps them in its journal).
+func dataFile(t *testing.T, dir string) string {
+	t.Helper()
+	var best string
+	var size int64 = -1
+	for _, pat := range []string{"*.ldb", "*.log"} {
+		m, _ := filepath.Glob(filepath.Join(dir, pat))
+		for _, p := range m {
+			if fi, err := os.Stat(p); err == nil && fi.Size() > size {
+				best, size = p, fi.Size()
+			}
+		}
+	}
+	if size <= 0 {
+		t.Fatalf("no data file in %s", dir)
+	}
+	return best
+}

@@ -119,12 +119,8 @@ func TestRestoreFallsBackToOlderBackup(t *testing.T) {
 	root, ids := prepared(t, 200, 2)
 	// Damage the live table and the newest backup.
 	flip(t, manifestFile(t, filepath.Join(root, "tables", "users")), 10)
-	newest := filepath.Join(root, "backups", "users", ids[1])
-	ldb := ldbFiles(t, newest)
-	if len(ldb) == 0 {
-		t.Fatalf("no .ldb in backup %s", newest)
-	}
-	flip(t, ldb[0], 20)
+	newest := dataFile(t, filepath.Join(root, "backups", "users", ids[1]))
+	flip(t, newest, 200)
 
 	h := start(t, harnessOpt{root: root})
 	h.open("users")
@@ -152,8 +148,7 @@ func TestDegradedWhenEveryBackupIsBadWhileOthersServe(t *testing.T) {
 	root, ids := prepared(t, 200, 2)
 	flip(t, manifestFile(t, filepath.Join(root, "tables", "users")), 10)
 	for _, id := range ids {
-		ldb := ldbFiles(t, filepath.Join(root, "backups", "users", id))
-		flip(t, ldb[0], 20)
+		flip(t, dataFile(t, filepath.Join(root, "backups", "users", id)), 200)
 	}
 
 	h := start(t, harnessOpt{root: root})
