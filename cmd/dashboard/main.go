@@ -49,7 +49,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.listen, "listen", dashboard.DefaultListen, "HTTP listen address")
 	fs.StringVar(&o.adminToken, "admin-token", os.Getenv("CUSTODIAN_ADMIN_TOKEN"), "token that POST actions need (env CUSTODIAN_ADMIN_TOKEN); empty: actions are open")
 	fs.StringVar(&o.prefix, "prefix", events.DefaultPrefix, "subject prefix")
-	fs.Usage = func() {
+	fs.Usage = func() {} // a parse error is reported in one line by main
+	usage := func() {
 		fmt.Fprintf(stderr, "Usage: dashboard --nats URL [--listen ADDR] [--admin-token TOKEN] [--prefix P]\n\n"+
 			"Serves the Custodian dashboard (page, JSON API, SSE, /metrics) built from the %s stream.\n\nFlags:\n", events.StreamName)
 		fs.SetOutput(stderr)
@@ -58,7 +59,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fs.Usage()
+			usage()
 		}
 		return o, err
 	}
