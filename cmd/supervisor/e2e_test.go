@@ -56,10 +56,11 @@ func freePort(t *testing.T) int {
 }
 
 type operator struct {
-	t    *testing.T
-	nats string
-	url  string
-	home string
+	t      *testing.T
+	onFail func() string // more to print when a request fails
+	nats   string
+	url    string
+	home   string
 }
 
 // run runs the nats CLI and returns its stdout; err covers a non-zero exit.
@@ -74,6 +75,13 @@ func (o operator) run(args ...string) (string, error) {
 	if err != nil {
 		return stdout.String(), fmt.Errorf("nats %s: %w: %s", strings.Join(args, " "), err, stderr.String())
 	}
+	// nats req prints "No responders are available" and still exits 0.
+	if strings.Contains(stderr.String(), "No responders") {
+		return stdout.String(), fmt.Errorf("nats %s: no responders: %s", strings.Join(args, " "), stderr.String())
+	}
+	if os.Getenv("E2E_DEBUG") != "" {
+		o.t.Logf("nats %v\nstdout=%q\nstderr=%q", args, stdout.String(), stderr.String())
+	}
 	return stdout.String(), nil
 }
 
@@ -81,11 +89,11 @@ func (o operator) req(subject, body string) map[string]any {
 	o.t.Helper()
 	out, err := o.run("req", "--raw", "--timeout", "20s", subject, body)
 	if err != nil {
-		o.t.Fatal(err)
+		o.t.Fatalf("%v\n%s", err, o.onFail())
 	}
 	var m map[string]any
 	if err := json.Unmarshal([]byte(strings.TrimSpace(out)), &m); err != nil {
-		o.t.Fatalf("nats req %s: reply is not JSON: %q", subject, out)
+		o.t.Fatalf("nats req %s %s: reply is not JSON: %q\n%s", subject, body, out, o.onFail())
 	}
 	return m
 }
@@ -164,6 +172,12 @@ func TestBinaryWithNatsCLI(t *testing.T) {
 		"--dashboard", fmt.Sprintf("127.0.0.1:%d", dashPort)}
 	sup := startSupervisor(t, bin, args...)
 	o := operator{t: t, nats: natsBin, url: fmt.Sprintf("nats://127.0.0.1:%d", natsPort), home: t.TempDir()}
+	o.onFail = func() string {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		audit, _ := exec.CommandContext(ctx, bin, "audit", "--nats", o.url).CombinedOutput()
+		return fmt.Sprintf("supervisor logs:\n%s\naudit:\n%s", sup.logs, audit)
+	}
 	waitReady(t, o, "e2e", sup)
 
 	// Data plane, as the README shows it.
