@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"github.com/custodian-dev/custodian/internal/events"
+	"github.com/custodian-dev/custodian/internal/tables"
 )
 
 // detection is one corruption incident: the operation that met it and the
@@ -37,7 +38,7 @@ func (s *Supervisor) queueRestoreLocked(ts *tableState, d detection) {
 	}
 	ts.restorePending = true
 	if ts.t != nil {
-		ts.t.SetUnavailable("restoring")
+		ts.t.SetUnavailable(tables.ReasonRestoring)
 	}
 	cmd := Command{
 		ID:      events.NewID(),

@@ -2,9 +2,7 @@ package supervisor
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io/fs"
 	"time"
 
 	"github.com/custodian-dev/custodian/internal/events"
@@ -12,14 +10,21 @@ import (
 )
 
 // restore heals a table from its backups: corruption.detected first when an
-// incident started it (trigger auto), then the table stops serving, its
-// directory moves to quarantine, and the backups are tried newest first
-// (from body.backup_id when a manual restore names one): each one that fails
-// emits restore.failed (final, data.backup_id); the first good one serves and
-// emits restore.completed (data.records, data.backup_id, data.backup_age_ms:
-// the window of writes the restore could not bring back). With no good
-// backup the table is degraded: table.degraded, unavailable until an
-// operator restores or salvages it; other tables are not touched.
+// incident started it (trigger auto), then the table stops serving
+// ("restoring": requests answer table_unavailable, so no write is accepted
+// and then lost in the swap) and restore.started; the backups are tried
+// newest first (from body.backup_id when a manual restore names one). Each
+// one that fails emits restore.failed (final, data.backup_id); the first good
+// one is served by tables.RestoreFrom, which moves the damaged directory to
+// quarantine at its commit point (crash-safe: the live directory is never
+// gone before a verified copy is ready), and restore.completed follows
+// (data.records, data.backup_id, data.backup_age_ms: the window of writes the
+// restore could not bring back, data.quarantine). With no good backup the
+// damaged directory is quarantined (salvage works from there) and the table
+// is degraded: table.degraded, unavailable until an operator restores or
+// salvages it; other tables are not touched. A manual restore of a table
+// that was serving keeps serving its current data when no backup is good
+// (the outcome is the last restore.failed): nothing was wrong with it.
 func (s *Supervisor) restore(ctx context.Context, ts *tableState, j *job) (events.Event, error) {
 	start := time.Now()
 	var errs []error
@@ -32,8 +37,10 @@ func (s *Supervisor) restore(ctx context.Context, ts *tableState, j *job) (event
 		d.Data = map[string]any{"op": j.det.op, "error": errText(j.det.err)}
 		errs = append(errs, s.emit(ctx, d))
 	}
+	wasServing, _ := ts.t.Available()
+	wasServing = wasServing && j.det == nil
 
-	ts.t.SetUnavailable("restoring")
+	ts.t.SetUnavailable(tables.ReasonRestoring)
 	started := s.jobEvent(events.RestoreStarted, j)
 	started.Data = map[string]any{"reason": reason}
 	if j.cmd.Body.BackupID != "" {
@@ -41,26 +48,22 @@ func (s *Supervisor) restore(ctx context.Context, ts *tableState, j *job) (event
 	}
 	errs = append(errs, s.emit(ctx, started))
 
-	quarantined, qerr := ts.t.Quarantine(ctx)
-	if qerr != nil && !errors.Is(qerr, fs.ErrNotExist) {
-		err := fmt.Errorf("table %s: restore: quarantine: %w", ts.name, qerr)
-		f := outcome(s.jobEvent(events.RestoreFailed, j), events.ResultFailed, start, err,
-			map[string]any{"reason": "quarantine: " + qerr.Error()})
-		errs = append(errs, err, s.emit(ctx, f))
-		return s.degrade(ctx, ts, j, start, "quarantine failed: "+qerr.Error(), nil, errs)
-	}
-
 	backups, lerr := s.store.Backups(ts.name)
 	if lerr != nil {
 		errs = append(errs, fmt.Errorf("table %s: restore: list backups: %w", ts.name, lerr))
 	}
 	backups = fromBackup(backups, j.cmd.Body.BackupID)
 
-	var tried []string
+	var (
+		tried []string
+		last  events.Event
+	)
 	for _, m := range backups {
-		if ctx.Err() != nil {
-			errs = append(errs, fmt.Errorf("table %s: restore: %w", ts.name, ctx.Err()))
-			e := outcome(s.jobEvent(events.RestoreFailed, j), events.ResultFailed, start, ctx.Err(),
+		if err := ctx.Err(); err != nil {
+			// Shutdown: the table stays unavailable; the next start finds
+			// the damage again (tables is crash-safe).
+			errs = append(errs, fmt.Errorf("table %s: restore: %w", ts.name, err))
+			e := outcome(s.jobEvent(events.RestoreFailed, j), events.ResultFailed, start, err,
 				map[string]any{"reason": "shutdown", "tried": tried})
 			return e, joinErr(errs...)
 		}
@@ -69,12 +72,12 @@ func (s *Supervisor) restore(ctx context.Context, ts *tableState, j *job) (event
 		res, err := ts.t.RestoreFrom(ctx, m.ID, s.progressOf(ts))
 		if err != nil {
 			err = fmt.Errorf("table %s: restore from backup %s: %w", ts.name, m.ID, err)
-			f := outcome(s.jobEvent(events.RestoreFailed, j), events.ResultFailed, one, err, map[string]any{
+			last = outcome(s.jobEvent(events.RestoreFailed, j), events.ResultFailed, one, err, map[string]any{
 				"backup_id": m.ID,
 				"reason":    err.Error(),
 				"final":     true,
 			})
-			errs = append(errs, s.emit(ctx, f))
+			errs = append(errs, s.emit(ctx, last))
 			continue
 		}
 		age := res.BackupAge
@@ -92,8 +95,8 @@ func (s *Supervisor) restore(ctx context.Context, ts *tableState, j *job) (event
 			"reason":        reason,
 			"tried":         len(tried),
 		}
-		if quarantined != "" {
-			data["quarantine"] = quarantined
+		if res.Quarantined != "" {
+			data["quarantine"] = res.Quarantined
 		}
 		e := outcome(s.jobEvent(events.RestoreCompleted, j), events.ResultOK, start, nil, data)
 		errs = append(errs, s.emit(ctx, e))
@@ -104,14 +107,34 @@ func (s *Supervisor) restore(ctx context.Context, ts *tableState, j *job) (event
 	if len(tried) > 0 {
 		why = fmt.Sprintf("no good backup (%d tried)", len(tried))
 	}
+	if wasServing {
+		err := fmt.Errorf("table %s: restore: %s; the table keeps its current data", ts.name, why)
+		if aerr := ts.t.SetAvailable(); aerr != nil {
+			return s.degrade(ctx, ts, j, start, why, tried, append(errs, aerr))
+		}
+		if last.Type == "" {
+			last = outcome(s.jobEvent(events.RestoreFailed, j), events.ResultFailed, start, err,
+				map[string]any{"reason": why, "final": true})
+			errs = append(errs, s.emit(ctx, last))
+		}
+		return last, joinErr(append(errs, err)...)
+	}
 	return s.degrade(ctx, ts, j, start, why, tried, errs)
 }
 
-// degrade leaves ts unavailable and emits table.degraded.
+// degrade moves the damaged directory to quarantine (for a later salvage),
+// leaves ts unavailable and emits table.degraded.
 func (s *Supervisor) degrade(ctx context.Context, ts *tableState, j *job, start time.Time, why string, tried []string, errs []error) (events.Event, error) {
-	ts.t.SetUnavailable("degraded")
+	q, qerr := ts.t.Quarantine(ctx)
+	if qerr != nil {
+		errs = append(errs, fmt.Errorf("table %s: degrade: %w", ts.name, qerr))
+	}
+	ts.t.SetUnavailable(tables.ReasonDegraded)
 	err := fmt.Errorf("table %s: restore: %s: table degraded", ts.name, why)
 	data := map[string]any{"reason": why}
+	if q != "" {
+		data["quarantine"] = q
+	}
 	if tried != nil {
 		data["tried"] = tried
 	}

@@ -264,3 +264,48 @@ func TestOneIncidentForConcurrentDetections(t *testing.T) {
 		t.Errorf("get after restore: %s %v", v, err)
 	}
 }
+
+func TestManualRestoreWithNoGoodBackupKeepsServing(t *testing.T) {
+	h := start(t, harnessOpt{})
+	tb := h.open("users")
+	fill(t, tb, 40, 1)
+	b := h.wait(h.submit("users", events.VerbBackup, events.CommandBody{}))
+	flip(t, dataFile(t, filepath.Join(h.root, "backups", "users", b.Data["backup_id"].(string))), 200)
+	fill(t, tb, 60, 2)
+
+	e := h.wait(h.submit("users", events.VerbRestore, events.CommandBody{}))
+	if e.Type != events.RestoreFailed || !e.Final() || e.Data["backup_id"] != b.Data["backup_id"] {
+		t.Fatalf("manual restore from a damaged backup: %s %v (%s)", e.Type, e.Data, e.Error)
+	}
+	if n := len(h.rec.of("users", events.TableDegraded)); n != 0 {
+		t.Errorf("a healthy table was degraded by a failed manual restore")
+	}
+	if ok, why := tb.Available(); !ok {
+		t.Fatalf("table does not serve after a failed manual restore: %s", why)
+	}
+	if got := contents(t, tb); len(got) != 60 || got[key(59)] != `{"n":59,"v":2}` {
+		t.Errorf("table lost data in a failed manual restore: %d records", len(got))
+	}
+}
+
+func TestCorruptTableWithoutBackupIsDegraded(t *testing.T) {
+	root := t.TempDir()
+	h := start(t, harnessOpt{root: root})
+	fill(t, h.open("users"), 50, 1)
+	h.stop()
+	flip(t, manifestFile(t, filepath.Join(root, "tables", "users")), 10)
+
+	h = start(t, harnessOpt{root: root})
+	h.open("users")
+	deg := h.rec.waitType(t, "users", events.TableDegraded, 1)[0]
+	if deg.Data["reason"] != "no backup" || deg.Data["quarantine"] == nil {
+		t.Errorf("table.degraded data %v, want reason \"no backup\" and the quarantine dir", deg.Data)
+	}
+	if n := len(h.rec.of("users", events.CorruptionDetected, events.RestoreStarted)); n != 2 {
+		t.Errorf("want corruption.detected and restore.started, got %d events", n)
+	}
+	rec := h.wait(h.submit("users", events.VerbSalvage, events.CommandBody{}))
+	if rec.Type != events.TableRecovered || rec.Data["records"] != int64(50) {
+		t.Errorf("salvage of a damaged MANIFEST: %s %v (%s)", rec.Type, rec.Data, rec.Error)
+	}
+}
