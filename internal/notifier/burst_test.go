@@ -52,9 +52,12 @@ func TestBurstOfFiftyFailuresOneDigestPerSink(t *testing.T) {
 		if got[x.ID] != 1 {
 			t.Errorf("event %s in %d digests, want 1", x.ID, got[x.ID])
 		}
-		if !strings.Contains(text, "table "+x.Table+" on node n1") {
+		if !strings.Contains(text, x.Table) {
 			t.Errorf("ntfy digest does not list %s", x.Table)
 		}
+	}
+	if !strings.Contains(text, "DEGRADED, unavailable (critical) on node n1: 50 tables") || !strings.Contains(text, "error (50): corrupted block") {
+		t.Errorf("ntfy digest does not summarise the burst:\n%s", text)
 	}
 	if p := topic.requests()[0].Header.Get("Priority"); p != "5" {
 		t.Errorf("digest priority %q, want 5", p)

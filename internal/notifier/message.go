@@ -27,8 +27,10 @@ func render(prefix string, e events.Event, severity string) Notification {
 	var b strings.Builder
 	what, did, next := explain(prefix, e)
 	fmt.Fprintf(&b, "%s.\n", what)
-	if reason := reasonOf(e); reason != "" {
-		fmt.Fprintf(&b, "Error: %s\n", reason)
+	if e.Error != "" {
+		fmt.Fprintf(&b, "Error: %s\n", e.Error)
+	} else if reason := dataString(e, "reason"); reason != "" {
+		fmt.Fprintf(&b, "Cause: %s\n", reason)
 	}
 	fmt.Fprintf(&b, "\nWhat the supervisor already did: %s\n", did)
 	fmt.Fprintf(&b, "\nWrites a restore cannot bring back: %s\n", lossWindow(e))
@@ -236,7 +238,11 @@ func details(e events.Event) string {
 	sort.Strings(keys)
 	parts := make([]string, 0, len(keys))
 	for _, k := range keys {
-		parts = append(parts, fmt.Sprintf("%s=%v", k, e.Data[k]))
+		v := e.Data[k]
+		if f, ok := v.(float64); ok && f == float64(int64(f)) {
+			v = int64(f) // JSON numbers: 5400000, not 5.4e+06
+		}
+		parts = append(parts, fmt.Sprintf("%s=%v", k, v))
 	}
 	return strings.Join(parts, ", ")
 }
@@ -306,17 +312,15 @@ func renderDigest(prefix string, notes []Notification, window time.Duration) Not
 	}
 
 	var b strings.Builder
-	fmt.Fprintf(&b, "%d notifications arrived within %s; they are grouped here so that you get one page, not %d.\n\n", len(notes), window, len(notes))
-	for _, n := range notes {
-		for _, e := range n.Events {
-			fmt.Fprintf(&b, "- [%s] %s", n.Severity, headline(e))
-			if r := reasonOf(e); r != "" {
-				fmt.Fprintf(&b, ": %s", r)
-			}
-			if age, ok := dataMillis(e, "backup_age_ms"); ok {
-				fmt.Fprintf(&b, " (newest backup %s old)", age)
-			}
-			b.WriteString("\n")
+	fmt.Fprintf(&b, "%d notifications arrived within %s; they are grouped here so that you get one page, not %d.\n", len(notes), window, len(notes))
+	for _, g := range groupDigest(notes) {
+		fmt.Fprintf(&b, "\n%s (%s) on node %s: %d %s\n", g.what, g.severity, g.node, len(g.places), plural(len(g.places), "table", "tables"))
+		fmt.Fprintf(&b, "  %s\n", strings.Join(g.places, ", "))
+		for _, r := range g.reasons {
+			fmt.Fprintf(&b, "  error (%d): %s\n", r.n, r.text)
+		}
+		if g.maxAge > 0 {
+			fmt.Fprintf(&b, "  newest backup up to %s old: a restore loses up to that much of the writes\n", g.maxAge)
 		}
 	}
 	b.WriteString("\nWhat to do next:\n")
@@ -339,4 +343,86 @@ func renderDigest(prefix string, notes []Notification, window time.Duration) Not
 		Events:   evs,
 		Digest:   true,
 	}
+}
+
+// digestGroup is one line of a digest: one event type on one node.
+type digestGroup struct {
+	what, severity, node string
+	places               []string
+	reasons              []reasonCount
+	maxAge               time.Duration
+}
+
+type reasonCount struct {
+	text string
+	n    int
+}
+
+// groupDigest groups a digest's events by type and node, in order of
+// first appearance, with their distinct errors (at most three per group).
+func groupDigest(notes []Notification) []*digestGroup {
+	var groups []*digestGroup
+	index := map[string]*digestGroup{}
+	for _, n := range notes {
+		for _, e := range n.Events {
+			k := e.Type + " " + e.Node
+			g := index[k]
+			if g == nil {
+				g = &digestGroup{what: digestWhat(e), severity: n.Severity, node: e.Node}
+				index[k] = g
+				groups = append(groups, g)
+			}
+			table := e.Table
+			if nodeLevel(e) {
+				table = "(node)"
+			}
+			g.places = append(g.places, table)
+			if age, ok := dataMillis(e, "backup_age_ms"); ok && age > g.maxAge {
+				g.maxAge = age
+			}
+			r := reasonOf(e)
+			if len(r) > 160 {
+				r = r[:160] + "..."
+			}
+			if r == "" {
+				continue
+			}
+			found := false
+			for i := range g.reasons {
+				if g.reasons[i].text == r {
+					g.reasons[i].n++
+					found = true
+				}
+			}
+			if !found && len(g.reasons) < 3 {
+				g.reasons = append(g.reasons, reasonCount{text: r, n: 1})
+			}
+		}
+	}
+	return groups
+}
+
+func digestWhat(e events.Event) string {
+	switch e.Type {
+	case events.TableDegraded:
+		return "DEGRADED, unavailable"
+	case events.RestoreCompleted:
+		return "restored automatically from a backup"
+	case events.CompactionFailed:
+		return "compaction failed after its retry"
+	case events.BackupFailed:
+		return "backup failed"
+	case events.VerifyFailed:
+		return "verify failed"
+	case events.RestoreFailed:
+		return "restore failed"
+	}
+	return e.Type
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }

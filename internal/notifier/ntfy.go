@@ -39,7 +39,7 @@ func (s *Ntfy) Send(ctx context.Context, n Notification) error {
 	if s.token != "" {
 		h.Set("Authorization", "Bearer "+s.token)
 	}
-	return post(ctx, s.client, s.Name(), s.url, h, []byte(n.Message))
+	return post(ctx, s.client, s.Name(), s.url, h, []byte(clip(n.Message, ntfyMaxBody)))
 }
 
 // headerSafe keeps printable ASCII so a title is a valid header value.
@@ -53,4 +53,21 @@ func headerSafe(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// ntfyMaxBody is ntfy's message limit; a longer body would become an
+// attachment or be refused.
+const ntfyMaxBody = 4096
+
+// clip cuts s to at most max bytes at a line boundary, saying so.
+func clip(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	const more = "\n... (cut to fit ntfy; every event is in the stream and in the webhook payload)\n"
+	cut := s[:max-len(more)]
+	if i := strings.LastIndexByte(cut, '\n'); i > 0 {
+		cut = cut[:i]
+	}
+	return cut + more
 }

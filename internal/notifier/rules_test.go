@@ -1,6 +1,7 @@
 package notifier
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -132,5 +133,31 @@ func TestConfigValidate(t *testing.T) {
 		if err := c.Validate(); err == nil {
 			t.Errorf("%s: no error", name)
 		}
+	}
+}
+
+func TestDigestOfAThousandFitsNtfy(t *testing.T) {
+	var notes []Notification
+	for i := range 1000 {
+		e := ev(events.TableDegraded, fmt.Sprintf("table-%04d", i), func(e *events.Event) { e.Error = fmt.Sprintf("corrupted block %d", i%5) })
+		notes = append(notes, render("custodian", e, SeverityCritical))
+	}
+	notes = append(notes, render("custodian", ev(events.BackupFailed, "x", nil), SeverityHigh))
+	d := renderDigest("custodian", notes, 30*time.Second)
+	if !d.Digest || len(d.Events) != 1001 || d.Severity != SeverityCritical {
+		t.Fatalf("digest: %v %d %s", d.Digest, len(d.Events), d.Severity)
+	}
+	if !strings.Contains(d.Message, "1000 tables") || !strings.Contains(d.Message, "backup failed (high) on node n1: 1 table") {
+		t.Errorf("digest message:\n%s", d.Message[:500])
+	}
+	if strings.Count(d.Message, "error (200)") != 3 {
+		t.Errorf("want the three first distinct errors, 200 each:\n%s", d.Message[len(d.Message)-1500:])
+	}
+	body := clip(d.Message, ntfyMaxBody)
+	if len(body) > ntfyMaxBody || !strings.HasSuffix(body, "webhook payload)\n") {
+		t.Errorf("ntfy body %d bytes, ends %q", len(body), body[len(body)-60:])
+	}
+	if short := "one line\n"; clip(short, ntfyMaxBody) != short {
+		t.Error("clip changed a short message")
 	}
 }
