@@ -1,0 +1,241 @@
+package tables
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+)
+
+// Environment of the helper process.
+const (
+	envHelper    = "CUSTODIAN_TABLES_HELPER"
+	envRoot      = "CUSTODIAN_TABLES_ROOT"
+	envFailpoint = "CUSTODIAN_TABLES_FAILPOINT"
+)
+
+// TestHelperProcess is the child of TestCrashAtEveryFailpoint: it writes and
+// acknowledges records (a line "ack <key> <value>" on stdout after each Put
+// returns), runs the operation the failpoint belongs to, and SIGKILLs itself
+// when the failpoint is reached.
+func TestHelperProcess(t *testing.T) {
+	if os.Getenv(envHelper) != "1" {
+		t.Skip("helper process")
+	}
+	fp := os.Getenv(envFailpoint)
+	var outMu sync.Mutex
+	ack := func(k string, v json.RawMessage) {
+		outMu.Lock()
+		fmt.Fprintf(os.Stdout, "ack %s %s\n", k, v)
+		outMu.Unlock()
+	}
+	s, err := OpenStore(os.Getenv(envRoot), Options{Failpoint: func(name string) {
+		if name == fp {
+			syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			select {} // never returns
+		}
+	}})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(3)
+	}
+	ctx := context.Background()
+	tb, err := s.Open(ctx, "t", true)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(3)
+	}
+	put := func(k string, v json.RawMessage) {
+		outMu.Lock()
+		fmt.Fprintf(os.Stdout, "try %s %s\n", k, v)
+		outMu.Unlock()
+		if err := tb.Put(ctx, k, v); err != nil {
+			fmt.Fprintln(os.Stderr, "put:", err)
+			os.Exit(3)
+		}
+		ack(k, v)
+	}
+	var ops []Op
+	for i := 0; i < 5000; i++ {
+		ops = append(ops, Op{Op: "put", Key: fmt.Sprintf("k%06d", i), Value: val(i)})
+		if len(ops) == 500 {
+			if err := tb.Batch(ctx, ops); err != nil {
+				os.Exit(3)
+			}
+			for _, o := range ops {
+				ack(o.Key, o.Value)
+			}
+			ops = nil
+		}
+	}
+	for i := 0; i < 2000; i++ { // overwrites: dead records
+		put(fmt.Sprintf("k%06d", i), val(i+1))
+	}
+	kind := strings.SplitN(fp, ".", 2)[0]
+	var backupID string
+	if kind == "restore" {
+		m, err := tb.Backup(ctx, nil)
+		if err != nil {
+			os.Exit(3)
+		}
+		backupID = m.ID
+	}
+	// Writers during the operation (not for a restore: a restore brings back
+	// the backup, and the writes after it are the documented window).
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	if kind != "restore" {
+		for w := 0; w < 2; w++ {
+			wg.Add(1)
+			go func(w int) {
+				defer wg.Done()
+				for n := 0; ; n++ {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					put(fmt.Sprintf("w%d-%06d", w, n), json.RawMessage(fmt.Sprint(n)))
+					// Each writer overwrites its own keys, so that the last
+					// acknowledged value of a key is well defined.
+					put(fmt.Sprintf("k%06d", (2*n+w)%5000), json.RawMessage(fmt.Sprintf(`{"w":%d,"n":%d}`, w, n)))
+				}
+			}(w)
+		}
+	}
+	switch kind {
+	case "rewrite":
+		_, err = tb.Compact(ctx, ModeRewrite, nil)
+	case "backup":
+		_, err = tb.Backup(ctx, nil)
+	case "restore":
+		_, err = tb.RestoreFrom(ctx, backupID, nil)
+	}
+	close(stop)
+	wg.Wait()
+	fmt.Fprintf(os.Stderr, "failpoint %s not reached (err %v)\n", fp, err)
+	os.Exit(4)
+}
+
+func TestCrashAtEveryFailpoint(t *testing.T) {
+	if os.Getenv(envHelper) == "1" {
+		t.Skip("in the helper")
+	}
+	for _, fp := range FailpointNames() {
+		t.Run(fp, func(t *testing.T) {
+			root := t.TempDir()
+			cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$", "-test.count=1")
+			cmd.Env = append(os.Environ(), envHelper+"=1", envRoot+"="+root, envFailpoint+"="+fp)
+			var stdout, stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			err := cmd.Run()
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) {
+				t.Fatalf("child: %v (stderr %s)", err, stderr.String())
+			}
+			ws, ok := ee.Sys().(syscall.WaitStatus)
+			if !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
+				t.Fatalf("child did not die by SIGKILL at %s: %v; stderr: %s", fp, err, stderr.String())
+			}
+			// The last acknowledged value of every key, and the values
+			// tried after it (a write can land without its ack being
+			// printed before the kill). Each key has one writer at a time,
+			// so its lines are in order.
+			acked := map[string]string{}
+			later := map[string]map[string]bool{}
+			sc := bufio.NewScanner(&stdout)
+			sc.Buffer(make([]byte, 1<<20), 1<<20)
+			for sc.Scan() {
+				f := strings.SplitN(sc.Text(), " ", 3)
+				if len(f) != 3 {
+					continue
+				}
+				switch f[0] {
+				case "ack":
+					acked[f[1]] = f[2]
+					later[f[1]] = map[string]bool{}
+				case "try":
+					if later[f[1]] == nil {
+						later[f[1]] = map[string]bool{}
+					}
+					later[f[1]][f[2]] = true
+				}
+			}
+			if len(acked) < 5000 {
+				t.Fatalf("only %d keys acknowledged", len(acked))
+			}
+			// The crash left the work of its step behind (so that the
+			// cleanup below is really exercised).
+			before := strings.Join(leftovers(t, root), " ")
+			if want, ok := crashLeftovers()[fp]; ok && !strings.Contains(before, want) {
+				t.Fatalf("after a crash at %s want a leftover %q, have %q", fp, want, before)
+			}
+			ctx := context.Background()
+			s := openTestStore(t, root, nil)
+			if lo := leftovers(t, root); len(lo) != 0 {
+				t.Fatalf("leftovers after OpenStore: %v", lo)
+			}
+			tb, err := s.Open(ctx, "t", false)
+			if err != nil {
+				t.Fatalf("open after the crash at %s: %v", fp, err)
+			}
+			for k, v := range acked {
+				got, err := tb.Get(ctx, k)
+				if err != nil || (string(got) != v && !later[k][string(got)]) {
+					t.Fatalf("acknowledged %s=%s reads %s %v after a crash at %s", k, v, got, err, fp)
+				}
+			}
+			vr, err := tb.Verify(ctx, nil)
+			if err != nil {
+				t.Fatalf("verify: %v", err)
+			}
+			st, _ := tb.Stats(ctx)
+			t.Logf("%s: %d keys acknowledged, %d records, estimate %d live %d dead", fp, len(acked), vr.Records, st.Records, st.DeadRecords)
+			// Every backup listed is whole.
+			bs, err := s.Backups("t")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range bs {
+				dir, _ := s.BackupDir("t", m.ID)
+				if err := checkBackup(ctx, dir, m); err != nil {
+					t.Fatalf("backup %s after the crash: %v", m.ID, err)
+				}
+			}
+			// And the table keeps working: a rewrite and a backup succeed.
+			if _, err := tb.Compact(ctx, ModeRewrite, nil); err != nil {
+				t.Fatalf("rewrite after the crash: %v", err)
+			}
+			if _, err := tb.Backup(ctx, nil); err != nil {
+				t.Fatalf("backup after the crash: %v", err)
+			}
+		})
+	}
+}
+
+// crashLeftovers is what a crash at a failpoint must leave for OpenStore to
+// clean up or finish.
+func crashLeftovers() map[string]string {
+	return map[string]string{
+		FPRewriteAfterCopy:       "tables/.tmp-rewrite-t-",
+		FPRewriteAfterVerify:     "tables/.tmp-rewrite-t-",
+		FPRewriteAfterCatchUp:    "tables/.tmp-rewrite-t-",
+		FPRewritePaused:          "tables/.tmp-rewrite-t-",
+		FPRewriteAfterAside:      "tables/.old-t",
+		FPRewriteAfterSwap:       "tables/.old-t",
+		FPBackupAfterCopy:        "backups/t/.tmp-",
+		FPBackupAfterManifest:    "backups/t/.tmp-",
+		FPRestoreAfterCopy:       "tables/.tmp-restore-t-",
+		FPRestoreAfterVerify:     "tables/.tmp-restore-t-",
+		FPRestoreReady:           "tables/.ready-t",
+		FPRestoreAfterQuarantine: "tables/.ready-t",
+	}
+}
