@@ -1,6 +1,9 @@
 package supervisor
 
 import (
+	"context"
+	"fmt"
+
 	"github.com/custodian-dev/custodian/internal/events"
 	"github.com/custodian-dev/custodian/internal/tables"
 )
@@ -10,6 +13,13 @@ import (
 type detection struct {
 	op  string
 	err error
+
+	// emitted, when set, is closed once corruption.detected has been
+	// emitted (emitErr is its failure): the event goes out at once, even
+	// while the table's worker finishes an operation, and the restore waits
+	// for it so that restore.started follows it.
+	emitted chan struct{}
+	emitErr error
 }
 
 // reportCorruption is the tables.Options.OnCorruption handler. It never
@@ -46,5 +56,40 @@ func (s *Supervisor) queueRestoreLocked(ts *tableState, d detection) {
 		Verb:    events.VerbRestore,
 		Trigger: events.TriggerAuto,
 	}
-	s.enqueueLocked(ts, &job{cmd: cmd, attempt: 1, det: &d}, true)
+	j := &job{cmd: cmd, attempt: 1, det: &d}
+	if s.state == stateRunning {
+		// Add under s.mu while running: it happens before Run's Wait.
+		d.emitted = make(chan struct{})
+		s.workers.Add(1)
+		go func() {
+			defer s.workers.Done()
+			d.emitErr = s.emit(s.workCtx, s.detectedEvent(j))
+			close(d.emitted)
+		}()
+	}
+	s.enqueueLocked(ts, j, true)
+}
+
+// detectedEvent is the corruption.detected event of an incident.
+func (s *Supervisor) detectedEvent(j *job) events.Event {
+	e := s.jobEvent(events.CorruptionDetected, j)
+	e.Result = events.ResultFailed
+	e.Error = errText(j.det.err)
+	e.Data = map[string]any{"op": j.det.op, "error": errText(j.det.err)}
+	return e
+}
+
+// announced waits for the incident's corruption.detected, emitting it here
+// when the incident began before Run.
+func (s *Supervisor) announced(ctx context.Context, j *job) error {
+	d := j.det
+	if d.emitted == nil {
+		return s.emit(ctx, s.detectedEvent(j))
+	}
+	select {
+	case <-d.emitted:
+		return d.emitErr
+	case <-ctx.Done():
+		return fmt.Errorf("table %s: corruption.detected: %w", j.cmd.Table, ctx.Err())
+	}
 }

@@ -120,6 +120,10 @@ func (s *Supervisor) next(ts *tableState) (j *job, release func(), ok bool) {
 		ts.queue = ts.queue[1:]
 		ts.running = j
 		ts.progress = nil
+		if !j.needsSlot() {
+			// A restore or salvage runs: corruption it meets belongs to it.
+			ts.restorePending = true
+		}
 		s.mu.Unlock()
 		return j, release, true
 	}
@@ -143,7 +147,7 @@ func (s *Supervisor) finishJob(ts *tableState, j *job, outcome events.Event, err
 		ts.running = nil
 		ts.progress = nil
 	}
-	if j.cmd.Verb == events.VerbRestore {
+	if !j.needsSlot() {
 		ts.restorePending = false
 		for _, q := range ts.queue {
 			if q.det != nil {

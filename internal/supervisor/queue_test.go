@@ -2,9 +2,14 @@ package supervisor
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
+
+	lerrors "github.com/syndtr/goleveldb/leveldb/errors"
+	"github.com/syndtr/goleveldb/leveldb/storage"
 
 	"github.com/custodian-dev/custodian/internal/apierr"
 	"github.com/custodian-dev/custodian/internal/events"
@@ -180,5 +185,48 @@ func TestTablesWorkConcurrentlyUpToTheLimit(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestDetectionAnnouncedWhileTheTableIsBusy: a corruption reported while an
+// operation holds the table is announced at once, the table stops serving at
+// once, and the restore runs right after the operation, ahead of the queue.
+func TestDetectionAnnouncedWhileTheTableIsBusy(t *testing.T) {
+	g := newGate(tables.FPBackupBeforeCopy)
+	h := start(t, harnessOpt{failpoint: g.failpoint})
+	defer g.open()
+	tb := h.open("users")
+	fill(t, tb, 30, 1)
+	b := h.submit("users", events.VerbBackup, events.CommandBody{})
+	g.await(t, 1)
+	v := h.submit("users", events.VerbVerify, events.CommandBody{})
+
+	report := h.sup.CorruptionHandler()
+	corrupt := lerrors.NewErrCorrupted(storage.FileDesc{Type: storage.TypeTable, Num: 7}, errors.New("checksum mismatch"))
+	report("users", "get", fmt.Errorf("table users: get: %w", corrupt))
+	report("users", "get", corrupt) // same incident
+	h.rec.waitType(t, "users", events.CorruptionDetected, 1)
+	if ok, why := tb.Available(); ok || why != tables.ReasonRestoring {
+		t.Errorf("table after detection: available %v (%s), want restoring", ok, why)
+	}
+	if n := len(h.rec.of("users", events.BackupCompleted, events.RestoreStarted)); n != 0 {
+		t.Errorf("the restore did not wait for the running backup")
+	}
+
+	g.open()
+	h.wait(b)
+	h.rec.waitType(t, "users", events.RestoreCompleted, 1)
+	h.wait(v)
+	var order []string
+	for _, e := range h.rec.of("users", events.CorruptionDetected, events.BackupCompleted, events.RestoreStarted,
+		events.RestoreCompleted, events.VerifyCompleted, events.VerifyFailed) {
+		order = append(order, e.Type)
+	}
+	want := []string{events.CorruptionDetected, events.BackupCompleted, events.RestoreStarted, events.RestoreCompleted, events.VerifyCompleted}
+	if fmt.Sprint(order) != fmt.Sprint(want) {
+		t.Errorf("order %v, want %v", order, want)
+	}
+	if got := contents(t, tb); len(got) != 30 {
+		t.Errorf("after restore: %d records", len(got))
 	}
 }

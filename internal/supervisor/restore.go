@@ -31,11 +31,7 @@ func (s *Supervisor) restore(ctx context.Context, ts *tableState, j *job) (event
 	reason := "manual restore"
 	if j.det != nil {
 		reason = fmt.Sprintf("corruption on %s", j.det.op)
-		d := s.jobEvent(events.CorruptionDetected, j)
-		d.Result = events.ResultFailed
-		d.Error = errText(j.det.err)
-		d.Data = map[string]any{"op": j.det.op, "error": errText(j.det.err)}
-		errs = append(errs, s.emit(ctx, d))
+		errs = append(errs, s.announced(ctx, j))
 	}
 	wasServing, _ := ts.t.Available()
 	wasServing = wasServing && j.det == nil

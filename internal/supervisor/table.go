@@ -53,7 +53,8 @@ func (ts *tableState) poke() {
 }
 
 // OpenTable opens (create: or creates) a table and starts maintaining it;
-// a new table emits table.created. A table that fails to open with
+// a new table emits table.created (trigger startup before Run, manual after).
+// A table that fails to open with
 // corruption is owned all the same, unavailable, and restored automatically
 // (OpenTable returns nil then). Opening a table already owned does nothing.
 // An invalid name answers apierr.InvalidTable, a missing table (create false)
@@ -106,6 +107,10 @@ func (s *Supervisor) OpenTable(ctx context.Context, name string, create bool) er
 		s.startTable(ts)
 	}
 	callbacks := slices.Clone(s.added)
+	trigger := events.TriggerManual
+	if s.state == stateNew {
+		trigger = events.TriggerStartup
+	}
 	s.mu.Unlock()
 
 	for _, f := range callbacks {
@@ -115,7 +120,7 @@ func (s *Supervisor) OpenTable(ctx context.Context, name string, create bool) er
 		return nil
 	}
 	e := events.New(events.TableCreated, s.cfg.Node, name)
-	e.Trigger = events.TriggerManual
+	e.Trigger = trigger
 	e.Result = events.ResultOK
 	e.Data = map[string]any{"create": create}
 	if err := s.emit(ctx, e); err != nil {
