@@ -302,3 +302,51 @@ func TestOutboxCollector(t *testing.T) {
 		t.Fatal("custodian_outbox_depth not gathered")
 	}
 }
+
+func TestOutboxConcurrentEmittersKeepEachOnesOrder(t *testing.T) {
+	s := runJS(t, t.TempDir(), -1)
+	js := newJS(t, connectTCP(t, s.ClientURL()))
+	ensureStream(t, js)
+	o := openOutbox(t, filepath.Join(t.TempDir(), "outbox"))
+	runOutbox(t, o, js)
+	ctx := withTimeout(t, 60*time.Second)
+	const emitters, each = 8, 100
+	var wg sync.WaitGroup
+	for g := range emitters {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				if err := o.Emit(ctx, testEvent(g*each+i)); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err := o.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got, ids := streamEvents(t, js)
+	if len(got) != emitters*each {
+		t.Fatalf("%d events in the stream, want %d", len(got), emitters*each)
+	}
+	last := map[int]int{}
+	seen := map[int]bool{}
+	for i, e := range got {
+		if ids[i] != e.ID {
+			t.Fatalf("Nats-Msg-Id %q for %s", ids[i], e.ID)
+		}
+		idx := eventIndex(t, e)
+		if seen[idx] {
+			t.Fatalf("event %d twice", idx)
+		}
+		seen[idx] = true
+		g := idx / each
+		if prev, ok := last[g]; ok && idx <= prev {
+			t.Fatalf("emitter %d: event %d after %d", g, idx, prev)
+		}
+		last[g] = idx
+	}
+}

@@ -2,6 +2,7 @@ package bus
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"time"
 
@@ -63,10 +64,13 @@ func (o *Outbox) Run(ctx context.Context, js jetstream.JetStream) error {
 // queue. Entries that cannot be decoded are moved aside under x<seq> (kept
 // on disk, counted in Stats().Parked) so that they cannot block the queue.
 func (o *Outbox) readBatch() ([]entry, error) {
+	o.mu.Lock()
+	limit := o.committed
+	o.mu.Unlock()
 	it := o.db.NewIterator(util.BytesPrefix(keyEventPrefix), nil)
 	defer it.Release()
 	var out []entry
-	for len(out) < readBatch && it.Next() {
+	for len(out) < readBatch && it.Next() && seqOf(it.Key()) <= limit {
 		raw := append([]byte(nil), it.Value()...)
 		key := append([]byte(nil), it.Key()...)
 		e, err := events.Unmarshal(raw)
@@ -143,11 +147,17 @@ func (o *Outbox) publish(ctx context.Context, js jetstream.JetStream, ent entry)
 	}
 }
 
-// remove deletes a published entry and tells the watchers. The delete is
-// not fsynced: a crash that loses it republishes the event with the same
+// remove deletes a published entry, records its sequence as the highest
+// published (so that numbering goes on after a restart with an empty
+// outbox), and tells the watchers. The delete is not fsynced: a crash that loses it republishes the event with the same
 // id, which the stream's duplicate window drops.
 func (o *Outbox) remove(ent entry, ack *jetstream.PubAck) error {
-	if err := o.db.Delete(ent.key, nil); err != nil {
+	var b leveldb.Batch
+	b.Delete(ent.key)
+	var seqBuf [8]byte
+	binary.BigEndian.PutUint64(seqBuf[:], seqOf(ent.key))
+	b.Put(keyLastSeq, seqBuf[:])
+	if err := o.db.Write(&b, nil); err != nil {
 		return fmt.Errorf("outbox %s: delete entry %d: %w", o.dir, seqOf(ent.key), err)
 	}
 	o.mu.Lock()
