@@ -22,8 +22,8 @@ const MaxEventBytes = 256 << 10
 
 // Keys of the outbox database.
 var (
-	keyEventPrefix  = []byte("e") // e<8-byte big-endian seq> -> event JSON, in publication order
-	keyParkedPrefix = []byte("x") // x<seq> -> an entry that cannot be decoded (kept, never deleted)
+	keyEventPrefix  = []byte("e")     // e<8-byte big-endian seq> -> event JSON, in publication order
+	keyParkedPrefix = []byte("x")     // x<seq> -> an entry that cannot be decoded (kept, never deleted)
 	keyLastSeq      = []byte("m/seq") // highest sequence ever published (written with each delete)
 )
 
@@ -47,14 +47,14 @@ type Outbox struct {
 	next      uint64     // sequence of the next appended event
 	committed uint64     // every sequence up to this one is on disk (or failed)
 	finished  map[uint64]bool
-	depth     int64      // events waiting
-	published uint64     // events published since open
-	failures  uint64     // failed publish attempts since open
-	parked    uint64     // entries that could not be decoded (kept under x)
-	lastErr   string     // last publish error, "" after a success
+	depth     int64  // events waiting
+	published uint64 // events published since open
+	failures  uint64 // failed publish attempts since open
+	parked    uint64 // entries that could not be decoded (kept under x)
+	lastErr   string // last publish error, "" after a success
 	closed    bool
 	writers   sync.WaitGroup // Emits writing to the database
-	changed   chan struct{} // closed and replaced on every change of depth
+	changed   chan struct{}  // closed and replaced on every change of depth
 	watchers  []PublishedFunc
 
 	wake chan struct{} // cap 1: an event was appended
