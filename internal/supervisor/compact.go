@@ -77,17 +77,18 @@ func (s *Supervisor) compact(ctx context.Context, ts *tableState, j *job) (e eve
 func (s *Supervisor) compactFailed(ctx context.Context, ts *tableState, j *job, start time.Time, base map[string]any, err error) (events.Event, bool, error) {
 	final := j.attempt >= 2
 	data := with(base, map[string]any{"final": final})
-	if !final {
-		data["retry_in_ms"] = ts.pol.RetryDelay.Milliseconds()
-	}
-	e := outcome(s.jobEvent(events.CompactionFailed, j), events.ResultFailed, start, err, data)
-	err = joinErr(err, s.emit(ctx, e))
 	select {
 	case <-s.stopping:
+		// No retry at shutdown: the table waits for its next schedule.
+		data["retry"] = "abandoned: shutdown"
 		final = true
 	default:
+		if !final {
+			data["retry_in_ms"] = ts.pol.RetryDelay.Milliseconds()
+		}
 	}
-	return e, !final, err
+	e := outcome(s.jobEvent(events.CompactionFailed, j), events.ResultFailed, start, err, data)
+	return e, !final, joinErr(err, s.emit(ctx, e))
 }
 
 // with returns a copy of base with extra set over it.

@@ -119,7 +119,7 @@ func (s *Supervisor) next(ts *tableState) (j *job, release func(), ok bool) {
 		j = ts.queue[0]
 		ts.queue = ts.queue[1:]
 		ts.running = j
-		ts.progress = nil
+		ts.progress.Store(nil)
 		if !j.needsSlot() {
 			// A restore or salvage runs: corruption it meets belongs to it.
 			ts.restorePending = true
@@ -145,7 +145,7 @@ func (s *Supervisor) finishJob(ts *tableState, j *job, outcome events.Event, err
 	s.mu.Lock()
 	if ts.running == j {
 		ts.running = nil
-		ts.progress = nil
+		ts.progress.Store(nil)
 	}
 	if !j.needsSlot() {
 		ts.restorePending = false

@@ -76,9 +76,9 @@ func (s *Supervisor) status(ctx context.Context, ts *tableState) TableStatus {
 		st.CommandID = ts.running.cmd.ID
 		st.State = busyState(ts.running.cmd.Verb)
 	}
-	if ts.progress != nil {
-		p := *ts.progress
-		st.Progress = &p
+	if p := ts.progress.Load(); p != nil && st.Running != "" {
+		cp := *p
+		st.Progress = &cp
 	}
 	if len(ts.next) > 0 {
 		st.Next = make(map[string]string, len(ts.next))

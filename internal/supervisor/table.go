@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"sync/atomic"
 	"time"
 
 	"github.com/custodian-dev/custodian/internal/apierr"
@@ -28,9 +29,14 @@ type tableState struct {
 	running        *job
 	restorePending bool // an automatic restore is queued, or a restore runs
 	lastError      string
-	progress       *Progress
 	skippedTicks   int64 // scheduled work dropped because the queue was full
 	next           map[string]time.Time
+
+	// progress is the running operation's latest figures. It is atomic, not
+	// under Supervisor.mu, because tables calls Progress from inside its own
+	// work, possibly holding its locks, while reportCorruption holds
+	// Supervisor.mu and takes the table's lock.
+	progress atomic.Pointer[Progress]
 }
 
 func newTableState(name string, t *tables.Table, pol Policy) *tableState {

@@ -50,7 +50,7 @@ func (s *Supervisor) retryLater(ts *tableState, j *job, last events.Event, lastE
 	s.mu.Lock()
 	if ts.running == j {
 		ts.running = nil
-		ts.progress = nil
+		ts.progress.Store(nil)
 	}
 	if lastErr != nil {
 		ts.lastError = lastErr.Error()
@@ -82,9 +82,7 @@ func (s *Supervisor) retryLater(ts *tableState, j *job, last events.Event, lastE
 // progressOf returns a tables.Progress that records figures for Status.
 func (s *Supervisor) progressOf(ts *tableState) tables.Progress {
 	return func(done, total int64, unit string) {
-		s.mu.Lock()
-		ts.progress = &Progress{Done: done, Total: total, Unit: unit}
-		s.mu.Unlock()
+		ts.progress.Store(&Progress{Done: done, Total: total, Unit: unit})
 	}
 }
 
