@@ -21,10 +21,10 @@ import (
 const MaxEventBytes = 256 << 10
 
 // Keys of the outbox database.
-var (
-	keyEventPrefix  = []byte("e")     // e<8-byte big-endian seq> -> event JSON, in publication order
-	keyParkedPrefix = []byte("x")     // x<seq> -> an entry that cannot be decoded (kept, never deleted)
-	keyLastSeq      = []byte("m/seq") // highest sequence ever published (written with each delete)
+const (
+	keyEventPrefix  = "e"     // e<8-byte big-endian seq> -> event JSON, in publication order
+	keyParkedPrefix = "x"     // x<seq> -> an entry that cannot be decoded (kept, never deleted)
+	keyLastSeq      = "m/seq" // highest sequence ever published (written with each delete)
 )
 
 // ErrOutboxClosed is returned by Emit after Close.
@@ -90,7 +90,7 @@ func OpenOutbox(dir string, opts OutboxOptions) (*Outbox, error) {
 // load reads the persisted sequence and counts waiting events.
 func (o *Outbox) load() error {
 	var last uint64
-	v, err := o.db.Get(keyLastSeq, nil)
+	v, err := o.db.Get([]byte(keyLastSeq), nil)
 	switch {
 	case err == nil && len(v) == 8:
 		last = binary.BigEndian.Uint64(v)
@@ -99,7 +99,7 @@ func (o *Outbox) load() error {
 	case !errors.Is(err, leveldb.ErrNotFound):
 		return fmt.Errorf("outbox %s: load: %w", o.dir, err)
 	}
-	it := o.db.NewIterator(util.BytesPrefix(keyEventPrefix), nil)
+	it := o.db.NewIterator(util.BytesPrefix([]byte(keyEventPrefix)), nil)
 	var n int64
 	for it.Next() {
 		n++

@@ -350,3 +350,42 @@ func TestOutboxConcurrentEmittersKeepEachOnesOrder(t *testing.T) {
 		last[g] = idx
 	}
 }
+
+func TestOutboxParksAnUndecodableEntryAndGoesOn(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "outbox")
+	ctx := withTimeout(t, 30*time.Second)
+	o := openOutbox(t, dir)
+	first, second := testEvent(1), testEvent(2)
+	if err := o.Emit(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	// Damage: an entry between the two that is not an event.
+	if err := o.db.Put(eventKey(o.next), []byte("{not an event"), nil); err != nil {
+		t.Fatal(err)
+	}
+	o.next++
+	if err := o.Close(); err != nil {
+		t.Fatal(err)
+	}
+	o = openOutbox(t, dir)
+	if err := o.Emit(ctx, second); err != nil {
+		t.Fatal(err)
+	}
+	if d := o.Depth(); d != 3 {
+		t.Fatalf("depth %d, want 3", d)
+	}
+	s := runJS(t, t.TempDir(), -1)
+	js := newJS(t, connectTCP(t, s.ClientURL()))
+	ensureStream(t, js)
+	runOutbox(t, o, js)
+	if err := o.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	checkStream(t, js, []events.Event{first, second})
+	if st := o.Stats(); st.Parked != 1 || st.Depth != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+	if v, err := o.db.Get(append([]byte(keyParkedPrefix), eventKey(2)[1:]...), nil); err != nil || string(v) != "{not an event" {
+		t.Fatalf("parked entry not kept: %q %v", v, err)
+	}
+}

@@ -67,7 +67,7 @@ func (o *Outbox) readBatch() ([]entry, error) {
 	o.mu.Lock()
 	limit := o.committed
 	o.mu.Unlock()
-	it := o.db.NewIterator(util.BytesPrefix(keyEventPrefix), nil)
+	it := o.db.NewIterator(util.BytesPrefix([]byte(keyEventPrefix)), nil)
 	defer it.Release()
 	var out []entry
 	for len(out) < readBatch && it.Next() && seqOf(it.Key()) <= limit {
@@ -93,7 +93,7 @@ func (o *Outbox) readBatch() ([]entry, error) {
 
 func (o *Outbox) park(key, raw []byte, cause error) error {
 	var b leveldb.Batch
-	parked := append(append([]byte(nil), keyParkedPrefix...), key[1:]...)
+	parked := append([]byte(keyParkedPrefix), key[1:]...)
 	b.Put(parked, raw)
 	b.Delete(key)
 	if err := o.db.Write(&b, nil); err != nil {
@@ -156,7 +156,7 @@ func (o *Outbox) remove(ent entry, ack *jetstream.PubAck) error {
 	b.Delete(ent.key)
 	var seqBuf [8]byte
 	binary.BigEndian.PutUint64(seqBuf[:], seqOf(ent.key))
-	b.Put(keyLastSeq, seqBuf[:])
+	b.Put([]byte(keyLastSeq), seqBuf[:])
 	if err := o.db.Write(&b, nil); err != nil {
 		return fmt.Errorf("outbox %s: delete entry %d: %w", o.dir, seqOf(ent.key), err)
 	}

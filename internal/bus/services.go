@@ -117,6 +117,11 @@ func StartServices(nc *nats.Conn, b Backend, opts ServicesOptions) (*Services, e
 		return nil, fmt.Errorf("services: start: %w", err)
 	}
 	b.OnTableAdded(func(name string) { _ = s.AddTable(name) })
+	if err := nc.FlushTimeout(10 * time.Second); err != nil && nc.IsConnected() {
+		s.stopServices()
+		cancel()
+		return nil, fmt.Errorf("services: start: flush subscriptions: %w", err)
+	}
 	for _, name := range b.Tables() {
 		if err := s.AddTable(name); err != nil {
 			s.stopServices()
@@ -133,12 +138,36 @@ func (s *Services) AddTable(name string) error {
 	if !events.ValidTable(name) {
 		return apierr.New(apierr.InvalidTable, "invalid table name %q", name)
 	}
+	added, err := s.addEndpoints(name)
+	if err != nil || !added {
+		return err
+	}
+	// Make sure the server has the subscriptions before anyone is told the
+	// table exists. While disconnected the client subscribes again on
+	// reconnect; there is nothing to wait for then.
+	if s.nc.IsConnected() {
+		if err := s.nc.FlushTimeout(5 * time.Second); err != nil && s.nc.IsConnected() {
+			err = fmt.Errorf("services: table %s: flush subscriptions: %w", name, err)
+			s.mu.Lock()
+			if s.addErr == nil {
+				s.addErr = err
+			}
+			s.mu.Unlock()
+			return err
+		}
+	}
+	return nil
+}
+
+// addEndpoints adds the kv and cmd endpoints of a table once; added is
+// false when there was nothing to do.
+func (s *Services) addEndpoints(name string) (added bool, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closing || s.tables[name] {
-		return nil
+		return false, nil
 	}
-	err := s.kv.AddEndpoint(name, s.dispatch(planeKV, name, s.handleKV),
+	err = s.kv.AddEndpoint(name, s.dispatch(planeKV, name, s.handleKV),
 		micro.WithEndpointSubject(fmt.Sprintf("%s.kv.%s.*", s.opts.Prefix, name)),
 		micro.WithEndpointMetadata(map[string]string{"table": name, "ops": "put,get,delete,batch,scan"}))
 	if err == nil {
@@ -151,10 +180,10 @@ func (s *Services) AddTable(name string) error {
 		if s.addErr == nil {
 			s.addErr = err
 		}
-		return err
+		return false, err
 	}
 	s.tables[name] = true
-	return nil
+	return true, nil
 }
 
 // Err is the first failure to subscribe a table's subjects, if any.
