@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/custodian-dev/custodian/internal/apierr"
 )
 
 // quarantineTimeFormat names a quarantined copy: RFC 3339 in UTC without
@@ -25,7 +27,11 @@ func (t *Table) Quarantine(ctx context.Context) (string, error) {
 	defer t.opMu.Unlock()
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if t.closed {
+		return "", apierr.New(apierr.TableUnavailable, "table %s is closed", t.name)
+	}
 	if t.db != nil {
+		_ = t.saveDead(true)
 		// Closing a damaged database can fail; the move goes on.
 		_ = t.db.Close()
 		t.db = nil

@@ -232,3 +232,47 @@ func TestIsCorruptionWrapped(t *testing.T) {
 		t.Error("IsCorruption true for a non-corruption")
 	}
 }
+
+func TestMissingDirWithHistoryIsNotRecreated(t *testing.T) {
+	ctx := context.Background()
+	root := t.TempDir()
+	s := openTestStore(t, root, nil)
+	tb := mustOpen(t, s, "t")
+	fill(t, tb, "k", 0, 10)
+	m, err := tb.Backup(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tb.Quarantine(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	// A crash here (quarantined, not yet restored): the next start must not
+	// create an empty table in its place.
+	det := &detections{}
+	s2 := openTestStore(t, root, det)
+	names, _ := s2.Names()
+	if !reflect.DeepEqual(names, []string{"t"}) {
+		t.Fatalf("names %v", names)
+	}
+	tb2, err := s2.Open(ctx, "t", true)
+	if !IsCorruption(err) || tb2 == nil {
+		t.Fatalf("open of a quarantined table: %v %v", tb2, err)
+	}
+	if ok, _ := exists(filepath.Join(root, tablesDir, "t")); ok {
+		t.Fatal("an empty table was created over a quarantined one")
+	}
+	if calls := det.list(); len(calls) != 1 || calls[0].op != "open" {
+		t.Fatalf("detections %+v", calls)
+	}
+	if _, err := tb2.Quarantine(ctx); err != nil {
+		t.Fatalf("quarantine with nothing to move: %v", err)
+	}
+	rr, err := tb2.RestoreFrom(ctx, m.ID, nil)
+	if err != nil || rr.Records != 10 || rr.Quarantined != "" {
+		t.Fatalf("restore %+v %v", rr, err)
+	}
+	if tb3, err := s2.Open(ctx, "t", false); err != nil || tb3 != tb2 {
+		t.Fatalf("open again: %v %v (want the same *Table)", tb3, err)
+	}
+}
