@@ -20,12 +20,18 @@ type Writer interface {
 	Delete(ctx context.Context, key string) error
 }
 
-// Options shape the load.
+// Options shape the load. The demo alternates a busy phase (Rate operations
+// per second for BusyFor) and a quiet one (QuietRate for QuietFor), so that
+// some scheduled compactions find much dead space and run, and others find
+// little and are skipped.
 type Options struct {
-	Rate    int // operations per second (default 100)
-	Keys    int // size of the key space (default 2000)
-	Padding int // bytes of filler per value (default 256)
-	Seed    uint64
+	Rate      int           // operations per second while busy (default 100)
+	QuietRate int           // operations per second while quiet (default 2)
+	BusyFor   time.Duration // default 40s
+	QuietFor  time.Duration // default 50s; negative: never quiet
+	Keys      int           // size of the key space (default 2000)
+	Padding   int           // bytes of filler per value (default 256)
+	Seed      uint64
 }
 
 func (o Options) withDefaults() Options {
@@ -38,6 +44,15 @@ func (o Options) withDefaults() Options {
 	if o.Padding <= 0 {
 		o.Padding = 256
 	}
+	if o.QuietRate <= 0 {
+		o.QuietRate = 2
+	}
+	if o.BusyFor <= 0 {
+		o.BusyFor = 40 * time.Second
+	}
+	if o.QuietFor == 0 {
+		o.QuietFor = 50 * time.Second
+	}
 	return o
 }
 
@@ -46,8 +61,8 @@ type Counts struct {
 	Puts, Deletes, Unavailable int64
 }
 
-// Run writes to w until ctx is done: about 70% puts (many of them
-// overwrites, as the key space is small), 30% deletes. While the table is
+// Run writes to w until ctx is done, in busy and quiet phases: about 70%
+// puts (many of them overwrites, as the key space is small), 30% deletes. While the table is
 // unavailable (restoring, degraded) it waits and tries again; any other error
 // ends the run and is returned with the counts so far.
 func Run(ctx context.Context, w Writer, opts Options) (Counts, error) {
@@ -55,6 +70,7 @@ func Run(ctx context.Context, w Writer, opts Options) (Counts, error) {
 	rng := rand.New(rand.NewPCG(opts.Seed, uint64(time.Now().UnixNano())))
 	tick := time.NewTicker(time.Second / time.Duration(opts.Rate))
 	defer tick.Stop()
+	busy, phaseEnd := true, time.Now().Add(opts.BusyFor)
 	pad := strings.Repeat("x", opts.Padding)
 	var c Counts
 	for n := int64(0); ; n++ {
@@ -62,6 +78,15 @@ func Run(ctx context.Context, w Writer, opts Options) (Counts, error) {
 		case <-ctx.Done():
 			return c, nil
 		case <-tick.C:
+		}
+		if now := time.Now(); opts.QuietFor > 0 && now.After(phaseEnd) {
+			busy = !busy
+			rate, d := opts.QuietRate, opts.QuietFor
+			if busy {
+				rate, d = opts.Rate, opts.BusyFor
+			}
+			phaseEnd = now.Add(d)
+			tick.Reset(time.Second / time.Duration(rate))
 		}
 		key := fmt.Sprintf("user-%05d", rng.IntN(opts.Keys))
 		var err error
