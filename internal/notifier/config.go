@@ -177,3 +177,7 @@ func checkURL(s string) error {
 	}
 	return nil
 }
+
+// claimLease is how long a notifier's claim on a (sink, event) pair lasts
+// without a refresh: after that (the notifier died) another one takes it.
+func (c Config) claimLease() time.Duration { return 2 * c.AckWait }

@@ -37,41 +37,96 @@ func (d *delivery) current() jetstream.Msg {
 
 func (d *delivery) run(ctx context.Context) {
 	kctx, stop := context.WithCancel(ctx)
-	defer stop()
+	var flows sync.WaitGroup
+	defer func() {
+		stop()
+		flows.Wait()
+	}()
 	go d.keepInProgress(kctx)
 
 	results := make(chan sinkResult, len(d.n.sinks))
-	waiting := 0
 	for _, s := range d.n.sinks {
-		var state string
-		if !d.n.retry(ctx, "check delivered set", func(ctx context.Context) error {
-			var err error
-			state, err = d.n.ledger.state(ctx, s.Key(), d.ev.ID)
-			return err
-		}) {
-			return
-		}
-		if state != "" {
-			continue // this sink is done with the event: never again
-		}
-		j := &job{note: d.note, result: results}
-		if err := d.n.workers[s.Key()].submit(ctx, j); err != nil {
-			return
-		}
-		waiting++
+		flows.Add(1)
+		go func() {
+			defer flows.Done()
+			d.sinkFlow(kctx, s, results)
+		}()
 	}
-	for ; waiting > 0; waiting-- {
+	for range d.n.sinks {
 		var r sinkResult
 		select {
 		case <-ctx.Done():
 			return
 		case r = <-results:
 		}
+		if r.skipped {
+			continue // done before: by an earlier run, a replica or another name
+		}
 		if !d.record(ctx, r) {
 			return
 		}
 	}
 	d.ack(ctx)
+}
+
+// sinkFlow takes the event to one sink: it claims the (sink, event) pair
+// in the delivered set, so that no other notifier sends it meanwhile, hands
+// it to the sink's worker, and keeps the claim fresh until the worker
+// answers. A pair already sent or given up is skipped; a pair claimed by
+// a live notifier is waited for.
+func (d *delivery) sinkFlow(ctx context.Context, s Sink, out chan<- sinkResult) {
+	lease := d.n.cfg.claimLease()
+	var rev uint64
+	for {
+		var st claimState
+		var wait time.Duration
+		if !d.n.retry(ctx, "claim in delivered set", func(ctx context.Context) error {
+			var err error
+			st, rev, wait, err = d.n.ledger.acquire(ctx, s.Key(), d.ev.ID, d.n.instance, lease)
+			return err
+		}) {
+			return
+		}
+		if st == claimDone {
+			out <- sinkResult{sink: s, skipped: true}
+			return
+		}
+		if st == claimOwned {
+			break
+		}
+		// Another notifier is on it: look again when its claim would lapse,
+		// or sooner to see it done.
+		if !sleep(ctx, min(max(wait, d.n.cfg.BackoffBase), 2*time.Second)) {
+			return
+		}
+	}
+
+	res := make(chan sinkResult, 1)
+	if err := d.n.workers[s.Key()].submit(ctx, &job{note: d.note, result: res}); err != nil {
+		return
+	}
+	refresh := time.NewTicker(lease / 3)
+	defer refresh.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case r := <-res:
+			out <- r
+			return
+		case <-refresh.C:
+			rctx, cancel := context.WithTimeout(ctx, lease/3)
+			next, err := d.n.ledger.refresh(rctx, s.Key(), d.ev.ID, d.n.instance, rev)
+			cancel()
+			if err != nil {
+				// NATS down, or the claim lapsed and another notifier took
+				// it: keep going; the 2xx is recorded whatever happens.
+				d.n.cfg.Log.Info("notifier: refresh claim", "sink", s.Name(), "event", d.ev.ID, "err", err)
+				continue
+			}
+			rev = next
+		}
+	}
 }
 
 // record stores one sink's outcome: the delivered set first (so that no

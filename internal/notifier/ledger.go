@@ -10,11 +10,21 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// Ledger states of an (event, sink) pair. A pair with any state is done:
-// never sent again.
+// Ledger values of an (event, sink) pair. sent and failed are final: the
+// pair is never sent again. A claim marks the notifier working on it.
 const (
 	stateSent   = "sent"   // the sink answered 2xx
 	stateFailed = "failed" // given up; notification.failed is in the stream
+	claimPrefix = "claim " // + instance: being delivered; lapses after the lease
+)
+
+// claimState is the outcome of acquire.
+type claimState int
+
+const (
+	claimOwned claimState = iota // this notifier may send
+	claimDone                    // sent or given up already
+	claimBusy                    // another live notifier holds the claim
 )
 
 // ledger is the delivered set: a JetStream key-value bucket keyed by
@@ -45,16 +55,48 @@ func openLedger(ctx context.Context, js jetstream.JetStream, prefix string, ttl 
 
 func ledgerKey(sink, eventID string) string { return sink + "." + eventID }
 
-// state returns the recorded state of (sink, event), "" when none.
-func (l *ledger) state(ctx context.Context, sink, eventID string) (string, error) {
-	e, err := l.kv.Get(ctx, ledgerKey(sink, eventID))
+// acquire claims (sink, event) for instance with an atomic create, or takes
+// over a claim that has lapsed (its last write, by the server's clock, is
+// older than lease) with a compare-and-set on its revision. It returns the
+// claim's revision when owned, and how long to wait when busy.
+func (l *ledger) acquire(ctx context.Context, sink, eventID, instance string, lease time.Duration) (claimState, uint64, time.Duration, error) {
+	key := ledgerKey(sink, eventID)
+	mine := claimPrefix + instance
+	rev, err := l.kv.Create(ctx, key, []byte(mine))
+	if err == nil {
+		return claimOwned, rev, 0, nil
+	}
+	if !errors.Is(err, jetstream.ErrKeyExists) {
+		return 0, 0, 0, fmt.Errorf("notifier: delivered set: claim %s %s: %w", sink, eventID, err)
+	}
+	e, err := l.kv.Get(ctx, key)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return "", nil
+		return claimBusy, 0, 0, nil // removed meanwhile: try again
 	}
 	if err != nil {
-		return "", fmt.Errorf("notifier: delivered set: get %s %s: %w", sink, eventID, err)
+		return 0, 0, 0, fmt.Errorf("notifier: delivered set: get %s %s: %w", sink, eventID, err)
 	}
-	return string(e.Value()), nil
+	v := string(e.Value())
+	if v == stateSent || v == stateFailed {
+		return claimDone, 0, 0, nil
+	}
+	if left := time.Until(e.Created().Add(lease)); strings.HasPrefix(v, claimPrefix) && v != mine && left > 0 {
+		return claimBusy, 0, left, nil
+	}
+	rev, err = l.kv.Update(ctx, key, []byte(mine), e.Revision())
+	if err != nil {
+		return claimBusy, 0, 0, nil // another notifier took it first: look again
+	}
+	return claimOwned, rev, 0, nil
+}
+
+// refresh renews instance's claim on (sink, event), if it still holds it.
+func (l *ledger) refresh(ctx context.Context, sink, eventID, instance string, rev uint64) (uint64, error) {
+	next, err := l.kv.Update(ctx, ledgerKey(sink, eventID), []byte(claimPrefix+instance), rev)
+	if err != nil {
+		return 0, fmt.Errorf("notifier: delivered set: refresh claim %s %s: %w", sink, eventID, err)
+	}
+	return next, nil
 }
 
 // mark records (sink, event) as done.

@@ -53,14 +53,15 @@ func TestReplicasWithSameNameShareTheWork(t *testing.T) {
 }
 
 // TestDifferentNamesEachGetEveryEvent runs two notifiers with different
-// names and their own sinks: each sink gets every event.
+// names and their own sinks: each sink gets every event. A sink both name
+// gets each event once (the delivered set is shared).
 func TestDifferentNamesEachGetEveryEvent(t *testing.T) {
 	e := newEnv(t)
-	ops, dba := newSink(t), newSink(t)
+	ops, dba, shared := newSink(t), newSink(t), newSink(t)
 	a := testConfig("ops")
-	a.Webhooks = []string{ops.URL()}
+	a.Webhooks = []string{ops.URL(), shared.URL()}
 	b := testConfig("dba")
-	b.Webhooks = []string{dba.URL()}
+	b.Webhooks = []string{dba.URL(), shared.URL()}
 	runNotifier(t, connect(t, e.srv.ClientURL()), a)
 	runNotifier(t, connect(t, e.srv.ClientURL()), b)
 	waitFor(t, 20*time.Second, "both consumers", func() bool { return e.drained("ops") && e.drained("dba") })
@@ -74,7 +75,7 @@ func TestDifferentNamesEachGetEveryEvent(t *testing.T) {
 	waitFor(t, 30*time.Second, "every event at both sinks", func() bool {
 		return len(ops.requests()) >= len(evs) && len(dba.requests()) >= len(evs) && e.drained("ops") && e.drained("dba")
 	})
-	for name, s := range map[string]*sink{"ops": ops, "dba": dba} {
+	for name, s := range map[string]*sink{"ops": ops, "dba": dba, "shared": shared} {
 		got := webhookIDs(t, s.requests())
 		for _, x := range evs {
 			if got[x.ID] != 1 {
@@ -90,8 +91,8 @@ func TestDifferentNamesEachGetEveryEvent(t *testing.T) {
 	for _, s := range e.streamEvents(events.NotificationSent) {
 		byNode[s.Node]++
 	}
-	if byNode["ops"] != len(evs) || byNode["dba"] != len(evs) {
-		t.Errorf("notification.sent per notifier: %v, want %d each", byNode, len(evs))
+	if byNode["ops"]+byNode["dba"] != 3*len(evs) || byNode["ops"] < len(evs) || byNode["dba"] < len(evs) {
+		t.Errorf("notification.sent per notifier: %v, want %d in all, at least %d each", byNode, 3*len(evs), len(evs))
 	}
 }
 

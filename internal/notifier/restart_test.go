@@ -40,7 +40,7 @@ func TestKilledDuringRetriesThenRestarted(t *testing.T) {
 	upKey := NewWebhook(up.URL(), "", nil).Key()
 	waitFor(t, 30*time.Second, "the healthy sink delivered and recorded, the other retrying", func() bool {
 		for _, x := range evs {
-			if _, err := kv.Get(context.Background(), ledgerKey(upKey, x.ID)); err != nil {
+			if e, err := kv.Get(context.Background(), ledgerKey(upKey, x.ID)); err != nil || string(e.Value()) != stateSent {
 				return false
 			}
 		}

@@ -23,6 +23,7 @@ type sinkResult struct {
 	digestID string // set when the event went out in a digest
 	attempts int
 	err      error // the last error, when given up
+	skipped  bool  // the pair was already done: nothing sent, nothing to record
 }
 
 // worker owns one sink: it groups, rate-limits and retries deliveries. It
