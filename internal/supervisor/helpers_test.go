@@ -85,7 +85,7 @@ func (r *recorder) of(table string, types ...string) []events.Event {
 }
 
 // waitFor waits until pred holds over the recorded events and returns them.
-func (r *recorder) waitFor(t *testing.T, what string, pred func([]events.Event) bool) []events.Event {
+func (r *recorder) waitFor(t testing.TB, what string, pred func([]events.Event) bool) []events.Event {
 	t.Helper()
 	deadline := time.NewTimer(waitLimit)
 	defer deadline.Stop()
@@ -104,7 +104,7 @@ func (r *recorder) waitFor(t *testing.T, what string, pred func([]events.Event) 
 }
 
 // waitType waits for n events of typ on table and returns them.
-func (r *recorder) waitType(t *testing.T, table, typ string, n int) []events.Event {
+func (r *recorder) waitType(t testing.TB, table, typ string, n int) []events.Event {
 	t.Helper()
 	r.waitFor(t, fmt.Sprintf("%d %s on %s", n, typ, table), func([]events.Event) bool {
 		return len(r.of(table, typ)) >= n
@@ -135,7 +135,7 @@ func quiet() Policy {
 
 // harness is a running Supervisor over a real store in a temp dir.
 type harness struct {
-	t    *testing.T
+	t    testing.TB
 	root string
 	rec  *recorder
 	sup  *Supervisor
@@ -150,7 +150,7 @@ type harnessOpt struct {
 	noRun     bool
 }
 
-func start(t *testing.T, o harnessOpt) *harness {
+func start(t testing.TB, o harnessOpt) *harness {
 	t.Helper()
 	if o.root == "" {
 		o.root = t.TempDir()
@@ -232,7 +232,7 @@ func (h *harness) wait(tk *Ticket) events.Event {
 }
 
 // fill puts n keys k0000.. with values {"n":i,"v":gen}.
-func fill(t *testing.T, tb *tables.Table, n, gen int) {
+func fill(t testing.TB, tb *tables.Table, n, gen int) {
 	t.Helper()
 	ctx := context.Background()
 	for i := 0; i < n; i++ {

@@ -1,10 +1,3 @@
-// Package supervisor applies Custodian's maintenance policy to the tables of
-// one node: per-table schedules for compaction, backup and verify, the
-// dead-ratio threshold, a bounded per-table work queue with coalescing, one
-// retry of a failed compaction, automatic restore when corruption is
-// detected, and degraded mode when no backup is good. It drives
-// internal/tables and reports every step through an events.Emitter; it knows
-// nothing of NATS or HTTP.
 package supervisor
 
 import (
