@@ -8,8 +8,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
-
-	"github.com/custodian-dev/custodian/internal/events"
 )
 
 // Consumer feeds a Projection from the event stream: it replays from the
@@ -149,6 +147,7 @@ func (c *Consumer) session(ctx context.Context) error {
 		return fmt.Errorf("stream %s: consume from %d: %w", c.stream, last+1, err)
 	}
 	defer it.Stop()
+	dec := newDecoder()
 	c.mu.Lock()
 	c.attached = true
 	c.lastErr = nil
@@ -164,7 +163,7 @@ func (c *Consumer) session(ctx context.Context) error {
 			return fmt.Errorf("stream %s: metadata: %w", c.stream, err)
 		}
 		seq := meta.Sequence.Stream
-		if e, err := events.Unmarshal(msg.Data()); err != nil {
+		if e, err := dec.decode(msg.Data()); err != nil {
 			c.p.Skip(seq)
 		} else {
 			c.p.Apply(seq, e)
