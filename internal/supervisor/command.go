@@ -27,6 +27,8 @@ type Command struct {
 // trigger, bad mode), apierr.InvalidTable, apierr.NotFound (table not owned,
 // unknown backup_id), apierr.TableUnavailable (compact, backup or verify while
 // the table restores or is degraded; restore and salvage are accepted),
+// apierr.InvalidRequest also for a salvage of a table that serves, unless
+// body.force (salvage replaces the data with the newest quarantined copy's),
 // apierr.Busy, apierr.Internal (stopping, or command.accepted could not be
 // emitted: then nothing is queued). The status verb is answered at once:
 // its ticket is done on return and carries the TableStatus.
@@ -145,6 +147,11 @@ func (s *Supervisor) check(ctx context.Context, cmd Command) (*tableState, error
 	case events.VerbCompact, events.VerbBackup, events.VerbVerify:
 		if ok, reason := ts.t.Available(); !ok {
 			return nil, apierr.New(apierr.TableUnavailable, "table %s is %s", cmd.Table, reason)
+		}
+	case events.VerbSalvage:
+		if ok, _ := ts.t.Available(); ok && !cmd.Body.Force {
+			return nil, apierr.New(apierr.InvalidRequest,
+				"table %s serves: salvage would replace its data with what RecoverFile gets from its newest quarantined copy; send {\"force\":true} to do it anyway", cmd.Table)
 		}
 	case events.VerbRestore:
 		if id := cmd.Body.BackupID; id != "" {

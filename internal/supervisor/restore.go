@@ -154,13 +154,23 @@ func fromBackup(bs []tables.Manifest, id string) []tables.Manifest {
 }
 
 // salvage runs leveldb.RecoverFile on the newest quarantined copy and serves
-// what it brings back: table.recovered (data.records, data.source). A failure
-// is restore.failed with data.method "salvage" (final); the table keeps the
-// state it had.
+// what it brings back: table.recovered (data.records, data.source). The table
+// does not serve meanwhile (a write to the data being replaced would be
+// lost). A failure is restore.failed with data.method "salvage" (final); the
+// table returns to the state it had.
 func (s *Supervisor) salvage(ctx context.Context, ts *tableState, j *job) (events.Event, error) {
 	start := time.Now()
+	wasServing, prev := ts.t.Available()
+	ts.t.SetUnavailable(tables.ReasonRestoring)
 	res, err := ts.t.Salvage(ctx, s.progressOf(ts))
 	if err != nil {
+		if ok, _ := ts.t.Available(); !ok {
+			if wasServing {
+				err = joinErr(err, ts.t.SetAvailable())
+			} else {
+				ts.t.SetUnavailable(prev)
+			}
+		}
 		err = fmt.Errorf("table %s: salvage: %w", ts.name, err)
 		f := outcome(s.jobEvent(events.RestoreFailed, j), events.ResultFailed, start, err, map[string]any{
 			"method": "salvage",

@@ -234,6 +234,19 @@ func TestManualRestore(t *testing.T) {
 	if _, err := h.sup.Submit(context.Background(), Command{Table: "users", Verb: events.VerbRestore, Body: events.CommandBody{BackupID: "nope"}}); apierr.CodeOf(err) != apierr.NotFound {
 		t.Errorf("restore from an unknown backup: %v, want not_found", err)
 	}
+
+	// The writes the restore could not bring back are in the quarantined
+	// copy: a salvage of the serving table needs force, and gets them.
+	if _, err := h.sup.Submit(context.Background(), Command{Table: "users", Verb: events.VerbSalvage}); apierr.CodeOf(err) != apierr.InvalidRequest {
+		t.Errorf("salvage of a serving table without force: %v, want invalid_request", err)
+	}
+	rec := h.wait(h.submit("users", events.VerbSalvage, events.CommandBody{Force: true}))
+	if rec.Type != events.TableRecovered || rec.Data["records"] != int64(150) {
+		t.Fatalf("salvage of the pre-restore copy: %s %v (%s)", rec.Type, rec.Data, rec.Error)
+	}
+	if got := contents(t, tb); len(got) != 150 || got[key(149)] != `{"n":149,"v":2}` {
+		t.Errorf("after salvage: %d records", len(got))
+	}
 }
 
 func TestOneIncidentForConcurrentDetections(t *testing.T) {
