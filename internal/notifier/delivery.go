@@ -138,7 +138,7 @@ func (d *delivery) record(ctx context.Context, r sinkResult) bool {
 		state = stateFailed
 		typ = events.NotificationFailed
 	}
-	out := events.New(typ, d.n.cfg.Name, d.ev.Table)
+	out := events.New(typ, d.n.cfg.Name, subjectTable(d.ev.Table))
 	out.Attempt = r.attempts
 	out.Data = map[string]any{
 		"sink":     r.sink.Name(),
@@ -146,6 +146,9 @@ func (d *delivery) record(ctx context.Context, r sinkResult) bool {
 		"severity": d.note.Severity,
 		"type":     d.ev.Type,
 		"instance": d.n.instance,
+	}
+	if out.Table != d.ev.Table && d.ev.Table != "" {
+		out.Data["table"] = d.ev.Table
 	}
 	if r.digestID != "" {
 		out.Data["digest_id"] = r.digestID
@@ -212,4 +215,14 @@ func (d *delivery) ack(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// subjectTable is the table token of a notification.* event: the event's
+// table, or "_" when it is node-level or not a valid table name (an event
+// from a foreign publisher must not break the subject).
+func subjectTable(table string) string {
+	if events.ValidTable(table) {
+		return table
+	}
+	return events.NodeTable
 }

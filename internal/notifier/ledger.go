@@ -2,8 +2,11 @@ package notifier
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 
@@ -53,7 +56,18 @@ func openLedger(ctx context.Context, js jetstream.JetStream, prefix string, ttl 
 	return &ledger{kv: kv}, nil
 }
 
-func ledgerKey(sink, eventID string) string { return sink + "." + eventID }
+// kvToken matches what a key token may hold; event ids (UUIDs) do.
+var kvToken = regexp.MustCompile(`^[-_=A-Za-z0-9]{1,128}$`)
+
+// ledgerKey is <sink key>.<event id>; an id that cannot stand in a key (an
+// event from a foreign publisher) is replaced by its hash.
+func ledgerKey(sink, eventID string) string {
+	if !kvToken.MatchString(eventID) {
+		sum := sha256.Sum256([]byte(eventID))
+		eventID = "h-" + hex.EncodeToString(sum[:16])
+	}
+	return sink + "." + eventID
+}
 
 // acquire claims (sink, event) for instance with an atomic create, or takes
 // over a claim that has lapsed (its last write, by the server's clock, is

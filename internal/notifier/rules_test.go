@@ -161,3 +161,21 @@ func TestDigestOfAThousandFitsNtfy(t *testing.T) {
 		t.Error("clip changed a short message")
 	}
 }
+
+func TestForeignEventIDsAndTablesStayUsable(t *testing.T) {
+	if k := ledgerKey("webhook-1", "01a2179a-5bef-7a4b-8fe9-4a10fdcb5dc2"); k != "webhook-1.01a2179a-5bef-7a4b-8fe9-4a10fdcb5dc2" {
+		t.Errorf("uuid key %q", k)
+	}
+	k := ledgerKey("webhook-1", "a b.*>")
+	if !strings.HasPrefix(k, "webhook-1.h-") || strings.ContainsAny(k[len("webhook-1."):], " .*>") {
+		t.Errorf("foreign id key %q", k)
+	}
+	if ledgerKey("w", "a b") == ledgerKey("w", "a c") {
+		t.Error("different ids share a key")
+	}
+	for in, want := range map[string]string{"users": "users", "": "_", "_": "_", "a.b": "_", "A B": "_"} {
+		if got := subjectTable(in); got != want {
+			t.Errorf("subjectTable(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

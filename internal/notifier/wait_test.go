@@ -54,3 +54,34 @@ func TestRunStopsWhenTheConnectionCloses(t *testing.T) {
 		t.Fatal("Run did not return after its connection closed")
 	}
 }
+
+// TestForeignEventIsDeliveredAndPoisonIsDropped: an event with an id and
+// table that fit no key or subject token is still delivered and acked, and
+// a message that is no event is dropped without blocking the rest.
+func TestForeignEventIsDeliveredAndPoisonIsDropped(t *testing.T) {
+	e := newEnv(t)
+	hook := newSink(t)
+	cfg := testConfig("notifier")
+	cfg.Webhooks = []string{hook.URL()}
+	runNotifier(t, e.nc, cfg)
+
+	ctx := t.Context()
+	if _, err := e.js.Publish(ctx, testPrefix+".events.n1.x.table.degraded", []byte("not json")); err != nil {
+		t.Fatal(err)
+	}
+	foreign := events.Event{ID: "legacy id #7", Type: events.TableDegraded, Node: "n1", Table: "Weird Table", Time: time.Now()}
+	b, _ := foreign.Marshal()
+	if _, err := e.js.Publish(ctx, testPrefix+".events.n1.x.table.degraded", b); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, "the foreign event delivered and the consumer drained", func() bool {
+		return len(hook.ok2xx()) == 1 && e.drained("notifier") && len(e.streamEvents(events.NotificationSent)) == 1
+	})
+	if got := webhookIDs(t, hook.ok2xx()); got["legacy id #7"] != 1 {
+		t.Errorf("deliveries: %v", got)
+	}
+	s := e.streamEvents(events.NotificationSent)[0]
+	if s.Table != events.NodeTable || s.Data["table"] != "Weird Table" {
+		t.Errorf("notification.sent table %q data %v", s.Table, s.Data)
+	}
+}
