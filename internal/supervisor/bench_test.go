@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/syndtr/goleveldb/leveldb"
 	lerrors "github.com/syndtr/goleveldb/leveldb/errors"
@@ -21,7 +22,7 @@ import (
 	"github.com/custodian-dev/custodian/internal/tables"
 )
 
-// benchMiB is the size of the table the restore benchmarks use
+// benchMiB is the size of the table the restore benchmark uses
 // (CUSTODIAN_BENCH_MIB overrides it).
 func benchMiB() int {
 	var n int
@@ -33,16 +34,15 @@ func benchMiB() int {
 
 // benchTable fills users with about mib MiB of incompressible values in
 // batches and takes one backup; it returns the harness and the backup dir.
+// The backup is retried: tables' verify of a fresh backup above the 4 MiB
+// write buffer fails now and then (see TestBackupOfATableLargerThanTheWriteBuffer).
 func benchTable(b *testing.B, mib int) (*harness, string) {
 	b.Helper()
 	h := start(b, harnessOpt{})
-	if err := h.sup.OpenTable(context.Background(), "users", true); err != nil {
-		b.Fatal(err)
-	}
-	tb, _ := h.sup.Table("users")
+	tb := h.open("users")
 	const batch = 512
 	raw := make([]byte, 512)
-	for i := 0; i < mib*1024*1024/1024; i += batch {
+	for i := 0; i < mib*1024; i += batch {
 		ops := make([]tables.Op, 0, batch)
 		for k := 0; k < batch; k++ {
 			rand.Read(raw)
@@ -53,75 +53,99 @@ func benchTable(b *testing.B, mib int) (*harness, string) {
 			b.Fatal(err)
 		}
 	}
-	tk, err := h.sup.Submit(context.Background(), Command{Table: "users", Verb: events.VerbBackup})
+	var lastErr error
+	for try := 0; try < 20; try++ {
+		tk, err := h.sup.Submit(context.Background(), Command{Table: "users", Verb: events.VerbBackup})
+		if err != nil {
+			b.Fatal(err)
+		}
+		<-tk.Done()
+		if tk.Outcome().Type == events.BackupCompleted {
+			id := tk.Outcome().Data["backup_id"].(string)
+			return h, filepath.Join(h.root, "backups", "users", id)
+		}
+		lastErr = tk.Err()
+	}
+	b.Fatalf("backup: %v", lastErr)
+	return nil, ""
+}
+
+// copyAndScan is the baseline of a restore: cp -r of the backup plus one
+// strict scan of the copy with raw goleveldb.
+func copyAndScan(b *testing.B, backup string) {
+	dst := filepath.Join(b.TempDir(), "copy")
+	if out, err := exec.Command("cp", "-r", backup, dst).CombinedOutput(); err != nil {
+		b.Fatalf("cp: %v %s", err, out)
+	}
+	db, err := leveldb.OpenFile(dst, &opt.Options{Strict: opt.StrictAll})
 	if err != nil {
 		b.Fatal(err)
 	}
-	<-tk.Done()
-	if tk.Outcome().Type != events.BackupCompleted {
-		b.Fatalf("backup: %v", tk.Err())
+	it := db.NewIterator(nil, &opt.ReadOptions{Strict: opt.StrictAll})
+	n := 0
+	for it.Next() {
+		n++
 	}
-	id := tk.Outcome().Data["backup_id"].(string)
-	return h, filepath.Join(h.root, "backups", "users", id)
+	it.Release()
+	if err := it.Error(); err != nil {
+		b.Fatal(err)
+	}
+	db.Close()
+	if n == 0 {
+		b.Fatal("empty copy")
+	}
+	os.RemoveAll(dst)
 }
 
-// BenchmarkDetectionToServing is the time from a corruption report to the
-// table serving the restored backup again, through the supervisor (event,
-// queue, tables.RestoreFrom with its verify and open/close test, events).
+// BenchmarkDetectionToServing measures, on one table, the time from a
+// corruption report to the table serving its restored backup again through
+// the supervisor (event, queue, tables.RestoreFrom with its copy, verify and
+// open/close test, events), and in the same iterations the baseline: cp -r
+// of the backup plus one strict scan. It reports ms of each and their ratio.
 func BenchmarkDetectionToServing(b *testing.B) {
-	h, _ := benchTable(b, benchMiB())
-	tb, _ := h.sup.Table("users")
+	h, backup := benchTable(b, benchMiB())
+	tb := h.sup.mustTable(b, "users")
 	report := h.sup.CorruptionHandler()
 	corrupt := lerrors.NewErrCorrupted(storage.FileDesc{Type: storage.TypeTable, Num: 1}, errors.New("bench"))
+	var base, sup time.Duration
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
+		copyAndScan(b, backup)
+		base += time.Since(t0)
+
+		t0 = time.Now()
 		report("users", "get", corrupt)
 		h.rec.waitFor(b, "restore", func([]events.Event) bool {
 			return len(h.rec.of("users", events.RestoreCompleted)) >= i+1
 		})
+		sup += time.Since(t0)
 		if ok, _ := tb.Available(); !ok {
 			b.Fatal("not serving after restore")
 		}
 	}
+	b.ReportMetric(float64(sup.Milliseconds())/float64(b.N), "supervised-ms/op")
+	b.ReportMetric(float64(base.Milliseconds())/float64(b.N), "baseline-ms/op")
+	b.ReportMetric(float64(sup)/float64(base), "ratio")
 }
 
-// BenchmarkBaselineCopyAndScan is the baseline: cp -r of the backup plus
-// one strict scan of the copy with raw goleveldb.
-func BenchmarkBaselineCopyAndScan(b *testing.B) {
-	_, backup := benchTable(b, benchMiB())
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		dst := filepath.Join(b.TempDir(), "copy")
-		if out, err := exec.Command("cp", "-r", backup, dst).CombinedOutput(); err != nil {
-			b.Fatalf("cp: %v %s", err, out)
-		}
-		db, err := leveldb.OpenFile(dst, &opt.Options{Strict: opt.StrictAll})
-		if err != nil {
-			b.Fatal(err)
-		}
-		it := db.NewIterator(nil, &opt.ReadOptions{Strict: opt.StrictAll})
-		n := 0
-		for it.Next() {
-			n++
-		}
-		it.Release()
-		if err := it.Error(); err != nil {
-			b.Fatal(err)
-		}
-		db.Close()
-		if n == 0 {
-			b.Fatal("empty copy")
-		}
-	}
-}
-
-// BenchmarkVerifySupervised is a verify through Submit, the queue and its
-// events; BenchmarkVerifyDirect the same tables.Verify called directly.
+// BenchmarkVerifySupervised measures a verify through Submit, the queue and
+// its events against the same tables.Verify called directly, in the same
+// iterations, and reports their ratio.
 func BenchmarkVerifySupervised(b *testing.B) {
 	h := start(b, harnessOpt{})
-	fill(b, h.open("users"), 2000, 1)
+	tb := h.open("users")
+	fill(b, tb, 2000, 1)
+	var direct, sup time.Duration
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
+		if _, err := tb.Verify(context.Background(), nil); err != nil {
+			b.Fatal(err)
+		}
+		direct += time.Since(t0)
+
+		t0 = time.Now()
 		tk, err := h.sup.Submit(context.Background(), Command{Table: "users", Verb: events.VerbVerify})
 		if err != nil {
 			b.Fatal(err)
@@ -130,17 +154,19 @@ func BenchmarkVerifySupervised(b *testing.B) {
 		if tk.Err() != nil {
 			b.Fatal(tk.Err())
 		}
+		sup += time.Since(t0)
 	}
+	b.ReportMetric(float64(sup.Microseconds())/float64(b.N), "supervised-us/op")
+	b.ReportMetric(float64(direct.Microseconds())/float64(b.N), "direct-us/op")
+	b.ReportMetric(float64(sup)/float64(direct), "ratio")
 }
 
-func BenchmarkVerifyDirect(b *testing.B) {
-	h := start(b, harnessOpt{})
-	tb := h.open("users")
-	fill(b, tb, 2000, 1)
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if _, err := tb.Verify(context.Background(), nil); err != nil {
-			b.Fatal(err)
-		}
+// mustTable is Table for benchmarks and tests.
+func (s *Supervisor) mustTable(t testing.TB, name string) *tables.Table {
+	t.Helper()
+	tb, err := s.Table(name)
+	if err != nil {
+		t.Fatal(err)
 	}
+	return tb
 }
