@@ -122,8 +122,8 @@ func (s *Supervisor) OpenTable(ctx context.Context, name string, create bool) er
 	for _, f := range callbacks {
 		f(name)
 	}
-	if existed {
-		return nil
+	if existed || det != nil {
+		return nil // not new: a table that did not open has a history
 	}
 	e := events.New(events.TableCreated, s.cfg.Node, name)
 	e.Trigger = trigger
