@@ -6,6 +6,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/custodian-dev/custodian/internal/apierr"
 	"github.com/custodian-dev/custodian/internal/events"
 	"github.com/custodian-dev/custodian/internal/tables"
@@ -24,7 +26,7 @@ type Command struct {
 // returns an *apierr.Error) and queues the work. A full queue answers
 // apierr.Busy; an identical queued command coalesces (its ticket follows the
 // queued one's outcome). Errors: apierr.InvalidRequest (unknown verb or
-// trigger, bad mode), apierr.InvalidTable, apierr.NotFound (table not owned,
+// trigger, bad mode, an id that is not a UUID), apierr.InvalidTable, apierr.NotFound (table not owned,
 // unknown backup_id), apierr.TableUnavailable (compact, backup or verify while
 // the table restores or is degraded; restore and salvage are accepted),
 // apierr.InvalidRequest also for a salvage of a table that serves, unless
@@ -39,6 +41,10 @@ func (s *Supervisor) Submit(ctx context.Context, cmd Command) (*Ticket, error) {
 // submit is Submit; announce false (scheduled work) emits neither
 // command.accepted nor command.rejected.
 func (s *Supervisor) submit(ctx context.Context, cmd Command, announce bool) (*Ticket, error) {
+	badID := ""
+	if _, err := uuid.Parse(cmd.ID); cmd.ID != "" && err != nil {
+		badID, cmd.ID = cmd.ID, "" // the rejection gets an id of its own
+	}
 	if cmd.ID == "" {
 		cmd.ID = events.NewID()
 	}
@@ -54,6 +60,9 @@ func (s *Supervisor) submit(ctx context.Context, cmd Command, announce bool) (*T
 		return nil, err
 	}
 
+	if badID != "" {
+		return refuse(apierr.New(apierr.InvalidRequest, "command id %q is not a UUID", clip(badID)))
+	}
 	ts, err := s.check(ctx, cmd)
 	if err != nil {
 		return refuse(err)

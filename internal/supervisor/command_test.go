@@ -26,6 +26,7 @@ func TestBadCommandsAreRejectedAndChangeNothing(t *testing.T) {
 		{Command{Table: "../etc", Verb: events.VerbCompact}, apierr.InvalidTable},
 		{Command{Table: "ghost", Verb: events.VerbBackup}, apierr.NotFound},
 		{Command{Table: "users", Verb: events.VerbRestore, Body: events.CommandBody{BackupID: "missing"}}, apierr.NotFound},
+		{Command{ID: "not-a-uuid", Table: "users", Verb: events.VerbVerify}, apierr.InvalidRequest},
 	}
 	for _, c := range cases {
 		tk, err := h.sup.Submit(ctx, c.cmd)
