@@ -38,9 +38,15 @@ func (d *delivery) current() jetstream.Msg {
 func (d *delivery) run(ctx context.Context) {
 	kctx, stop := context.WithCancel(ctx)
 	var flows sync.WaitGroup
+	acked := false
 	defer func() {
 		stop()
 		flows.Wait()
+		if !acked {
+			// Stopping (graceful shutdown): hand the message back at once so
+			// a replica need not wait for AckWait; the claims are released.
+			_ = d.current().Nak()
+		}
 	}()
 	go d.keepInProgress(kctx)
 
@@ -66,7 +72,7 @@ func (d *delivery) run(ctx context.Context) {
 			return
 		}
 	}
-	d.ack(ctx)
+	acked = d.ack(ctx)
 }
 
 // sinkFlow takes the event to one sink: it claims the (sink, event) pair
@@ -96,7 +102,7 @@ func (d *delivery) sinkFlow(ctx context.Context, s Sink, out chan<- sinkResult) 
 		}
 		// Another notifier is on it: look again when its claim would lapse,
 		// or sooner to see it done.
-		if !sleep(ctx, min(max(wait, d.n.cfg.BackoffBase), 2*time.Second)) {
+		if !sleep(ctx, min(max(wait, d.n.cfg.BackoffBase), 4*d.n.cfg.BackoffBase)) {
 			return
 		}
 	}
@@ -110,6 +116,7 @@ func (d *delivery) sinkFlow(ctx context.Context, s Sink, out chan<- sinkResult) 
 	for {
 		select {
 		case <-ctx.Done():
+			d.release(s, rev, res)
 			return
 		case r := <-res:
 			out <- r
@@ -178,6 +185,26 @@ func (d *delivery) record(ctx context.Context, r sinkResult) bool {
 	})
 }
 
+// release gives up this notifier's claim when it stops before the sink's
+// outcome was recorded, so that a replica can take the event at once. A
+// 2xx that came in meanwhile is recorded instead. Best effort, bounded by
+// two seconds: if NATS is away, the claim lapses after its lease.
+func (d *delivery) release(s Sink, rev uint64, res <-chan sinkResult) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	select {
+	case r := <-res:
+		if r.ok {
+			d.record(ctx, r)
+			return
+		}
+	default:
+	}
+	if err := d.n.ledger.release(ctx, s.Key(), d.ev.ID, rev); err != nil {
+		d.n.cfg.Log.Info("notifier: release claim", "sink", s.Name(), "event", d.ev.ID, "err", err)
+	}
+}
+
 // keepInProgress stops the server from redelivering the message while its
 // deliveries are retried.
 func (d *delivery) keepInProgress(ctx context.Context) {
@@ -202,19 +229,21 @@ func (d *delivery) keepInProgress(ctx context.Context) {
 
 // ack acknowledges the message. If the ack is lost, the redelivery finds
 // every sink done in the delivered set and is acked then.
-func (d *delivery) ack(ctx context.Context) {
+func (d *delivery) ack(ctx context.Context) bool {
 	for attempt := 1; attempt <= 5; attempt++ {
 		actx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		err := d.current().DoubleAck(actx)
 		cancel()
 		if err == nil {
-			return
+			return true
 		}
 		d.n.cfg.Log.Info("notifier: ack failed, retrying", "event", d.ev.ID, "err", err)
 		if !sleep(ctx, backoff(d.n.cfg.BackoffBase, 5*time.Second, attempt)) {
-			return
+			return false
 		}
 	}
+	// Every sink is recorded as done: the redelivery is acked at once.
+	return true
 }
 
 // subjectTable is the table token of a notification.* event: the event's

@@ -113,6 +113,14 @@ func (l *ledger) refresh(ctx context.Context, sink, eventID, instance string, re
 	return next, nil
 }
 
+// release deletes instance's claim on (sink, event) if it is still at rev.
+func (l *ledger) release(ctx context.Context, sink, eventID string, rev uint64) error {
+	if err := l.kv.Delete(ctx, ledgerKey(sink, eventID), jetstream.LastRevision(rev)); err != nil {
+		return fmt.Errorf("notifier: delivered set: release claim %s %s: %w", sink, eventID, err)
+	}
+	return nil
+}
+
 // mark records (sink, event) as done.
 func (l *ledger) mark(ctx context.Context, sink, eventID, state string) error {
 	if _, err := l.kv.PutString(ctx, ledgerKey(sink, eventID), state); err != nil {

@@ -124,9 +124,11 @@ func TestReplicaTakesOverWhenOneStops(t *testing.T) {
 	waitFor(t, 30*time.Second, "attempts for every event", func() bool { return len(webhookIDs(t, hook.requests())) == len(evs) })
 	stopA()
 	healthy.Store(true)
+	stopped := time.Now()
 	waitFor(t, 60*time.Second, "every event delivered and acked", func() bool {
 		return len(webhookIDs(t, hook.ok2xx())) == len(evs) && e.drained("pager")
 	})
+	t.Logf("the other replica finished %s after the stop (AckWait %s)", time.Since(stopped).Round(time.Millisecond), cfg.AckWait)
 	got := webhookIDs(t, hook.ok2xx())
 	for _, x := range evs {
 		if got[x.ID] != 1 {
