@@ -157,7 +157,7 @@ func (s *settings) defaults() {
 				*d = v
 			}
 		}
-		setDur(&p.CompactEvery, 45*time.Second)
+		setDur(&p.CompactEvery, 30*time.Second)
 		setDur(&p.BackupEvery, 60*time.Second)
 		setDur(&p.VerifyEvery, 50*time.Second)
 		setDur(&p.StatsEvery, 5*time.Second)

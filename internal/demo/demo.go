@@ -27,8 +27,8 @@ type Writer interface {
 type Options struct {
 	Rate      int           // operations per second while busy (default 100)
 	QuietRate int           // operations per second while quiet (default 2)
-	BusyFor   time.Duration // default 40s
-	QuietFor  time.Duration // default 50s; negative: never quiet
+	BusyFor   time.Duration // default 30s
+	QuietFor  time.Duration // default 75s; negative: never quiet
 	Keys      int           // size of the key space (default 2000)
 	Padding   int           // bytes of filler per value (default 256)
 	Seed      uint64
@@ -48,10 +48,10 @@ func (o Options) withDefaults() Options {
 		o.QuietRate = 2
 	}
 	if o.BusyFor <= 0 {
-		o.BusyFor = 40 * time.Second
+		o.BusyFor = 30 * time.Second
 	}
 	if o.QuietFor == 0 {
-		o.QuietFor = 50 * time.Second
+		o.QuietFor = 75 * time.Second
 	}
 	return o
 }
