@@ -19,7 +19,7 @@ const chromiumPath = "/usr/bin/chromium"
 
 // browser starts Debian's headless Chromium with a fresh profile. Without
 // /usr/bin/chromium the test is skipped, except in CI where it must run.
-func browser(t *testing.T) context.Context {
+func browser(t testing.TB) context.Context {
 	t.Helper()
 	if _, err := os.Stat(chromiumPath); err != nil {
 		if os.Getenv("CI") == "" {
@@ -53,7 +53,7 @@ func browser(t *testing.T) context.Context {
 	return tctx
 }
 
-func screenshotDir(t *testing.T) string {
+func screenshotDir(t testing.TB) string {
 	if d := os.Getenv("CUSTODIAN_SCREENSHOT_DIR"); d != "" {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			t.Fatal(err)

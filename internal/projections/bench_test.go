@@ -81,11 +81,15 @@ func fillStream(ctx context.Context, b *testing.B, js jetstream.JetStream, n int
 		if _, err := js.PublishAsync(events.Subject(prefix, e), data, jetstream.WithMsgID(e.ID)); err != nil {
 			b.Fatalf("publish %d: %v", i, err)
 		}
-	}
-	select {
-	case <-js.PublishAsyncComplete():
-	case <-ctx.Done():
-		b.Fatal(ctx.Err())
+		if i%2048 == 2047 || i == n-1 {
+			// Let the acks catch up in batches: a stalled async
+			// publisher fails instead of waiting.
+			select {
+			case <-js.PublishAsyncComplete():
+			case <-time.After(time.Minute):
+				b.Fatalf("publish acks stuck at %d", i)
+			}
+		}
 	}
 	info, err := js.Stream(ctx, events.StreamName)
 	if err != nil {
