@@ -111,33 +111,53 @@ func BenchmarkDataPlaneVsNATSKV(b *testing.B) {
 	value := []byte(`{"name":"ada lovelace","visits":12345,"tags":["a","b","c"]}`)
 	keyOf := func(i int) string { return fmt.Sprintf("k%05d", i%keys) }
 
-	b.ResetTimer()
-	custPut := runClients(b, conns, b.N, func(c *nats.Conn, i int) error {
+	putCust := func(c *nats.Conn, i int) error {
 		m, err := c.Request("custodian.kv.bench.put", fmt.Appendf(nil, `{"key":%q,"value":%s}`, keyOf(i), value), 30*time.Second)
 		if err == nil && m.Header.Get("Nats-Service-Error-Code") != "" {
 			err = fmt.Errorf("put: %s", m.Data)
 		}
 		return err
-	})
-	kvPut := runClients(b, conns, b.N, func(c *nats.Conn, i int) error {
+	}
+	putKV := func(c *nats.Conn, i int) error {
 		_, err := kvOf[c].Put(ctx, keyOf(i), value)
 		return err
-	})
-	kvSyncPut := runClients(b, syncConns, b.N, func(c *nats.Conn, i int) error {
-		_, err := kvOf[c].Put(ctx, keyOf(i), value)
-		return err
-	})
-	custGet := runClients(b, conns, b.N, func(c *nats.Conn, i int) error {
-		m, err := c.Request("custodian.kv.bench.get", fmt.Appendf(nil, `{"key":%q}`, keyOf(i%min(b.N, keys))), 30*time.Second)
+	}
+	getCust := func(c *nats.Conn, i int) error {
+		m, err := c.Request("custodian.kv.bench.get", fmt.Appendf(nil, `{"key":%q}`, keyOf(i)), 30*time.Second)
 		if err == nil && m.Header.Get("Nats-Service-Error-Code") != "" {
 			err = fmt.Errorf("get: %s", m.Data)
 		}
 		return err
-	})
-	kvGet := runClients(b, conns, b.N, func(c *nats.Conn, i int) error {
-		_, err := kvOf[c].Get(ctx, keyOf(i%min(b.N, keys)))
+	}
+	getKV := func(c *nats.Conn, i int) error {
+		_, err := kvOf[c].Get(ctx, keyOf(i))
 		return err
-	})
+	}
+	// Every key exists before the gets.
+	runClients(b, conns, keys, putCust)
+	runClients(b, conns, keys, putKV)
+
+	// The machine is shared: the kinds take turns in short rounds so that
+	// a change of load hits them alike. A rate is ops / total time.
+	const rounds = 5
+	per := max(b.N/rounds, 1)
+	var tCustPut, tKVPut, tKVSyncPut, tCustGet, tKVGet time.Duration
+	timed := func(acc *time.Duration, cs []*nats.Conn, op func(*nats.Conn, int) error) {
+		start := time.Now()
+		runClients(b, cs, per, op)
+		*acc += time.Since(start)
+	}
+	b.ResetTimer()
+	for range rounds {
+		timed(&tCustPut, conns, putCust)
+		timed(&tKVPut, conns, putKV)
+		timed(&tKVSyncPut, syncConns, putKV)
+		timed(&tCustGet, conns, getCust)
+		timed(&tKVGet, conns, getKV)
+	}
+	total := float64(per * rounds)
+	custPut, kvPut, kvSyncPut := total/tCustPut.Seconds(), total/tKVPut.Seconds(), total/tKVSyncPut.Seconds()
+	custGet, kvGet := total/tCustGet.Seconds(), total/tKVGet.Seconds()
 	b.StopTimer()
 	b.ReportMetric(custPut, "custodian-put/s")
 	b.ReportMetric(kvPut, "natskv-put/s")

@@ -246,6 +246,9 @@ type request struct {
 	tooLarge error  // set when the body was over the limit (data is nil)
 }
 
+// rawJSON is a reply body already encoded.
+type rawJSON []byte
+
 // work answers a request: a reply value, or an error with a contract code.
 // A nil value with a nil error sends no reply.
 type work func(ctx context.Context, table string, r request) (any, error)
@@ -313,6 +316,9 @@ func (s *Services) run(plane, table string, r request, w work) (msg *nats.Msg) {
 	}
 	if v == nil {
 		return nil
+	}
+	if raw, ok := v.(rawJSON); ok {
+		return &nats.Msg{Data: raw}
 	}
 	b, err := json.Marshal(v)
 	if err != nil {
