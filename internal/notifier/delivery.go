@@ -39,9 +39,12 @@ func (d *delivery) run(ctx context.Context) {
 	kctx, stop := context.WithCancel(ctx)
 	var flows sync.WaitGroup
 	acked := false
+	results := make(chan sinkResult, len(d.n.sinks))
+	var unrecorded []sinkResult
 	defer func() {
 		stop()
 		flows.Wait()
+		d.recordLeftovers(unrecorded, results)
 		if !acked {
 			// Stopping (graceful shutdown): hand the message back at once so
 			// a replica need not wait for AckWait; the claims are released.
@@ -50,7 +53,6 @@ func (d *delivery) run(ctx context.Context) {
 	}()
 	go d.keepInProgress(kctx)
 
-	results := make(chan sinkResult, len(d.n.sinks))
 	for _, s := range d.n.sinks {
 		flows.Add(1)
 		go func() {
@@ -69,10 +71,36 @@ func (d *delivery) run(ctx context.Context) {
 			continue // done before: by an earlier run, a replica or another name
 		}
 		if !d.record(ctx, r) {
+			unrecorded = append(unrecorded, r)
 			return
 		}
 	}
 	acked = d.ack(ctx)
+}
+
+// recordLeftovers records, when stopping, the 2xx answers that came in but
+// were not recorded yet, so that no replica sends them again. Best effort,
+// bounded by two seconds: if NATS is away, they are sent again after the
+// claims lapse (at least once).
+func (d *delivery) recordLeftovers(unrecorded []sinkResult, results <-chan sinkResult) {
+	for more := true; more; {
+		select {
+		case r := <-results:
+			unrecorded = append(unrecorded, r)
+		default:
+			more = false
+		}
+	}
+	if len(unrecorded) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	for _, r := range unrecorded {
+		if r.ok {
+			d.record(ctx, r)
+		}
+	}
 }
 
 // sinkFlow takes the event to one sink: it claims the (sink, event) pair
