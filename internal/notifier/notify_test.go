@@ -280,25 +280,34 @@ func TestUnavailableThenOKDeliveredOnce(t *testing.T) {
 func TestTooManyRequestsRetryAfterHonoured(t *testing.T) {
 	e := newEnv(t)
 	hook := newSink(t)
+	retryAt := time.Now().Add(time.Hour) // the HTTP-date form, set on the 503
 	hook.setPolicy(func(n int, w http.ResponseWriter) int {
-		if n == 0 {
+		switch n {
+		case 0:
 			w.Header().Set("Retry-After", "2")
 			return http.StatusTooManyRequests
+		case 1:
+			retryAt = time.Now().Add(2 * time.Second).Truncate(time.Second).Add(time.Second)
+			w.Header().Set("Retry-After", retryAt.UTC().Format(http.TimeFormat))
+			return http.StatusServiceUnavailable
 		}
 		return http.StatusOK
 	})
 	cfg := testConfig("notifier")
 	cfg.Webhooks = []string{hook.URL()}
-	runNotifier(t, e.nc, cfg) // backoff base 50 ms: only Retry-After can make it wait 2 s
+	runNotifier(t, e.nc, cfg) // backoff base 50 ms: only Retry-After can make it wait seconds
 
 	e.publish(ev(events.RestoreFailed, "users", nil))
-	waitFor(t, 20*time.Second, "the retry", func() bool { return len(hook.ok2xx()) == 1 })
+	waitFor(t, 30*time.Second, "the retries", func() bool { return len(hook.ok2xx()) == 1 })
 	reqs := hook.requests()
-	if len(reqs) != 2 {
-		t.Fatalf("%d requests, want 2", len(reqs))
+	if len(reqs) != 3 {
+		t.Fatalf("%d requests, want 3 (429, 503, 200)", len(reqs))
 	}
 	if gap := reqs[1].At.Sub(reqs[0].At); gap < 2*time.Second {
-		t.Errorf("retried after %s, before Retry-After (2s)", gap)
+		t.Errorf("retried after %s, before Retry-After: 2 on the 429", gap)
+	}
+	if reqs[2].At.Before(retryAt) {
+		t.Errorf("retried at %s, before the 503's Retry-After date %s", reqs[2].At.UTC(), retryAt.UTC())
 	}
 }
 
