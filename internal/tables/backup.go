@@ -63,6 +63,9 @@ func (t *Table) Backup(ctx context.Context, progress Progress) (Manifest, error)
 		if cerr := dst.Close(); err == nil && cerr != nil {
 			err = &dstError{cerr}
 		}
+		if err == nil {
+			err = flushJournals(tmp)
+		}
 		if err != nil {
 			return Manifest{}, err
 		}
@@ -125,6 +128,24 @@ func matchManifest(vr VerifyResult, m Manifest) error {
 	if vr.Records != m.Records || vr.Digest != m.Digest {
 		return fmt.Errorf("%w: verify found %d records digest %s, manifest says %d records digest %s",
 			ErrBackupInvalid, vr.Records, vr.Digest, m.Records, m.Digest)
+	}
+	return nil
+}
+
+// flushJournals opens the closed database in dir read-write and closes it
+// again: the open replays its journals into a table file and leaves one
+// empty journal. goleveldb's read-only open fails with a bare EOF on a
+// database that has more than one journal (recoverJournalRO returns the
+// io.EOF of the first journal from journal.Reader.Reset), which a bulk copy
+// that ends while a memtable flush is pending leaves behind; after this a
+// backup opens read-only, and a restore's first open has nothing to replay.
+func flushJournals(dir string) error {
+	db, err := openDB(dir, false)
+	if err != nil {
+		return &dstError{err}
+	}
+	if err := db.Close(); err != nil {
+		return &dstError{err}
 	}
 	return nil
 }

@@ -181,7 +181,22 @@ func TestCorruptionOnEveryOp(t *testing.T) {
 	c := corruptionMatrix()[0]
 	prepareDamaged(t, root, c)
 	det := &detections{}
-	s := openTestStore(t, root, det)
+	var s *Store
+	// OnCorruption is called with no lock held: taking the table's write
+	// lock from it (SetUnavailable) and the store's (Open) must not
+	// deadlock.
+	s = openTestStore(t, root, nil)
+	s.opts.OnCorruption = func(table, op string, err error) {
+		det.record(table, op, err)
+		tb, _ := s.Open(ctx, table, false)
+		ok, reason := tb.Available()
+		tb.SetUnavailable("probe")
+		if ok {
+			tb.SetAvailable()
+		} else {
+			tb.SetUnavailable(reason)
+		}
+	}
 	tb, err := s.Open(ctx, "t", false)
 	if err != nil {
 		t.Fatal(err)

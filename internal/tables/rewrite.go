@@ -129,6 +129,11 @@ func (t *Table) rewrite(ctx context.Context, db *leveldb.DB, progress Progress, 
 			return abort(t.failCopy("compact", err))
 		}
 	}
+	// Flush the copy to disk now, so that the fsync inside the pause has
+	// only the last delta to write.
+	if err := syncTree(tmp); err != nil {
+		return abort(fmt.Errorf("table %s: compact: sync copy: %v", t.name, err))
+	}
 	s.failpoint(FPRewriteAfterCatchUp)
 	if err := ctx.Err(); err != nil {
 		return abort(err)
