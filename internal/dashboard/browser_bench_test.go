@@ -11,7 +11,7 @@ import (
 )
 
 // commandLoop runs in the page: for each command it POSTs compact the way
-// the button does, then waits for the command's outcome row to appear in
+// the button does (no body), then waits for the command's outcome row to appear in
 // the live history table. It returns, per command, the milliseconds to the
 // POST's reply and to the row.
 const commandLoop = `(async (n) => {
@@ -19,7 +19,7 @@ const commandLoop = `(async (n) => {
   const body = document.querySelector('#history tbody');
   for (let i = 0; i < n; i++) {
     const t0 = performance.now();
-    const r = await fetch('/api/tables/bench/compact', {method: 'POST', headers: {'Content-Type': 'application/json'}, body: '{}'});
+    const r = await fetch('/api/tables/bench/compact', {method: 'POST', headers: {Accept: 'application/json'}});
     const id = (await r.json()).command_id;
     reply.push(performance.now() - t0);
     const sel = 'tr[data-command-id="' + id + '"][data-type="compaction.completed"]';

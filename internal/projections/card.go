@@ -74,6 +74,7 @@ type Card struct {
 	DeadRecords int64     `json:"dead_records"`
 	DeadRatio   float64   `json:"dead_ratio"`
 	DeadBytes   int64     `json:"dead_bytes"`
+	Queue       int64     `json:"queue"` // commands waiting, from table.stats
 	StatsTime   time.Time `json:"stats_time,omitzero"`
 
 	LastCompaction  *Outcome `json:"last_compaction"`
@@ -146,9 +147,18 @@ func (c *Card) apply(seq uint64, e events.Event) {
 	case events.TableDegraded, events.CorruptionDetected:
 		c.degraded = true
 		c.Reason = firstNonEmpty(e.Error, text(e.Data, "reason"), e.Type)
+		if e.Type == events.TableDegraded && c.busy == StateRestoring {
+			c.busy = "" // the restore gave up
+		}
 	case events.TableRecovered:
 		c.degraded = false
 		c.Reason = ""
+		if c.busy == StateRestoring {
+			c.busy = ""
+		}
+		if v, ok := integer(e.Data, "records"); ok {
+			c.Records = v
+		}
 	}
 
 	if st := operationState(op); st != "" {
@@ -156,7 +166,10 @@ func (c *Card) apply(seq uint64, e events.Event) {
 		case "started":
 			c.busy = st
 		case "completed", "failed", "skipped":
-			if c.busy == st {
+			// A restore tries backups newest first and reports each one
+			// that fails: it ends with restore.completed or
+			// table.degraded, not with restore.failed.
+			if c.busy == st && e.Type != events.RestoreFailed {
 				c.busy = ""
 			}
 			c.applyOutcome(seq, op, e)
@@ -180,6 +193,9 @@ func (c *Card) applyStats(e events.Event) {
 	}
 	if v, ok := integer(e.Data, "dead_bytes"); ok {
 		c.DeadBytes = v
+	}
+	if v, ok := integer(e.Data, "queue"); ok {
+		c.Queue = v
 	}
 	c.StatsTime = e.Time
 }

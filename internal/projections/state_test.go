@@ -160,15 +160,52 @@ func TestCardReducer(t *testing.T) {
 			},
 		},
 		{
-			name: "restore failed stays degraded",
+			name: "a bad backup during a restore: still restoring",
 			evs: []events.Event{
-				ev(0, events.TableDegraded, "users"),
-				ev(1, events.RestoreStarted, "users"),
-				ev(2, events.RestoreFailed, "users", failed("no backup")),
+				ev(0, events.CorruptionDetected, "users", failed("bad block")),
+				ev(1, events.RestoreStarted, "users", trigger(events.TriggerAuto)),
+				ev(2, events.RestoreFailed, "users", failed("backup b2 does not verify"), data("backup_id", "b2")),
 			},
 			check: func(t *testing.T, c Card) {
-				if c.State != StateDegraded || c.LastRestore.Result != "failed" || c.LastRestore.Error != "no backup" {
+				if c.State != StateRestoring || c.LastRestore.Result != "failed" || c.LastRestore.BackupID != "b2" {
 					t.Fatalf("state %s %+v", c.State, c.LastRestore)
+				}
+			},
+		},
+		{
+			name: "restore without a good backup ends degraded",
+			evs: []events.Event{
+				ev(0, events.CorruptionDetected, "users", failed("bad block")),
+				ev(1, events.RestoreStarted, "users"),
+				ev(2, events.RestoreFailed, "users", failed("no backup")),
+				ev(3, events.TableDegraded, "users", data("reason", "no good backup")),
+			},
+			check: func(t *testing.T, c Card) {
+				if c.State != StateDegraded || c.Reason != "no good backup" || c.LastRestore.Error != "no backup" {
+					t.Fatalf("state %s reason %q %+v", c.State, c.Reason, c.LastRestore)
+				}
+			},
+		},
+		{
+			name: "salvage recovers",
+			evs: []events.Event{
+				ev(0, events.TableDegraded, "users", data("reason", "no good backup")),
+				ev(1, events.TableRecovered, "users", data("records", 17.0, "source", "salvage")),
+			},
+			check: func(t *testing.T, c Card) {
+				if c.State != StateOK || c.Records != 17 || c.Reason != "" {
+					t.Fatalf("state %s records %d reason %q", c.State, c.Records, c.Reason)
+				}
+			},
+		},
+		{
+			name: "stats carry the queue and next work",
+			evs: []events.Event{
+				ev(0, events.TableStats, "users", data("queue", 3.0, "next_backup", next.Format(time.RFC3339Nano), "next_verify", "not a time")),
+			},
+			check: func(t *testing.T, c Card) {
+				if c.Queue != 3 || !c.Next["backup"].Equal(next) || len(c.Next) != 1 {
+					t.Fatalf("queue %d next %v", c.Queue, c.Next)
 				}
 			},
 		},
