@@ -162,3 +162,45 @@ func TestRunEndsWhileEmitBlocks(t *testing.T) {
 		t.Errorf("the blocked emit's failure was not reported on the ticket")
 	}
 }
+
+func TestSubmitReturnsWhenEmitBlocks(t *testing.T) {
+	h := start(t, harnessOpt{})
+	fill(t, h.open("users"), 5, 1)
+	h.rec.setFail(func(ctx context.Context, e events.Event) error {
+		<-ctx.Done() // an outbox that never answers
+		return ctx.Err()
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	_, err := h.sup.Submit(ctx, Command{Table: "users", Verb: events.VerbVerify})
+	if apierr.CodeOf(err) != apierr.Internal || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("submit with a stuck emitter: %v", err)
+	}
+	h.rec.setFail(nil)
+	st, _ := h.sup.Status(context.Background(), "users")
+	if st.Queue != 0 || st.Running != "" {
+		t.Errorf("a command whose acceptance was not recorded was queued: %+v", st)
+	}
+}
+
+func TestOpenTable(t *testing.T) {
+	h := start(t, harnessOpt{})
+	ctx := context.Background()
+	if err := h.sup.OpenTable(ctx, "Bad/Name", true); apierr.CodeOf(err) != apierr.InvalidTable {
+		t.Errorf("invalid name: %v", err)
+	}
+	if err := h.sup.OpenTable(ctx, "ghost", false); err == nil {
+		t.Errorf("opening a missing table without create succeeded")
+	}
+	if _, err := h.sup.Table("ghost"); apierr.CodeOf(err) != apierr.NotFound {
+		t.Errorf("a table that failed to open is owned: %v", err)
+	}
+	h.open("users")
+	h.open("users") // again: nothing happens
+	if n := len(h.rec.of("users", events.TableCreated)); n != 1 {
+		t.Errorf("%d table.created for one table", n)
+	}
+	if e := h.rec.of("users", events.TableCreated)[0]; e.Trigger != events.TriggerManual {
+		t.Errorf("table.created after Run: trigger %s", e.Trigger)
+	}
+}

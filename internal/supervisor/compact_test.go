@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/custodian-dev/custodian/internal/events"
 	"github.com/custodian-dev/custodian/internal/tables"
@@ -137,5 +138,49 @@ func TestCompactRetriedOnceThenLeft(t *testing.T) {
 	// Left for the next schedule: a later compaction works.
 	if e := h.wait(h.submit("users", events.VerbCompact, events.CommandBody{Force: true, Mode: "rewrite"})); e.Type != events.CompactionCompleted {
 		t.Fatalf("compaction after the fault cleared: %s (%s)", e.Type, e.Error)
+	}
+}
+
+// TestRetryWaitDoesNotHoldTheTable: while a failed compaction waits for its
+// retry, other work on the table runs; a shutdown during the wait ends the
+// command with its first failure, and the retry is not attempted.
+func TestRetryWaitDoesNotHoldTheTable(t *testing.T) {
+	if _, err := exec.LookPath("chattr"); err != nil {
+		t.Skip("chattr not available")
+	}
+	pol := quiet()
+	pol.RetryDelay = time.Hour
+	h := start(t, harnessOpt{cfg: Config{Defaults: pol}})
+	tb := h.open("users")
+	fill(t, tb, 50, 1)
+	dir := filepath.Join(h.root, "tables")
+	if out, err := exec.Command("chattr", "+i", dir).CombinedOutput(); err != nil {
+		t.Skipf("chattr +i %s: %v: %s", dir, err, out)
+	}
+	defer exec.Command("chattr", "-i", dir).Run()
+
+	c := h.submit("users", events.VerbCompact, events.CommandBody{Force: true, Mode: "rewrite"})
+	first := h.rec.waitType(t, "users", events.CompactionFailed, 1)[0]
+	if first.Attempt != 1 || first.Data["retry_in_ms"] != time.Hour.Milliseconds() {
+		t.Errorf("first failure: attempt %d data %v", first.Attempt, first.Data)
+	}
+	if err := exec.Command("chattr", "-i", dir).Run(); err != nil {
+		t.Fatal(err)
+	}
+	if e := h.wait(h.submit("users", events.VerbVerify, events.CommandBody{})); e.Type != events.VerifyCompleted {
+		t.Fatalf("verify during the retry wait: %s (%s)", e.Type, e.Error)
+	}
+	select {
+	case <-c.Done():
+		t.Fatalf("the compaction ended before its retry: %s", c.Outcome().Type)
+	default:
+	}
+	h.stop()
+	<-c.Done()
+	if out := c.Outcome(); out.ID != first.ID || c.Err() == nil {
+		t.Errorf("after shutdown the command ends with %s attempt %d, want its first failure", out.Type, out.Attempt)
+	}
+	if n := len(h.rec.of("users", events.CompactionStarted)); n != 1 {
+		t.Errorf("%d compaction attempts, want 1 (retry abandoned at shutdown)", n)
 	}
 }

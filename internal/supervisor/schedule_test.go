@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -87,5 +88,29 @@ func TestPolicyDefaultsAndOverrides(t *testing.T) {
 		if d := jittered(time.Second, 0.1); d < 900*time.Millisecond || d > 1100*time.Millisecond {
 			t.Fatalf("jittered 1s by 0.1: %v", d)
 		}
+	}
+}
+
+func TestNoScheduledWorkOnAnUnavailableTable(t *testing.T) {
+	root := t.TempDir()
+	h := start(t, harnessOpt{root: root})
+	fill(t, h.open("users"), 20, 1)
+	h.stop()
+	flip(t, manifestFile(t, filepath.Join(root, "tables", "users")), 10)
+
+	fast := quiet()
+	fast.BackupEvery = 20 * time.Millisecond
+	fast.VerifyEvery = 20 * time.Millisecond
+	fast.CompactEvery = 20 * time.Millisecond
+	fast.StatsEvery = 20 * time.Millisecond
+	h = start(t, harnessOpt{root: root, cfg: Config{Defaults: fast}})
+	fill(t, h.open("other"), 20, 1)
+	h.open("users")
+	h.rec.waitType(t, "users", events.TableDegraded, 1)
+	h.rec.waitType(t, "other", events.BackupCompleted, 3) // time passes for the schedules
+	h.rec.waitType(t, "other", events.TableStats, 3)
+	if got := h.rec.of("users", events.BackupStarted, events.VerifyCompleted, events.VerifyFailed,
+		events.CompactionStarted, events.CompactionSkipped, events.TableStats, events.BackupFailed); len(got) != 0 {
+		t.Errorf("scheduled work on a degraded table:\n%s", dump(got))
 	}
 }
