@@ -1,0 +1,194 @@
+package deploy
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/custodian-dev/custodian/internal/events"
+)
+
+// startCluster starts n nats-servers with JetStream clustered over TCP routes
+// on loopback and returns them with the client URL list of all of them.
+func startCluster(t *testing.T, n int) ([]*server.Server, string) {
+	t.Helper()
+	client := freePorts(t, n)
+	cluster := freePorts(t, n)
+	var urls []string
+	for _, p := range client {
+		urls = append(urls, "nats://"+addr(p))
+	}
+	servers := make([]*server.Server, n)
+	for i := 0; i < n; i++ {
+		var routes []string
+		for j, p := range cluster {
+			if j != i {
+				routes = append(routes, "nats://"+addr(p))
+			}
+		}
+		opts := &server.Options{
+			ServerName: fmt.Sprintf("s%d", i+1),
+			Host:       "127.0.0.1",
+			Port:       client[i],
+			JetStream:  true,
+			StoreDir:   t.TempDir(),
+			Cluster:    server.ClusterOpts{Name: "custodian-test", Host: "127.0.0.1", Port: cluster[i]},
+			Routes:     server.RoutesFromStr(strings.Join(routes, ",")),
+		}
+		s, err := server.NewServer(opts)
+		if err != nil {
+			t.Fatalf("server %d: %v", i, err)
+		}
+		go s.Start()
+		servers[i] = s
+		t.Cleanup(func() {
+			s.Shutdown()
+			s.WaitForShutdown()
+		})
+	}
+	for _, s := range servers {
+		if !s.ReadyForConnections(20 * time.Second) {
+			t.Fatalf("server %s not ready", s.Name())
+		}
+	}
+	return servers, strings.Join(urls, ",")
+}
+
+// streamEvent is what the test reads back from CUSTODIAN_EVENTS.
+type streamEvent struct {
+	Seq       uint64
+	ID        string `json:"id"`
+	Type      string `json:"type"`
+	Node      string `json:"node"`
+	Table     string `json:"table"`
+	CommandID string `json:"command_id"`
+	Trigger   string `json:"trigger"`
+	Result    string `json:"result"`
+	Attempt   int    `json:"attempt"`
+	MsgID     string
+}
+
+// readStream reads every event of CUSTODIAN_EVENTS with an ordered consumer.
+func readStream(ctx context.Context, js jetstream.JetStream) ([]streamEvent, error) {
+	st, err := js.Stream(ctx, events.StreamName)
+	if err != nil {
+		return nil, err
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		return nil, err
+	}
+	last := info.State.LastSeq
+	if last == 0 {
+		return nil, nil
+	}
+	cons, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		return nil, err
+	}
+	var out []streamEvent
+	for {
+		batch, err := cons.Fetch(500, jetstream.FetchMaxWait(2*time.Second))
+		if err != nil {
+			return nil, err
+		}
+		n := 0
+		for m := range batch.Messages() {
+			n++
+			md, err := m.Metadata()
+			if err != nil {
+				return nil, err
+			}
+			var e streamEvent
+			if err := json.Unmarshal(m.Data(), &e); err != nil {
+				return nil, fmt.Errorf("seq %d: %w", md.Sequence.Stream, err)
+			}
+			e.Seq = md.Sequence.Stream
+			e.MsgID = m.Headers().Get(jetstream.MsgIDHeader)
+			out = append(out, e)
+			if e.Seq >= last {
+				return out, nil
+			}
+		}
+		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) && !errors.Is(err, nats.ErrTimeout) {
+			return nil, err
+		}
+		if n == 0 && ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// commandReply is a supervisor's answer to a command with "wait":true.
+type commandReply struct {
+	CommandID string       `json:"command_id"`
+	Accepted  bool         `json:"accepted"`
+	Table     string       `json:"table"`
+	Verb      string       `json:"verb"`
+	Result    string       `json:"result"`
+	Event     *streamEvent `json:"event"`
+	Error     *struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+// request sends a request and decodes the reply.
+func request(ctx context.Context, nc *nats.Conn, subject string, body any, out any) error {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return err
+	}
+	msg, err := nc.RequestWithContext(ctx, subject, b)
+	if err != nil {
+		return fmt.Errorf("%s: %w", subject, err)
+	}
+	if out != nil {
+		if err := json.Unmarshal(msg.Data, out); err != nil {
+			return fmt.Errorf("%s: reply %q: %w", subject, msg.Data, err)
+		}
+	}
+	return nil
+}
+
+// waitFor polls cond every 200 ms until it is true or timeout passes.
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	last := ""
+	for time.Now().Before(deadline) {
+		ok, why := cond()
+		if ok {
+			return
+		}
+		last = why
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("%s: not within %s (last: %s)", what, timeout, last)
+}
+
+// getJSON GETs url into out.
+func getJSON(ctx context.Context, url string, out any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return json.NewDecoder(resp.Body).Decode(out)
+}
