@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -177,4 +178,67 @@ func TestBrowserCompactShowsLiveRow(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("screenshot: %s", path)
+}
+
+func TestBrowserHistoryFiltersAndPaging(t *testing.T) {
+	ctx := browser(t)
+	e := setup(t, Config{})
+	var evs []events.Event
+	for i := 0; i < 120; i++ {
+		table := []string{"users", "orders", "audit"}[i%3]
+		if i%2 == 0 {
+			evs = append(evs, ev(events.CompactionCompleted, "n1", table, withResult("ok", int64(i), "")))
+		} else {
+			evs = append(evs, ev(events.BackupFailed, "n1", table, withResult("failed", 1, fmt.Sprintf("disk full %d", i))))
+		}
+	}
+	e.publish(evs...)
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("browser: %v", err)
+		}
+	}
+	seqs := func() []int {
+		t.Helper()
+		v, err := chromedp.Run(ctx, chromedp.Evaluate[[]int](`[...document.querySelectorAll('#history tbody tr')].map((r) => Number(r.dataset.seq))`))
+		must(err)
+		return v
+	}
+	must(chromedp.Do(ctx, chromedp.Navigate(e.url+"/"), chromedp.WaitVisible(`#history tbody tr[data-seq="120"]`)))
+	first := seqs()
+	if len(first) != 50 || first[0] != 120 || first[49] != 71 {
+		t.Fatalf("first page: %d rows %v", len(first), first)
+	}
+	must(chromedp.Do(ctx, chromedp.Click(`#older`), chromedp.WaitVisible(`#history tbody tr[data-seq="70"]`)))
+	second := seqs()
+	if len(second) != 50 || second[0] != 70 || second[49] != 21 {
+		t.Fatalf("second page: %v", second)
+	}
+	// Filter: failed backups of orders only.
+	must(chromedp.Do(ctx,
+		chromedp.Click(`#newest`),
+		chromedp.WaitVisible(`#history tbody tr[data-seq="120"]`),
+		chromedp.SendKeys(`#filters input[name="table"]`, "orders"),
+		chromedp.SetValue(`#filters select[name="result"]`, "failed"),
+		chromedp.Click(`#filters button[type="submit"]`),
+		chromedp.WaitNotPresent(`#history tbody tr[data-table="users"]`),
+		chromedp.WaitVisible(`#history tbody tr[data-table="orders"]`),
+	))
+	filtered, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('#history tbody tr')].map((r) => r.dataset.table + ' ' + r.dataset.type)`))
+	must(err)
+	if len(filtered) != 20 {
+		t.Fatalf("filtered rows: %d %v", len(filtered), filtered)
+	}
+	for _, r := range filtered {
+		if r != "orders backup.failed" {
+			t.Fatalf("filtered row %q", r)
+		}
+	}
+	// A live event that matches the filter shows up; one that does not, not.
+	e.publish(ev(events.BackupFailed, "n1", "users", withResult("failed", 1, "x")), ev(events.BackupFailed, "n1", "orders", withResult("failed", 1, "y")))
+	must(chromedp.Do(ctx, chromedp.WaitVisible(`#history tbody tr[data-seq="122"]`)))
+	if n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('#history tbody tr[data-seq="121"]').length`)); err != nil || n != 0 {
+		t.Fatalf("a users row passed the orders filter: %d %v", n, err)
+	}
 }

@@ -119,9 +119,9 @@
     const pts = (series || []).filter((p) => p.bytes !== undefined);
     if (pts.length < 2) {
       const t = svg('text', { x: 4, y: 28 });
-      t.textContent = 'no size samples yet';
+      t.textContent = pts.length ? `one size sample: ${fmtBytes(pts[0].bytes)}` : 'no size samples yet';
       s.append(t);
-      s.setAttribute('aria-label', 'no size samples yet');
+      s.setAttribute('aria-label', t.textContent);
       return s;
     }
     const t0 = Date.parse(pts[0].time), t1 = Date.parse(pts[pts.length - 1].time) || t0 + 1;
@@ -149,7 +149,10 @@
     row('Dead', `${(100 * (c.dead_ratio || 0)).toFixed(1)} % (${c.dead_records} records)`);
     if (c.queue > 0) row('Queued', `${c.queue} command${c.queue === 1 ? '' : 's'}`);
     const lc = c.last_compaction;
-    row('Compaction', outcomeText(lc, [lc && lc.bytes_reclaimed ? `reclaimed ${fmtBytes(lc.bytes_reclaimed)}` : '']));
+    let reclaimed = '';
+    if (lc && lc.bytes_reclaimed > 0) reclaimed = `reclaimed ${fmtBytes(lc.bytes_reclaimed)}`;
+    else if (lc && lc.bytes_reclaimed < 0) reclaimed = `grew ${fmtBytes(-lc.bytes_reclaimed)}`;
+    row('Compaction', outcomeText(lc, [reclaimed]));
     const lb = c.last_backup;
     row('Backup', lb ? `${lb.backup_id || '?'} · ${fmtAge(c.last_backup_age_ms)} old` : 'never');
     if (c.last_backup_failure) row('Backup failed', outcomeText(c.last_backup_failure, []));
