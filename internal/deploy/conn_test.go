@@ -193,7 +193,7 @@ func tlsServer(t *testing.T) (*server.Server, *testCA, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := &server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, TLS: true, TLSVerify: true, TLSConfig: tc, TLSTimeout: 2}
+	opts := &server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, TLS: true, TLSVerify: true, TLSConfig: tc, TLSTimeout: 2, JetStream: true}
 	return startServer(t, opts), ca, dir
 }
 
