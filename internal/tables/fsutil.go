@@ -37,7 +37,8 @@ func syncFile(path string) error {
 	return f.Close()
 }
 
-// syncTree fsyncs every regular file directly in dir, then dir itself.
+// syncTree fsyncs every regular file directly in dir, then dir itself. The
+// database in dir may be open (its obsolete files may vanish meanwhile).
 func syncTree(dir string) error {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
@@ -45,7 +46,10 @@ func syncTree(dir string) error {
 	}
 	for _, e := range ents {
 		if e.Type().IsRegular() {
-			if err := syncFile(filepath.Join(dir, e.Name())); err != nil {
+			err := syncFile(filepath.Join(dir, e.Name()))
+			if err != nil && !errors.Is(err, fs.ErrNotExist) {
+				// A file gone meanwhile was deleted by goleveldb (an
+				// obsolete table of an open database): nothing to sync.
 				return err
 			}
 		}
