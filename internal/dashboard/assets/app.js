@@ -4,7 +4,7 @@
 
 (() => {
   const PAGE = 50;        // history rows per page
-  const LIVE_ROWS = 200;  // rows kept on the newest page as events arrive
+  const LIVE_ROWS = 100;  // rows kept on the newest page as events arrive
   const VERBS = ['compact', 'backup', 'verify', 'restore'];
 
   const state = {
@@ -13,6 +13,7 @@
     before: 0,          // 0: the newest page, which live events extend
     oldest: 0,          // seq of the last row shown
     cards: [],
+    cardEls: new Map(),  // card key -> {json, el}
     msgs: new Map(),    // card key -> last action message
     cardsTimer: null,
   };
@@ -90,16 +91,18 @@
   }
 
   // ---- cards ----
-  async function loadCards() {
+  // loadCards fetches the cards and re-renders those that changed (all of
+  // them with force, for the relative times).
+  async function loadCards(force) {
     state.cards = await getJSON('/api/tables');
-    renderCards();
+    renderCards(force);
   }
   function scheduleCards() {
     if (state.cardsTimer) return;
     state.cardsTimer = setTimeout(() => {
       state.cardsTimer = null;
       loadCards().catch(showError);
-    }, 200);
+    }, 300);
   }
 
   function outcomeText(o, extra) {
@@ -185,9 +188,23 @@
       dl, plot(c.series), buttons, msg);
   }
 
-  function renderCards() {
+  function renderCards(force) {
     const box = $('#cards');
-    box.replaceChildren(...state.cards.map(cardEl));
+    const next = new Map();
+    const els = state.cards.map((c) => {
+      const key = `${c.node}/${c.table}`;
+      const json = JSON.stringify(c);
+      const old = state.cardEls.get(key);
+      const el = !force && old && old.json === json ? old.el : cardEl(c);
+      next.set(key, { json, el });
+      return el;
+    });
+    state.cardEls = next;
+    // Touch the DOM only where a card changed or moved.
+    els.forEach((el, i) => {
+      if (box.children[i] !== el) box.insertBefore(el, box.children[i] || null);
+    });
+    while (box.children.length > els.length) box.lastElementChild.remove();
     $('#no-tables').hidden = state.cards.length > 0;
     const names = [...new Set(state.cards.map((c) => c.table))];
     $('#table-names').replaceChildren(...names.map((n) => el('option', { value: n })));
@@ -302,7 +319,10 @@
     const body = $('#history tbody');
     if (body.querySelector(`tr[data-seq="${r.seq}"]`)) return;
     const tr = rowEl(r);
+    // Highlight new rows for a moment: one class change each way, no
+    // animation frames (the page stays cheap under a burst of events).
     tr.classList.add('fresh');
+    setTimeout(() => tr.classList.remove('fresh'), 3000);
     const first = body.firstElementChild;
     if (first && Number(first.dataset.seq) > r.seq) {
       // Out of order (a reconnect catching up): put it in place.
@@ -357,7 +377,7 @@
     }
     connect();
     await Promise.all([loadCards().catch(showError), loadHistory(0)]);
-    setInterval(() => loadCards().catch(showError), 30000);
+    setInterval(() => loadCards(true).catch(showError), 30000);
     window.custodian.ready = true;
   });
 })();
