@@ -277,7 +277,7 @@ func TestDamagedLatestBackup(t *testing.T) {
 		t.Fatalf("backups not newest first: %+v", bs)
 	}
 	dir, _ := s.BackupDir("t", newer.ID)
-	flipByte(t, newestFile(t, dir, ".log"), -1) // a small backup is all journal
+	flipByte(t, newestFile(t, dir, ".ldb"), -1)
 	if _, err := tb.Quarantine(ctx); err != nil {
 		t.Fatal(err)
 	}
