@@ -16,6 +16,8 @@ const (
 	sessionCookie = "custodian_session"
 	csrfHeader    = "X-CSRF-Token"
 	sessionTTL    = 12 * time.Hour
+	// loginFailDelay slows down token guessing through the login form.
+	loginFailDelay = 300 * time.Millisecond
 )
 
 // auth holds the admin token rules. Without a token every POST is open
@@ -161,6 +163,13 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, 4096)
 	if err := r.ParseForm(); err != nil || !equal(r.PostForm.Get("token"), s.auth.token) {
+		// Slow down guessing.
+		t := time.NewTimer(loginFailDelay)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+		}
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.WriteHeader(http.StatusUnauthorized)
 		_, _ = w.Write([]byte(`<!doctype html><title>Custodian: login failed</title><p>Wrong admin token. <a href="/">Back</a></p>`))

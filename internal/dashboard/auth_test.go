@@ -138,3 +138,29 @@ func TestNoTokenRefusesCrossSite(t *testing.T) {
 		t.Fatalf("same-origin POST without a token configured: %d", resp.StatusCode)
 	}
 }
+
+func TestLoopbackRefusesOtherHosts(t *testing.T) {
+	e := setup(t, Config{}) // default Listen: 127.0.0.1:8080
+	for host, status := range map[string]int{
+		"evil.example:8080":  403,
+		"evil.example":       403,
+		"127.0.0.1:8080":     200,
+		"localhost:8080":     200,
+		"[::1]:8080":         200,
+		"app.localhost:8080": 200,
+	} {
+		req, _ := http.NewRequest("GET", e.url+"/api/tables", nil)
+		req.Host = host
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != status {
+			t.Errorf("Host %s: %d, want %d", host, resp.StatusCode, status)
+		}
+	}
+	if loopbackOnly("0.0.0.0:8080") || loopbackOnly(":8080") || !loopbackOnly("[::1]:80") {
+		t.Fatal("loopbackOnly")
+	}
+}

@@ -27,6 +27,7 @@ type Server struct {
 	reg  *prometheus.Registry
 	auth *auth
 	mux  *http.ServeMux
+	h    http.Handler // mux behind the host guard
 
 	consumeOnce sync.Once
 	consumeDone chan struct{}
@@ -61,6 +62,7 @@ func New(nc *nats.Conn, cfg Config) (*Server, error) {
 		consumeDone: make(chan struct{}),
 	}
 	s.mux = s.routes()
+	s.h = hostGuard(cfg.Listen, s.mux)
 	return s, nil
 }
 
@@ -71,8 +73,9 @@ func (s *Server) Projection() *projections.Projection { return s.proj }
 // start.
 func (s *Server) Ready() <-chan struct{} { return s.cons.Ready() }
 
-// Handler is the dashboard's HTTP handler.
-func (s *Server) Handler() http.Handler { return s.mux }
+// Handler is the dashboard's HTTP handler. It shows what the consumer has
+// fed the projection: Run (or Serve) runs the consumer.
+func (s *Server) Handler() http.Handler { return s.h }
 
 func (s *Server) routes() *http.ServeMux {
 	m := http.NewServeMux()
@@ -110,7 +113,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.startConsumer(ctx)
 
 	hs := &http.Server{
-		Handler:           s.mux,
+		Handler:           s.h,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		// Handlers (the SSE streams above all) see ctx end, so that
