@@ -235,6 +235,18 @@ func TestBrowserHistoryFiltersAndPaging(t *testing.T) {
 			t.Fatalf("filtered row %q", r)
 		}
 	}
+	// The filter is in the address: a reload keeps it.
+	loc, err := chromedp.Run(ctx, chromedp.Evaluate[string](`location.search`))
+	must(err)
+	if loc != "?table=orders&result=failed" {
+		t.Fatalf("address %q", loc)
+	}
+	must(chromedp.Do(ctx, chromedp.Reload(), chromedp.WaitVisible(`#history tbody tr[data-table="orders"]`)))
+	again, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('#history tbody tr:not([data-type="backup.failed"])').length + (document.querySelector('#filters select[name="result"]').value === 'failed' ? 0 : 1000)`))
+	must(err)
+	if again != 0 {
+		t.Fatalf("after a reload the filter is gone (%d)", again)
+	}
 	// A live event that matches the filter shows up; one that does not, not.
 	e.publish(ev(events.BackupFailed, "n1", "users", withResult("failed", 1, "x")), ev(events.BackupFailed, "n1", "orders", withResult("failed", 1, "y")))
 	must(chromedp.Do(ctx, chromedp.WaitVisible(`#history tbody tr[data-seq="122"]`)))

@@ -356,18 +356,37 @@
     err.hidden = false;
   }
 
+  const FILTERS = ['table', 'type', 'result', 'since'];
+
+  // readFilter takes the filter from the form and puts it in the address,
+  // so that a filtered view can be bookmarked or shared.
   function readFilter() {
     const fd = new FormData($('#filters'));
     state.filter = {};
-    for (const k of ['table', 'type', 'result', 'since']) {
+    for (const k of FILTERS) {
       const v = String(fd.get(k) || '').trim();
       if (v) state.filter[k] = v;
+    }
+    const q = new URLSearchParams(state.filter).toString();
+    history.replaceState(null, '', q ? `/?${q}` : '/');
+  }
+
+  // filterFromAddress fills the form and the filter from /?table=...
+  function filterFromAddress() {
+    const q = new URLSearchParams(location.search);
+    const form = $('#filters');
+    for (const k of FILTERS) {
+      const v = (q.get(k) || '').trim();
+      if (!v) continue;
+      state.filter[k] = v;
+      form.elements[k].value = v;
     }
   }
 
   document.addEventListener('DOMContentLoaded', async () => {
     $('#filters').addEventListener('submit', (e) => { e.preventDefault(); readFilter(); loadHistory(0); });
-    $('#reset').addEventListener('click', () => { $('#filters').reset(); state.filter = {}; loadHistory(0); });
+    $('#reset').addEventListener('click', () => { $('#filters').reset(); readFilter(); loadHistory(0); });
+    filterFromAddress();
     $('#older').addEventListener('click', () => loadHistory(state.oldest));
     $('#newest').addEventListener('click', () => loadHistory(0));
     try {
