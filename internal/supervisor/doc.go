@@ -54,6 +54,17 @@
 // unavailable, every other table keeps serving, and an operator can restore
 // (manual) or salvage it.
 //
+// A compact, backup or verify that cannot run because its table does not
+// serve is refused, not failed: the ones queued when the table degrades end
+// at once, and one that reaches the head of its queue while the table does
+// not serve ends there, each with command.rejected (data.code
+// table_unavailable, data.reason "table degraded" or "table restoring",
+// data.queued true; emitted when the command was announced with
+// command.accepted) and its tickets get that outcome and an
+// apierr.TableUnavailable error. A *.failed would page operators once per
+// queued command for what table.degraded already says. Queued restores and
+// salvages are kept.
+//
 // # Queue
 //
 // One operation at a time per table. Behind it, a queue of at most

@@ -136,6 +136,9 @@ func (s *Supervisor) degrade(ctx context.Context, ts *tableState, j *job, start 
 	}
 	e := outcome(s.jobEvent(events.TableDegraded, j), events.ResultFailed, start, err, data)
 	errs = append(errs, err, s.emit(ctx, e))
+	// The compactions, backups and verifies queued behind the restore
+	// cannot run: they end now, refused, not failed.
+	errs = append(errs, s.refuseQueued(ctx, ts, tables.ReasonDegraded))
 	return e, joinErr(errs...)
 }
 

@@ -30,7 +30,8 @@ func (t *Ticket) Done() <-chan struct{} { return t.done }
 
 // Outcome is the final event of the work (compaction.completed, .skipped,
 // .failed, backup.completed, restore.completed, table.degraded,
-// table.recovered, ...); valid after Done is closed. Its command_id is the
+// table.recovered, command.rejected for work its table could not run, ...);
+// valid after Done is closed. Its command_id is the
 // id of the command that did the work (for a coalesced ticket, the earlier
 // command's). A status command has no outcome event: see Status.
 func (t *Ticket) Outcome() events.Event { return t.outcome }

@@ -23,6 +23,21 @@ func (s *Supervisor) runJob(ts *tableState, j *job) {
 		e   events.Event
 		err error
 	)
+	if needsServing(j.cmd.Verb) {
+		if ok, reason := ts.t.Available(); !ok {
+			// Degraded, or a restore began as the job was taken: the
+			// work cannot run; it is refused, not failed (see refusal).
+			e, err, eerr := s.refusal(ctx, j, reason)
+			s.mu.Lock()
+			if ts.running == j {
+				ts.running = nil
+				ts.progress.Store(nil)
+			}
+			s.mu.Unlock()
+			s.endTickets(j, e, joinErr(err, eerr))
+			return
+		}
+	}
 	switch j.cmd.Verb {
 	case events.VerbCompact:
 		var retry bool
