@@ -22,10 +22,15 @@ type Consumer struct {
 
 	ready     chan struct{}
 	readyOnce sync.Once
+	// checkEvery is how often a session looks whether the stream was
+	// deleted and created anew (the ordered consumer would silently go on
+	// at the old sequence on the new stream).
+	checkEvery time.Duration
 
 	mu       sync.Mutex
-	target   uint64 // stream's last sequence when the consumer started
-	sessions int    // consumers created (1 + restarts)
+	target   uint64    // stream's last sequence when the consumer started
+	created  time.Time // creation time of the stream the projection holds
+	sessions int       // consumers created (1 + restarts)
 	lastErr  error
 	attached bool
 }
@@ -42,7 +47,7 @@ type ConsumerStatus struct {
 
 // NewConsumer returns a consumer of stream (events.StreamName) into p.
 func NewConsumer(js jetstream.JetStream, stream string, p *Projection) *Consumer {
-	return &Consumer{js: js, stream: stream, p: p, ready: make(chan struct{})}
+	return &Consumer{js: js, stream: stream, p: p, ready: make(chan struct{}), checkEvery: 10 * time.Second}
 }
 
 // Ready is closed once the projection has caught up with the stream as it
@@ -119,8 +124,13 @@ func (c *Consumer) session(ctx context.Context) error {
 	}
 	info := stream.CachedInfo()
 	last := c.p.LastSeq()
-	if info.State.LastSeq < last {
-		// The stream was deleted and created anew: start over.
+	c.mu.Lock()
+	recreated := !c.created.IsZero() && !info.Created.Equal(c.created)
+	c.created = info.Created
+	c.mu.Unlock()
+	if recreated || info.State.LastSeq < last {
+		// The stream was deleted and created anew: its sequences start
+		// over, and so does the projection.
 		c.p.Reset()
 		last = 0
 	}
@@ -134,6 +144,10 @@ func (c *Consumer) session(ctx context.Context) error {
 	if last >= target {
 		c.markReady()
 	}
+
+	ctx, endSession := context.WithCancelCause(ctx)
+	defer endSession(nil)
+	go c.watchStream(ctx, endSession, info.Created)
 
 	cons, err := stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
 		DeliverPolicy: jetstream.DeliverByStartSequencePolicy,
@@ -156,6 +170,9 @@ func (c *Consumer) session(ctx context.Context) error {
 	for {
 		msg, err := it.Next(jetstream.NextContext(ctx))
 		if err != nil {
+			if cause := context.Cause(ctx); cause != nil && cause != ctx.Err() {
+				err = cause
+			}
 			return fmt.Errorf("stream %s: next after %d: %w", c.stream, c.p.LastSeq(), err)
 		}
 		meta, err := msg.Metadata()
@@ -170,6 +187,37 @@ func (c *Consumer) session(ctx context.Context) error {
 		}
 		if seq >= target || meta.NumPending == 0 {
 			c.markReady()
+		}
+	}
+}
+
+// errStreamRecreated ends a session whose stream was deleted and created
+// anew.
+var errStreamRecreated = errors.New("stream deleted and created anew")
+
+// watchStream ends the session (cancel) when the stream's creation time
+// changes.
+func (c *Consumer) watchStream(ctx context.Context, cancel context.CancelCauseFunc, created time.Time) {
+	t := time.NewTicker(c.checkEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		lctx, lcancel := context.WithTimeout(ctx, 5*time.Second)
+		st, err := c.js.Stream(lctx, c.stream)
+		lcancel()
+		switch {
+		case errors.Is(err, jetstream.ErrStreamNotFound):
+			cancel(errStreamRecreated)
+			return
+		case err != nil:
+			continue // NATS is away: the ordered consumer copes or fails
+		case !st.CachedInfo().Created.Equal(created):
+			cancel(errStreamRecreated)
+			return
 		}
 	}
 }

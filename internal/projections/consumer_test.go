@@ -248,3 +248,51 @@ func TestConsumerSkipsGarbage(t *testing.T) {
 		t.Fatalf("invalid %d applied %d", s.Invalid(), s.Applied())
 	}
 }
+
+func TestConsumerStartsOverOnANewStream(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	srv := natstest.Start(t)
+	nc := srv.Connect(t)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	natstest.CreateStream(ctx, t, js, prefix)
+	for _, e := range fresh(script(20)) {
+		natstest.MustPublish(ctx, t, js, prefix, e)
+	}
+	p := New(Options{})
+	c := NewConsumer(js, events.StreamName, p)
+	c.checkEvery = 50 * time.Millisecond
+	go func() { _ = c.Run(ctx) }()
+	waitReady(t, c)
+	waitSeq(t, p, 20)
+
+	// Someone deletes the stream and creates it again, and more than the
+	// old number of events arrive before the consumer looks again.
+	if err := js.DeleteStream(ctx, events.StreamName); err != nil {
+		t.Fatal(err)
+	}
+	natstest.CreateStream(ctx, t, js, prefix)
+	evs := fresh(script(30))
+	for _, e := range evs {
+		natstest.MustPublish(ctx, t, js, prefix, e)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var applied, last uint64
+		p.Read(func(s *State) { applied, last = s.Applied(), s.LastSeq() })
+		if applied == 30 && last == 30 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the new stream: applied %d last %d, want 30 30", applied, last)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	rows := p.History(Filter{Limit: 100})
+	if len(rows) != 30 || rows[29].ID != evs[0].ID {
+		t.Fatalf("%d rows after the new stream", len(rows))
+	}
+}
