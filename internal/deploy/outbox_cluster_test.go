@@ -1,0 +1,134 @@
+package deploy
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/custodian-dev/custodian/internal/events"
+)
+
+// TestClusterOutboxHoldsEventsWithoutQuorum: two of the three servers go
+// away, so the R3 stream has no quorum and stores nothing; the supervisor
+// keeps answering commands (through the remaining server) and keeps their
+// events in its outbox; when the servers come back every event is stored
+// once, in order.
+func TestClusterOutboxHoldsEventsWithoutQuorum(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a three-server cluster and restarts two of them")
+	}
+	supBin := buildBinary(t, "./cmd/supervisor")
+	c := newCluster(t, 3)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	// The test's client talks to s1 only, the server that stays.
+	nc, err := nats.Connect("nats://"+addr(c.opts[0].Port), nats.MaxReconnects(-1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sup := startProc(t, "supervisor nq", supBin, nil, "--nats", c.urls, "--data", filepath.Join(t.TempDir(), "nq"),
+		"--node", "nq", "--tables", "q1", "--dashboard", "off", "--replicas", "3")
+	waitFor(t, 60*time.Second, "supervisor answers", func() (bool, string) {
+		if sup.exited() {
+			t.Fatalf("supervisor exited: %v", sup.err)
+		}
+		rctx, cl := context.WithTimeout(ctx, time.Second)
+		defer cl()
+		err := request(rctx, nc, "custodian.node.nq.status", nil, nil)
+		return err == nil, fmt.Sprint(err)
+	})
+	for i := 0; i < 100; i++ {
+		if err := request(ctx, nc, "custodian.kv.q1.put", map[string]any{"key": fmt.Sprintf("k%d", i%10), "value": i}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	c.stop(1)
+	c.stop(2)
+	t.Log("s2 and s3 stopped: CUSTODIAN_EVENTS has no quorum")
+	var replies []commandReply
+	for i := 0; i < 3; i++ {
+		for _, verb := range []string{"compact", "backup"} {
+			var rep commandReply
+			rctx, cl := context.WithTimeout(ctx, 20*time.Second)
+			err := request(rctx, nc, "custodian.cmd.q1."+verb, map[string]any{"wait": true, "force": true}, &rep)
+			cl()
+			if err != nil || rep.Error != nil || rep.Event == nil {
+				t.Fatalf("%s without quorum: the supervisor stopped working: %v %+v", verb, err, rep.Error)
+			}
+			replies = append(replies, rep)
+		}
+	}
+	// The stream really cannot store anything now.
+	pctx, pcancel := context.WithTimeout(ctx, 3*time.Second)
+	_, perr := js.Publish(pctx, "custodian.events.probe._.quorum", []byte(`{}`))
+	pcancel()
+	if perr == nil {
+		t.Fatal("a publish to CUSTODIAN_EVENTS succeeded with two of three servers down")
+	}
+	t.Logf("publish without quorum: %v", perr)
+
+	c.start(1)
+	c.start(2)
+	t.Log("s2 and s3 started again")
+	var evs []streamEvent
+	waitFor(t, 90*time.Second, "the outbox's events reach the stream", func() (bool, string) {
+		rctx, cl := context.WithTimeout(ctx, 10*time.Second)
+		defer cl()
+		evs, err = readStream(rctx, js)
+		if err != nil {
+			return false, err.Error()
+		}
+		have := map[string]bool{}
+		for _, e := range evs {
+			have[e.ID] = true
+		}
+		for _, r := range replies {
+			if !have[r.Event.ID] {
+				return false, "missing " + r.Event.Type + " " + r.Event.ID
+			}
+		}
+		return true, ""
+	})
+	seqOf := map[string]uint64{}
+	count := map[string]int{}
+	for _, e := range evs {
+		count[e.ID]++
+		seqOf[e.ID] = e.Seq
+	}
+	for id, n := range count {
+		if n != 1 {
+			t.Errorf("event %s stored %d times", id, n)
+		}
+	}
+	// In order: each command's accepted event before its outcome, and the
+	// outcomes in the order the commands were answered.
+	var last uint64
+	for _, r := range replies {
+		var acc uint64
+		for _, e := range evs {
+			if e.CommandID == r.CommandID && e.Type == events.CommandAccepted {
+				acc = e.Seq
+			}
+		}
+		out := seqOf[r.Event.ID]
+		if acc == 0 || acc > out {
+			t.Errorf("command %s: command.accepted at seq %d, outcome at %d", r.CommandID, acc, out)
+		}
+		if out < last {
+			t.Errorf("outcome %s at seq %d before the previous command's outcome at %d", r.Event.ID, out, last)
+		}
+		last = out
+	}
+	t.Logf("%d commands answered without quorum; their events stored at seqs up to %d, %d events in all", len(replies), last, len(evs))
+}
