@@ -87,12 +87,18 @@ func (c *Consumer) setErr(err error) {
 // Run consumes until ctx is done; errors are retried with a backoff and
 // kept for Status. It returns nil when ctx ends.
 func (c *Consumer) Run(ctx context.Context) error {
-	backoff := 100 * time.Millisecond
+	const minBackoff = 100 * time.Millisecond
+	backoff := minBackoff
 	for {
 		err := c.session(ctx)
 		if ctx.Err() != nil {
 			return nil
 		}
+		c.mu.Lock()
+		if c.attached {
+			backoff = minBackoff // the session worked for a while: retry soon
+		}
+		c.mu.Unlock()
 		if err != nil {
 			c.setErr(err)
 		}
