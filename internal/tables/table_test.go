@@ -10,6 +10,9 @@ import (
 	"strings"
 	"testing"
 
+	lerrors "github.com/syndtr/goleveldb/leveldb/errors"
+	"github.com/syndtr/goleveldb/leveldb/storage"
+
 	"github.com/custodian-dev/custodian/internal/apierr"
 )
 
@@ -218,11 +221,15 @@ func TestReopenAndDeadEstimate(t *testing.T) {
 
 func TestIsCorruptionWrapped(t *testing.T) {
 	base := corrupted("x")
+	lbase := lerrors.NewErrCorrupted(storage.FileDesc{}, errors.New("y"))
 	for _, err := range []error{
 		base,
 		fmt.Errorf("a: %w", base),
 		fmt.Errorf("b: %w", fmt.Errorf("a: %w", base)),
 		errors.Join(errors.New("other"), base),
+		lbase,
+		fmt.Errorf("table t: get: %w", lbase),
+		fmt.Errorf("b: %w", fmt.Errorf("a: %w", lbase)),
 	} {
 		if !IsCorruption(err) {
 			t.Errorf("IsCorruption(%v) = false", err)
