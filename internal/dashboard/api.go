@@ -22,8 +22,12 @@ type cardView struct {
 	Series          []projections.Point `json:"series"`
 }
 
-func (s *Server) view(c projections.Card, now time.Time) cardView {
-	v := cardView{Card: c, Series: s.proj.Series(c.Node, c.Table)}
+// listSeriesPoints bounds the series of each card in GET /api/tables (the
+// page polls it as events arrive); GET /api/tables/<table> has them all.
+const listSeriesPoints = 60
+
+func (s *Server) view(c projections.Card, now time.Time, maxPoints int) cardView {
+	v := cardView{Card: c, Series: thin(s.proj.Series(c.Node, c.Table), maxPoints)}
 	if c.LastBackup != nil {
 		age := now.Sub(c.LastBackup.Time).Milliseconds()
 		v.LastBackupAgeMS = &age
@@ -31,18 +35,35 @@ func (s *Server) view(c projections.Card, now time.Time) cardView {
 	return v
 }
 
-func (s *Server) views(cards []projections.Card) []cardView {
+func (s *Server) views(cards []projections.Card, maxPoints int) []cardView {
 	now := time.Now()
 	out := make([]cardView, 0, len(cards))
 	for _, c := range cards {
-		out = append(out, s.view(c, now))
+		out = append(out, s.view(c, now, maxPoints))
+	}
+	return out
+}
+
+// thin keeps at most max points, evenly spread, always the first and the
+// last; max <= 0 keeps all.
+func thin(pts []projections.Point, max int) []projections.Point {
+	if max <= 0 || len(pts) <= max {
+		return pts
+	}
+	if max == 1 {
+		return pts[len(pts)-1:]
+	}
+	out := make([]projections.Point, 0, max)
+	step := float64(len(pts)-1) / float64(max-1)
+	for i := 0; i < max; i++ {
+		out = append(out, pts[int(float64(i)*step+0.5)])
 	}
 	return out
 }
 
 // GET /api/tables: every health card, sorted by table then node.
 func (s *Server) handleTables(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, s.views(s.proj.Cards()))
+	writeJSON(w, http.StatusOK, s.views(s.proj.Cards(), listSeriesPoints))
 }
 
 // GET /api/tables/{table}: the cards of one table on every node.
@@ -57,7 +78,7 @@ func (s *Server) handleTable(w http.ResponseWriter, r *http.Request) {
 		writeAPIError(w, apierr.New(apierr.NotFound, "table %s: no events seen", table))
 		return
 	}
-	writeJSON(w, http.StatusOK, s.views(cards))
+	writeJSON(w, http.StatusOK, s.views(cards, 0))
 }
 
 // GET /api/history?table=&type=&result=&node=&since=&limit=&before=

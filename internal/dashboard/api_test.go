@@ -346,3 +346,25 @@ func TestPageAndAssets(t *testing.T) {
 		t.Fatalf("missing asset: %d", resp.StatusCode)
 	}
 }
+
+func TestSeriesThinnedInTheList(t *testing.T) {
+	e := setup(t, Config{})
+	var evs []events.Event
+	for i := 0; i < 200; i++ {
+		evs = append(evs, ev(events.TableStats, "n1", "users", withData("bytes", i)))
+	}
+	e.publish(evs...)
+	var list, one []cardJSON
+	e.do("GET", "/api/tables", nil, nil, &list)
+	e.do("GET", "/api/tables/users", nil, nil, &one)
+	if len(one) != 1 || len(one[0].Series) != 200 {
+		t.Fatalf("table endpoint: %d points", len(one[0].Series))
+	}
+	if len(list) != 1 || len(list[0].Series) != listSeriesPoints {
+		t.Fatalf("list endpoint: %d points", len(list[0].Series))
+	}
+	first, last := list[0].Series[0]["bytes"].(float64), list[0].Series[listSeriesPoints-1]["bytes"].(float64)
+	if first != 0 || last != 199 {
+		t.Fatalf("thinned series spans %v..%v", first, last)
+	}
+}
