@@ -128,6 +128,9 @@ func (s *Supervisor) submit(ctx context.Context, cmd Command, announce bool) (*T
 	if q := findQueuedLocked(ts, key); q != nil && q == target {
 		t.coalesced = q.cmd.ID
 		q.tickets = append(q.tickets, t)
+		// Joining scheduled work makes it an accepted command: if it does
+		// not run (shutdown, table degraded), its outcome is emitted.
+		q.announced = q.announced || announce
 	} else {
 		s.enqueueLocked(ts, &job{cmd: cmd, key: key, attempt: 1, tickets: []*Ticket{t}, announced: announce}, false)
 	}

@@ -1,0 +1,140 @@
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/custodian-dev/custodian/internal/events"
+	"github.com/custodian-dev/custodian/internal/tables"
+)
+
+// TestCommandJoiningScheduledWorkGetsAnOutcomeAtShutdown: an operator's
+// command that coalesces into queued scheduled work was announced
+// (command.accepted), so when the work does not run (shutdown) its outcome
+// is emitted, as for any accepted command.
+func TestCommandJoiningScheduledWorkGetsAnOutcomeAtShutdown(t *testing.T) {
+	g := newGate(tables.FPBackupBeforeCopy)
+	h := start(t, harnessOpt{failpoint: g.failpoint, cfg: Config{ShutdownGrace: time.Millisecond}})
+	defer g.open()
+	fill(t, h.open("users"), 20, 1)
+	b := h.submit("users", events.VerbBackup, events.CommandBody{})
+	g.await(t, 1)
+	sched, err := h.sup.submit(context.Background(), Command{Table: "users", Verb: events.VerbVerify, Trigger: events.TriggerSchedule}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	op := h.submit("users", events.VerbVerify, events.CommandBody{})
+	if op.Coalesced() != sched.ID() {
+		t.Fatalf("the operator's verify did not join the scheduled one")
+	}
+
+	stopped := make(chan struct{})
+	go func() { h.stop(); close(stopped) }()
+	<-h.sup.stopping
+	g.open()
+	select {
+	case <-stopped:
+	case <-time.After(waitLimit):
+		t.Fatal("Run did not return")
+	}
+	<-b.Done()
+	e := h.wait(op)
+	if e.Data["reason"] != "shutdown" {
+		t.Fatalf("joined verify at shutdown: %s %v", e.Type, e.Data)
+	}
+	if n := len(h.rec.of("users", events.VerifyFailed)); n != 1 {
+		t.Errorf("the accepted verify has %d outcome events in the stream, want 1:\n%s", n, dump(h.rec.all()))
+	}
+}
+
+// TestRestoreCutByShutdownDoesNotBlameTheBackup: a restore whose verify of
+// a good backup is cancelled at shutdown must not report that backup as
+// failed (a final restore.failed with its backup_id would page operators
+// and send them after a backup that is fine).
+func TestRestoreCutByShutdownDoesNotBlameTheBackup(t *testing.T) {
+	g := newGate(tables.FPRestoreAfterCopy)
+	h := start(t, harnessOpt{failpoint: g.failpoint, cfg: Config{ShutdownGrace: time.Millisecond}})
+	defer g.open()
+	tb := h.open("users")
+	fill(t, tb, 5000, 1) // more than one ctx check (every 1024 records) in the scan
+	bk := h.wait(h.submit("users", events.VerbBackup, events.CommandBody{}))
+	if bk.Type != events.BackupCompleted {
+		t.Fatalf("backup: %s (%s)", bk.Type, bk.Error)
+	}
+	r := h.submit("users", events.VerbRestore, events.CommandBody{})
+	g.await(t, 1)
+
+	stopped := make(chan struct{})
+	go func() { h.stop(); close(stopped) }()
+	<-h.sup.workCtx.Done() // the grace is over: work in flight is cancelled
+	g.open()
+	select {
+	case <-stopped:
+	case <-time.After(waitLimit):
+		t.Fatal("Run did not return")
+	}
+	<-r.Done()
+	if r.Err() == nil {
+		t.Errorf("a restore cut by shutdown ended without error")
+	}
+	if !errors.Is(r.Err(), context.Canceled) {
+		t.Errorf("ticket error %v, want the cancellation", r.Err())
+	}
+	for _, e := range h.rec.of("users", events.RestoreFailed) {
+		if e.Data["backup_id"] == bk.Data["backup_id"] {
+			t.Errorf("the good backup was reported failed: %s %v", e.Error, e.Data)
+		}
+	}
+	if out := r.Outcome(); out.Data["reason"] != "shutdown" {
+		t.Errorf("outcome %s %v, want reason shutdown", out.Type, out.Data)
+	}
+}
+
+// TestOpenTableWaitsWithItsContext: OpenTable waiting for another
+// OpenTable (here: stuck emitting table.created) gives up when its own
+// context ends.
+func TestOpenTableWaitsWithItsContext(t *testing.T) {
+	h := start(t, harnessOpt{})
+	entered := make(chan struct{})
+	release := make(chan struct{})
+	var once sync.Once
+	open := func() { once.Do(func() { close(release) }) }
+	defer open()
+	h.rec.setFail(func(ctx context.Context, e events.Event) error {
+		if e.Type == events.TableCreated && e.Table == "slow" {
+			close(entered)
+			select {
+			case <-release:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		return nil
+	})
+	first := make(chan error, 1)
+	go func() { first <- h.sup.OpenTable(context.Background(), "slow", true) }()
+	<-entered
+
+	ctx, cancel := context.WithCancel(context.Background())
+	second := make(chan error, 1)
+	go func() { second <- h.sup.OpenTable(ctx, "other", true) }()
+	cancel()
+	select {
+	case err := <-second:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("OpenTable with a cancelled context: %v, want context.Canceled", err)
+		}
+	case <-time.After(waitLimit):
+		t.Fatal("OpenTable ignored its context while another OpenTable held the lock")
+	}
+	open()
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.sup.Table("other"); err == nil {
+		t.Errorf("a cancelled OpenTable opened its table")
+	}
+}
