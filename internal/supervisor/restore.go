@@ -54,18 +54,25 @@ func (s *Supervisor) restore(ctx context.Context, ts *tableState, j *job) (event
 		tried []string
 		last  events.Event
 	)
+	// Shutdown: the table stays unavailable; the next start finds the
+	// damage again (tables is crash-safe). No backup is blamed for it.
+	cut := func(err error) (events.Event, error) {
+		errs = append(errs, fmt.Errorf("table %s: restore: %w", ts.name, err))
+		e := outcome(s.jobEvent(events.RestoreFailed, j), events.ResultFailed, start, err,
+			map[string]any{"reason": "shutdown", "tried": tried})
+		return e, joinErr(errs...)
+	}
 	for _, m := range backups {
 		if err := ctx.Err(); err != nil {
-			// Shutdown: the table stays unavailable; the next start finds
-			// the damage again (tables is crash-safe).
-			errs = append(errs, fmt.Errorf("table %s: restore: %w", ts.name, err))
-			e := outcome(s.jobEvent(events.RestoreFailed, j), events.ResultFailed, start, err,
-				map[string]any{"reason": "shutdown", "tried": tried})
-			return e, joinErr(errs...)
+			return cut(err)
 		}
 		tried = append(tried, m.ID)
 		one := time.Now()
 		res, err := ts.t.RestoreFrom(ctx, m.ID, s.progressOf(ts))
+		if err != nil && ctx.Err() != nil {
+			// Cancelled, not a bad backup.
+			return cut(err)
+		}
 		if err != nil {
 			err = fmt.Errorf("table %s: restore from backup %s: %w", ts.name, m.ID, err)
 			last = outcome(s.jobEvent(events.RestoreFailed, j), events.ResultFailed, one, err, map[string]any{
