@@ -26,8 +26,9 @@ type Supervisor struct {
 	em        events.Emitter
 	cfg       Config
 
-	// openMu serializes OpenTable.
-	openMu sync.Mutex
+	// opening (capacity 1) serializes OpenTable; a channel, so that a
+	// caller waits with its context.
+	opening chan struct{}
 
 	mu          sync.Mutex
 	state       int
@@ -103,6 +104,7 @@ func newSupervisor(em events.Emitter, cfg Config) (*Supervisor, error) {
 		orphans:    map[string]detection{},
 		sem:        make(chan struct{}, cfg.MaxConcurrent),
 		stopping:   make(chan struct{}),
+		opening:    make(chan struct{}, 1),
 		workCtx:    workCtx,
 		cancelWork: cancel,
 	}, nil

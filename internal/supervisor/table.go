@@ -70,8 +70,12 @@ func (s *Supervisor) OpenTable(ctx context.Context, name string, create bool) er
 	if !events.ValidTable(name) {
 		return apierr.New(apierr.InvalidTable, "invalid table name %q", clip(name))
 	}
-	s.openMu.Lock()
-	defer s.openMu.Unlock()
+	select {
+	case s.opening <- struct{}{}:
+	case <-ctx.Done():
+		return fmt.Errorf("table %s: open: %w", name, ctx.Err())
+	}
+	defer func() { <-s.opening }()
 
 	s.mu.Lock()
 	_, owned := s.tables[name]
