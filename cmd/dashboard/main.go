@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -39,6 +40,7 @@ type options struct {
 	listen     string
 	adminToken string
 	prefix     string
+	hosts      string
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -49,9 +51,10 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.listen, "listen", dashboard.DefaultListen, "HTTP listen address")
 	fs.StringVar(&o.adminToken, "admin-token", os.Getenv("CUSTODIAN_ADMIN_TOKEN"), "token that POST actions need (env CUSTODIAN_ADMIN_TOKEN); empty: actions are open")
 	fs.StringVar(&o.prefix, "prefix", events.DefaultPrefix, "subject prefix")
+	fs.StringVar(&o.hosts, "allowed-hosts", "", "comma-separated Host names to serve besides loopback ones when --listen is loopback (a reverse proxy's public name)")
 	fs.Usage = func() {} // a parse error is reported in one line by main
 	usage := func() {
-		fmt.Fprintf(stderr, "Usage: dashboard --nats URL [--listen ADDR] [--admin-token TOKEN] [--prefix P]\n\n"+
+		fmt.Fprintf(stderr, "Usage: dashboard --nats URL [--listen ADDR] [--admin-token TOKEN] [--prefix P] [--allowed-hosts H]\n\n"+
 			"Serves the Custodian dashboard (page, JSON API, SSE, /metrics) built from the %s stream.\n\nFlags:\n", events.StreamName)
 		fs.SetOutput(stderr)
 		fs.PrintDefaults()
@@ -94,7 +97,13 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	defer nc.Close()
-	srv, err := dashboard.New(nc, dashboard.Config{Listen: o.listen, AdminToken: o.adminToken, Prefix: o.prefix})
+	var hosts []string
+	for _, h := range strings.Split(o.hosts, ",") {
+		if h = strings.TrimSpace(h); h != "" {
+			hosts = append(hosts, h)
+		}
+	}
+	srv, err := dashboard.New(nc, dashboard.Config{Listen: o.listen, AdminToken: o.adminToken, Prefix: o.prefix, AllowedHosts: hosts})
 	if err != nil {
 		return err
 	}

@@ -160,6 +160,19 @@ func TestLoopbackRefusesOtherHosts(t *testing.T) {
 			t.Errorf("Host %s: %d, want %d", host, resp.StatusCode, status)
 		}
 	}
+	proxied := setup(t, Config{AllowedHosts: []string{"Dash.Example.com"}})
+	for host, status := range map[string]int{"dash.example.com": 200, "dash.example.com:443": 200, "evil.example": 403} {
+		req, _ := http.NewRequest("GET", proxied.url+"/healthz", nil)
+		req.Host = host
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != status {
+			t.Errorf("allowed hosts, Host %s: %d, want %d", host, resp.StatusCode, status)
+		}
+	}
 	if loopbackOnly("0.0.0.0:8080") || loopbackOnly(":8080") || !loopbackOnly("[::1]:80") {
 		t.Fatal("loopbackOnly")
 	}

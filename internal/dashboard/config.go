@@ -20,6 +20,10 @@ type Config struct {
 	Listen     string // host:port, DefaultListen when empty
 	AdminToken string // when set, every POST needs it (Bearer header or login cookie)
 	Prefix     string // subject prefix, events.DefaultPrefix when empty
+	// AllowedHosts are Host names served besides loopback ones when Listen
+	// is a loopback address (a reverse proxy's public name). Other names
+	// are refused there, against DNS rebinding.
+	AllowedHosts []string
 
 	// Optional tuning; zero means the default.
 	Stream         string              // event stream, events.StreamName

@@ -26,19 +26,24 @@ func isLoopbackHost(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// hostGuard refuses requests whose Host is not loopback when the dashboard
-// listens on loopback only.
-func hostGuard(listen string, next http.Handler) http.Handler {
+// hostGuard refuses requests whose Host is not loopback, nor one of
+// allowed (a reverse proxy's public name), when the dashboard listens on
+// loopback only.
+func hostGuard(listen string, allowed []string, next http.Handler) http.Handler {
 	if !loopbackOnly(listen) {
 		return next
+	}
+	ok := map[string]bool{}
+	for _, h := range allowed {
+		ok[strings.ToLower(strings.TrimSpace(h))] = true
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		host := r.Host
 		if h, _, err := net.SplitHostPort(host); err == nil {
 			host = h
 		}
-		if !isLoopbackHost(host) {
-			writeError(w, http.StatusForbidden, codeForbidden, "host "+r.Host+" refused: the dashboard listens on loopback only (set --listen to serve other names)")
+		if !isLoopbackHost(host) && !ok[strings.ToLower(host)] {
+			writeError(w, http.StatusForbidden, codeForbidden, "host "+r.Host+" refused: the dashboard listens on loopback only (allow it with --allowed-hosts)")
 			return
 		}
 		next.ServeHTTP(w, r)

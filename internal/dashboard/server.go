@@ -62,7 +62,7 @@ func New(nc *nats.Conn, cfg Config) (*Server, error) {
 		consumeDone: make(chan struct{}),
 	}
 	s.mux = s.routes()
-	s.h = hostGuard(cfg.Listen, s.mux)
+	s.h = hostGuard(cfg.Listen, cfg.AllowedHosts, s.mux)
 	return s, nil
 }
 
