@@ -275,3 +275,36 @@ func TestPrune(t *testing.T) {
 		t.Fatalf("prune with the default retention (7) pruned %+v %v", p, err)
 	}
 }
+
+func TestFailedRewriteLeavesTableAsItWas(t *testing.T) {
+	root := t.TempDir()
+	s := openTestStore(t, root, nil)
+	tb := mustOpen(t, s, "t")
+	fillBatch(t, tb, "k", 0, 5000)
+	fillBatch(t, tb, "k", 0, 3000)
+	before, err := tb.Verify(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stBefore, _ := tb.Stats(context.Background())
+	ctx, cancel := context.WithCancel(context.Background())
+	// Cancel once the copy has been made: the rewrite must give up, remove
+	// its copy and leave the live table serving as it was.
+	_, err = tb.Compact(ctx, ModeRewrite, func(done, total int64, unit string) { cancel() })
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled rewrite: %v", err)
+	}
+	if lo := leftovers(t, root); len(lo) != 0 {
+		t.Fatalf("leftovers %v", lo)
+	}
+	after, err := tb.Verify(context.Background(), nil)
+	if err != nil || after != before {
+		t.Fatalf("after a failed rewrite %+v %v, before %+v", after, err, before)
+	}
+	if st, _ := tb.Stats(context.Background()); st.DeadRecords != stBefore.DeadRecords || st.Records != stBefore.Records {
+		t.Fatalf("estimate changed by a failed rewrite: %+v, before %+v", st, stBefore)
+	}
+	if err := tb.Put(context.Background(), "after", val(1)); err != nil {
+		t.Fatalf("put after a failed rewrite: %v", err)
+	}
+}

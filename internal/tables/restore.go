@@ -151,6 +151,11 @@ func (t *Table) commitReady(verified, fpReady, fpQuarantined, fpRenamed string) 
 		return q, err
 	}
 	s.failpoint(fpRenamed)
+	if t.closed {
+		// Closed meanwhile: the restore is committed on disk; the next
+		// Store.Open serves it.
+		return q, apierr.New(apierr.TableUnavailable, "table %s was closed during the restore", t.name)
+	}
 	db, err := openDB(t.dir, false)
 	if err != nil {
 		t.reason = "restore failed"

@@ -79,6 +79,9 @@ func (t *Table) rewrite(ctx context.Context, db *leveldb.DB, progress Progress, 
 			ndb.Close()
 		}
 		os.RemoveAll(tmp)
+		if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+			return fmt.Errorf("table %s: compact: %w (%v)", t.name, cerr, err)
+		}
 		return err
 	}
 	ndb, err = openDB(tmp, false)
