@@ -16,6 +16,7 @@ import (
 func (s *Supervisor) backup(ctx context.Context, ts *tableState, j *job) (events.Event, error) {
 	start := time.Now()
 	started := s.jobEvent(events.BackupStarted, j)
+	started.Result = events.ResultOK
 	started.Data = map[string]any{"retention": ts.pol.Retention}
 	if err := s.emit(ctx, started); err != nil {
 		err = fmt.Errorf("table %s: backup: %w", ts.name, err)

@@ -223,6 +223,7 @@ func (s *Supervisor) Reject(ctx context.Context, cmd Command, err error) error {
 		data["verb"] = clip(cmd.Verb)
 	}
 	data["code"] = string(apierr.CodeOf(err))
+	data["reason"] = apierr.MessageOf(err)
 	e := events.New(events.CommandRejected, s.cfg.Node, table)
 	e.CommandID = cmd.ID
 	if e.CommandID == "" {

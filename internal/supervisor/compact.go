@@ -47,6 +47,7 @@ func (s *Supervisor) compact(ctx context.Context, ts *tableState, j *job) (e eve
 	}
 
 	started := s.jobEvent(events.CompactionStarted, j)
+	started.Result = events.ResultOK
 	started.Data = with(base, nil)
 	if eerr := s.emit(ctx, started); eerr != nil {
 		// The work does not start unrecorded.
@@ -76,7 +77,7 @@ func (s *Supervisor) compact(ctx context.Context, ts *tableState, j *job) (e eve
 // retried unless the supervisor is stopping.
 func (s *Supervisor) compactFailed(ctx context.Context, ts *tableState, j *job, start time.Time, base map[string]any, err error) (events.Event, bool, error) {
 	final := j.attempt >= 2
-	data := with(base, map[string]any{"final": final})
+	data := with(base, map[string]any{"final": final, "reason": err.Error()})
 	select {
 	case <-s.stopping:
 		// No retry at shutdown: the table waits for its next schedule.

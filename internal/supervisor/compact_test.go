@@ -108,6 +108,9 @@ func TestCompactRetriedOnceThenLeft(t *testing.T) {
 		if e.Attempt != i+1 || e.Result != events.ResultFailed || e.Error == "" || e.CommandID != tk.ID() {
 			t.Errorf("failure %d: attempt %d result %s error %q command %s", i, e.Attempt, e.Result, e.Error, e.CommandID)
 		}
+		if r, _ := e.Data["reason"].(string); r == "" {
+			t.Errorf("failure %d: no data.reason: %v", i, e.Data)
+		}
 	}
 	if failed[0].Final() || !failed[1].Final() {
 		t.Errorf("finality: first %v second %v, want false then true", failed[0].Final(), failed[1].Final())

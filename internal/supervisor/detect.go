@@ -75,7 +75,7 @@ func (s *Supervisor) detectedEvent(j *job) events.Event {
 	e := s.jobEvent(events.CorruptionDetected, j)
 	e.Result = events.ResultFailed
 	e.Error = errText(j.det.err)
-	e.Data = map[string]any{"op": j.det.op, "error": errText(j.det.err)}
+	e.Data = map[string]any{"op": j.det.op, "error": errText(j.det.err), "reason": "corruption on " + j.det.op}
 	return e
 }
 

@@ -17,13 +17,16 @@
 //
 // Every operator command (Submit) emits command.accepted, or command.rejected
 // with data.code (the apierr code) and error. Scheduled work (trigger
-// schedule) carries a command id but emits no command.accepted. Every outcome
-// event carries command_id, trigger, attempt, result, duration_ms and data:
+// schedule) carries a command id but emits no command.accepted. Every event
+// carries trigger, attempt (1 unless it is a compaction's retry) and result
+// (ok for *.started, command.accepted, table.created and table.stats), and
+// data.reason wherever something failed, was skipped or refused. Every
+// outcome event carries command_id, duration_ms and data:
 //
 //	verb     events
 //	compact  compaction.skipped (unforced, dead_ratio < threshold: data.dead_ratio,
 //	         threshold, reason) | compaction.started, then .completed (bytes_before,
-//	         bytes_after, records, dead_ratio, mode, pause_ms) or .failed; a
+//	         bytes_after, records, dead_ratio, mode, pause_ms) or .failed (reason); a
 //	         first failure (attempt 1) is retried once after RetryDelay, a
 //	         second (attempt 2) is final and the table waits for its schedule
 //	backup   backup.started, then backup.completed (backup_id, records, bytes,

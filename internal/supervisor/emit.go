@@ -12,6 +12,9 @@ import (
 // emit hands e to the Emitter. A failure is counted and remembered (see
 // NodeStatus) and returned; it is never ignored.
 func (s *Supervisor) emit(ctx context.Context, e events.Event) error {
+	if e.Attempt == 0 {
+		e.Attempt = 1 // the contract's envelope has it on every event
+	}
 	err := s.em.Emit(ctx, e)
 	if err == nil {
 		return nil

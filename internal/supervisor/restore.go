@@ -38,6 +38,7 @@ func (s *Supervisor) restore(ctx context.Context, ts *tableState, j *job) (event
 
 	ts.t.SetUnavailable(tables.ReasonRestoring)
 	started := s.jobEvent(events.RestoreStarted, j)
+	started.Result = events.ResultOK
 	started.Data = map[string]any{"reason": reason}
 	if j.cmd.Body.BackupID != "" {
 		started.Data["backup_id"] = j.cmd.Body.BackupID
