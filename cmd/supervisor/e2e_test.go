@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -253,6 +254,17 @@ func TestBinaryWithNatsCLI(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 {
 		t.Fatalf("dashboard healthz: %d", resp.StatusCode)
+	}
+	// Its metrics include the supervisor's outbox depth.
+	resp, err = http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", dashPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || !strings.Contains(string(metrics), "custodian_outbox_depth ") ||
+		!strings.Contains(string(metrics), "custodian_events_total") {
+		t.Fatalf("metrics lack the outbox depth or event counters: %v\n%.2000s", err, metrics)
 	}
 
 	// The audit log replays what happened.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/custodian-dev/custodian/internal/bus"
 	"github.com/custodian-dev/custodian/internal/dashboard"
@@ -153,7 +154,10 @@ func run(ctx context.Context, s settings, log *slog.Logger) (err error) {
 	sideCtx, stopSide := context.WithCancel(context.Background())
 	var side sync.WaitGroup
 	if s.runDashboard(emb != nil) {
-		d, err := dashboard.New(nc, dashboard.Config{Listen: s.Dashboard, AdminToken: s.AdminToken, Prefix: s.Prefix})
+		d, err := dashboard.New(nc, dashboard.Config{
+			Listen: s.Dashboard, AdminToken: s.AdminToken, Prefix: s.Prefix,
+			Collectors: []prometheus.Collector{outbox.Collector()},
+		})
 		if err != nil {
 			stopSide()
 			stopSup()

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/custodian-dev/custodian/internal/events"
 	"github.com/custodian-dev/custodian/internal/projections"
 )
@@ -24,6 +26,9 @@ type Config struct {
 	// is a loopback address (a reverse proxy's public name). Other names
 	// are refused there, against DNS rebinding.
 	AllowedHosts []string
+	// Collectors are registered on /metrics beside the projection's (the
+	// supervisor's one-command mode adds its outbox depth).
+	Collectors []prometheus.Collector
 
 	// Optional tuning; zero means the default.
 	Stream         string              // event stream, events.StreamName

@@ -52,6 +52,11 @@ func New(nc *nats.Conn, cfg Config) (*Server, error) {
 	if err := reg.Register(projections.NewCollector(proj)); err != nil {
 		return nil, fmt.Errorf("dashboard: metrics: %w", err)
 	}
+	for _, c := range cfg.Collectors {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("dashboard: metrics: %w", err)
+		}
+	}
 	s := &Server{
 		cfg:         cfg,
 		nc:          nc,
