@@ -44,6 +44,6 @@
 //     tables/.ready-<t>; a damaged backup fails with ErrBackupInvalid (never
 //     a corruption type: the table is not what is damaged).
 //   - Failpoints: Options.Failpoint is called at every step of rewrite,
-//     backup and restore (FailpointNames); the crash test SIGKILLs a child
-//     process at each.
+//     backup, restore and salvage (FailpointNames); the crash test SIGKILLs
+//     a child process at each.
 package tables

@@ -1,7 +1,7 @@
 package tables
 
-// Failpoint names, one per crash point of rewrite compaction, backup and
-// restore. Options.Failpoint is called with each name as the work passes it.
+// Failpoint names, one per crash point of rewrite compaction, backup,
+// restore and salvage. Options.Failpoint is called with each name as the work passes it.
 const (
 	FPRewriteBeforeCopy   = "rewrite.before-copy"   // tracking on, snapshot taken, nothing written
 	FPRewriteAfterCopy    = "rewrite.after-copy"    // snapshot copied into the temp dir
@@ -24,6 +24,12 @@ const (
 	FPRestoreReady           = "restore.ready"            // copy renamed to tables/.ready-<t>: the commit point
 	FPRestoreAfterQuarantine = "restore.after-quarantine" // live dir moved to quarantine
 	FPRestoreAfterRename     = "restore.after-rename"     // restored dir in tables/<t>
+
+	FPSalvageAfterCopy       = "salvage.after-copy"       // quarantined copy copied into a temp dir
+	FPSalvageAfterRecover    = "salvage.after-recover"    // RecoverFile done, records copied into a fresh db
+	FPSalvageReady           = "salvage.ready"            // renamed to tables/.ready-<t>: the commit point
+	FPSalvageAfterQuarantine = "salvage.after-quarantine" // live dir (if any) moved to quarantine
+	FPSalvageAfterRename     = "salvage.after-rename"     // salvaged dir in tables/<t>
 )
 
 // FailpointNames lists every failpoint, in the order the work passes them.
@@ -34,6 +40,7 @@ func FailpointNames() []string {
 		FPBackupBeforeCopy, FPBackupAfterCopy, FPBackupAfterManifest, FPBackupAfterRename, FPBackupAfterVerify,
 		FPRestoreBeforeCopy, FPRestoreAfterCopy, FPRestoreAfterVerify, FPRestoreReady,
 		FPRestoreAfterQuarantine, FPRestoreAfterRename,
+		FPSalvageAfterCopy, FPSalvageAfterRecover, FPSalvageReady, FPSalvageAfterQuarantine, FPSalvageAfterRename,
 	}
 }
 

@@ -44,6 +44,7 @@ func (t *Table) Salvage(ctx context.Context, progress Progress) (SalvageResult, 
 	if err := copyTree(src, raw); err != nil {
 		return SalvageResult{}, wrap(err)
 	}
+	s.failpoint(FPSalvageAfterCopy)
 	rdb, err := leveldb.RecoverFile(raw, salvageOptions())
 	if err != nil {
 		return SalvageResult{}, wrap(fmt.Errorf("recover: %v", err))
@@ -62,6 +63,7 @@ func (t *Table) Salvage(ctx context.Context, progress Progress) (SalvageResult, 
 	if err != nil {
 		return SalvageResult{}, wrap(fmt.Errorf("copy: %v", err))
 	}
+	s.failpoint(FPSalvageAfterRecover)
 	vr, err := openScanClose(ctx, out)
 	if err == nil && vr.Records != res.Records {
 		err = fmt.Errorf("salvaged copy has %d records, %d were written", vr.Records, res.Records)
@@ -75,7 +77,7 @@ func (t *Table) Salvage(ctx context.Context, progress Progress) (SalvageResult, 
 	if err != nil {
 		return SalvageResult{}, wrap(fmt.Errorf("verify: %v", err))
 	}
-	if _, err := t.commitReady(out, "", "", ""); err != nil {
+	if _, err := t.commitReady(out, FPSalvageReady, FPSalvageAfterQuarantine, FPSalvageAfterRename); err != nil {
 		return SalvageResult{}, wrap(err)
 	}
 	return SalvageResult{Source: src, Records: vr.Records}, nil

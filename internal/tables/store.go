@@ -26,7 +26,7 @@ type Options struct {
 	// verify. op names the operation ("get", "put", "scan", "compact", ...).
 	OnCorruption func(table, op string, err error)
 	// Failpoint, when set, is called with the name of each crash point of
-	// rewrite compaction, backup and restore (see FailpointNames). Tests use
+	// rewrite compaction, backup, restore and salvage (see FailpointNames). Tests use
 	// it to SIGKILL a child process at that step. Nil in production.
 	Failpoint func(name string)
 }
