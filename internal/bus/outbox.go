@@ -53,6 +53,7 @@ type Outbox struct {
 	parked    uint64 // entries that could not be decoded (kept under x)
 	lastErr   string // last publish error, "" after a success
 	closed    bool
+	running   bool           // Run is running
 	writers   sync.WaitGroup // Emits writing to the database
 	changed   chan struct{}  // closed and replaced on every change of depth
 	watchers  []PublishedFunc

@@ -35,6 +35,18 @@ type entry struct {
 // with backoff and never skips ahead. It returns nil when ctx ends, or an
 // error when the outbox database fails.
 func (o *Outbox) Run(ctx context.Context, js jetstream.JetStream) error {
+	o.mu.Lock()
+	if o.running || o.closed {
+		o.mu.Unlock()
+		return fmt.Errorf("outbox %s: run: already running or closed", o.dir)
+	}
+	o.running = true
+	o.mu.Unlock()
+	defer func() {
+		o.mu.Lock()
+		o.running = false
+		o.mu.Unlock()
+	}()
 	for {
 		batch, err := o.readBatch()
 		if err != nil {

@@ -36,7 +36,7 @@ const (
 type ServicesOptions struct {
 	Prefix      string // subject prefix (default "custodian")
 	MaxBody     int    // default DefaultMaxBody
-	Concurrency int    // default DefaultConcurrency
+	Concurrency int    // requests handled at once per plane (kv, cmd, node); default DefaultConcurrency
 	Version     string // SemVer shown by nats service info (default DefaultVersion)
 }
 
@@ -54,7 +54,9 @@ type Services struct {
 
 	kv, cmd, nodeSvc micro.Service
 
-	sem    chan struct{}
+	// One semaphore per plane: commands waiting for their outcome never
+	// take the data plane's slots.
+	sem    map[string]chan struct{}
 	ctx    context.Context // ends when Stop gives up waiting
 	cancel context.CancelFunc
 
@@ -90,7 +92,12 @@ func StartServices(nc *nats.Conn, b Backend, opts ServicesOptions) (*Services, e
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Services{
 		nc: nc, b: b, opts: opts, node: node,
-		sem: make(chan struct{}, opts.Concurrency), ctx: ctx, cancel: cancel,
+		sem: map[string]chan struct{}{
+			planeKV:   make(chan struct{}, opts.Concurrency),
+			planeCmd:  make(chan struct{}, opts.Concurrency),
+			planeNode: make(chan struct{}, opts.Concurrency),
+		},
+		ctx: ctx, cancel: cancel,
 		tables: map[string]bool{},
 	}
 	meta := map[string]string{"node": node, "prefix": opts.Prefix}
@@ -258,6 +265,7 @@ type work func(ctx context.Context, table string, r request) (any, error)
 // the limit answers too_large (a command is also recorded as
 // command.rejected). A panic in w answers internal; the process goes on.
 func (s *Services) dispatch(plane, table string, w work) micro.Handler {
+	sem := s.sem[plane]
 	return micro.HandlerFunc(func(req micro.Request) {
 		subj := req.Subject()
 		r := request{verb: subj[strings.LastIndexByte(subj, '.')+1:], reply: req.Reply()}
@@ -272,7 +280,7 @@ func (s *Services) dispatch(plane, table string, w work) micro.Handler {
 			return
 		}
 		select {
-		case s.sem <- struct{}{}:
+		case sem <- struct{}{}:
 		case <-s.ctx.Done():
 			s.inflight.Done()
 			s.send(r.reply, errorMsg(apierr.New(apierr.Internal, "supervisor is stopping")))
@@ -280,7 +288,7 @@ func (s *Services) dispatch(plane, table string, w work) micro.Handler {
 		}
 		go func() {
 			defer s.inflight.Done()
-			defer func() { <-s.sem }()
+			defer func() { <-sem }()
 			s.send(r.reply, s.run(plane, table, r, w))
 		}()
 	})

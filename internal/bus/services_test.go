@@ -384,3 +384,47 @@ func TestServicesListedAsMicroServices(t *testing.T) {
 		t.Fatalf("node endpoints %v", got)
 	}
 }
+
+// TestWaitingCommandsDoNotStarveTheDataPlane fills every command slot with
+// commands waiting for their outcome: the data plane keeps answering.
+func TestWaitingCommandsDoNotStarveTheDataPlane(t *testing.T) {
+	release := make(chan struct{})
+	var releaseOnce sync.Once
+	entered := make(chan string, 4)
+	n := startNode(t, nodeOptions{
+		tables:   []string{"users", "orders"},
+		services: ServicesOptions{Concurrency: 2},
+		failpoint: func(name string) {
+			if name == "backup.before-copy" {
+				entered <- name
+				<-release
+			}
+		},
+	})
+	t.Cleanup(func() { releaseOnce.Do(func() { close(release) }) }) // before the node stops
+	done := make(chan error, 2)
+	for _, table := range []string{"users", "orders"} {
+		go func() {
+			_, err := n.client.Request("custodian.cmd."+table+".backup", []byte(`{"wait":true}`), 60*time.Second)
+			done <- err
+		}()
+	}
+	for range 2 {
+		select {
+		case <-entered:
+		case <-time.After(30 * time.Second):
+			t.Fatal("backups did not start")
+		}
+	}
+	// Both command slots are taken by waiting requests.
+	n.ok(t, "custodian.kv.users.put", `{"key":"a","value":1}`)
+	if r := n.request(t, "custodian.kv.orders.get", `{"key":"missing"}`); r.errCode() != "not_found" {
+		t.Fatalf("get: %s", r.msg.Data)
+	}
+	releaseOnce.Do(func() { close(release) })
+	for range 2 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
