@@ -40,8 +40,11 @@
 //	status   answered at once (Ticket.Status), no outcome event
 //
 // table.stats (bytes, records, dead_records, dead_ratio, dead_bytes, queue,
-// next_compaction, next_backup, next_verify) every StatsEvery; table.created
-// when OpenTable creates a table.
+// next_compaction, next_backup, next_verify) every StatsEvery; while an
+// operation runs it also carries running, running_command_id and the
+// progress tables last reported (progress_done, progress_total,
+// progress_unit), which TableStatus.Progress shows at any time.
+// table.created when OpenTable creates a table.
 //
 // # Detection and restore
 //

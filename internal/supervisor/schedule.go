@@ -107,7 +107,10 @@ func (s *Supervisor) fire(ts *tableState, verb string) {
 }
 
 // emitStats emits table.stats (bytes, records, dead_records, dead_ratio,
-// dead_bytes, queue, and next_<op> times) for a table that serves.
+// dead_bytes, queue, and next_<op> times) for a table that serves; while an
+// operation runs, also running (its verb), running_command_id and its latest
+// progress figures (progress_done, progress_total, progress_unit) when
+// tables has reported any.
 func (s *Supervisor) emitStats(ts *tableState, due map[string]time.Time) {
 	if ok, _ := ts.t.Available(); !ok {
 		return
@@ -119,6 +122,11 @@ func (s *Supervisor) emitStats(ts *tableState, due map[string]time.Time) {
 	}
 	s.mu.Lock()
 	queue := len(ts.queue)
+	var running, runningID string
+	if ts.running != nil {
+		running, runningID = ts.running.cmd.Verb, ts.running.cmd.ID
+	}
+	p := ts.progress.Load()
 	s.mu.Unlock()
 	e := events.New(events.TableStats, s.cfg.Node, ts.name)
 	e.Trigger = events.TriggerSchedule
@@ -130,6 +138,17 @@ func (s *Supervisor) emitStats(ts *tableState, due map[string]time.Time) {
 		"dead_ratio":   st.DeadRatio,
 		"dead_bytes":   st.DeadBytes,
 		"queue":        queue,
+	}
+	if running != "" {
+		// A long operation reports its progress here: the contract's
+		// event types are fixed, and table.stats is the periodic one.
+		e.Data["running"] = running
+		e.Data["running_command_id"] = runningID
+		if p != nil {
+			e.Data["progress_done"] = p.Done
+			e.Data["progress_total"] = p.Total
+			e.Data["progress_unit"] = p.Unit
+		}
 	}
 	for verb, name := range map[string]string{events.VerbCompact: "next_compaction", events.VerbBackup: "next_backup", events.VerbVerify: "next_verify"} {
 		if t, ok := due[verb]; ok {
