@@ -3,6 +3,7 @@ package deploy
 import (
 	"context"
 	"flag"
+	"fmt"
 	"io"
 	"net"
 	"net/url"
@@ -30,22 +31,42 @@ const probePath = "/usr/local/bin/custodian-probe"
 // loadCompose loads compose.yaml as `docker compose --profile '*' config`
 // would, with no variables from the environment (the defaults apply).
 func loadCompose(t *testing.T) *types.Project {
+	return loadComposeFiles(t, nil, "compose.yaml")
+}
+
+// loadComposeFiles loads compose files (relative to the repository root,
+// later ones overriding earlier ones) with env as the only variables.
+func loadComposeFiles(t *testing.T, env []string, files ...string) *types.Project {
 	t.Helper()
-	root := repoRoot(t)
+	p, err := composeProject(repoRoot(t), env, files...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func composeProject(root string, env []string, files ...string) (*types.Project, error) {
+	var paths []string
+	for _, f := range files {
+		paths = append(paths, filepath.Join(root, f))
+	}
+	if env == nil {
+		env = []string{}
+	}
 	opts, err := cli.NewProjectOptions(
-		[]string{filepath.Join(root, "compose.yaml")},
+		paths,
 		cli.WithWorkingDirectory(root),
 		cli.WithProfiles([]string{"*"}),
-		cli.WithEnv([]string{}),
+		cli.WithEnv(env),
 	)
 	if err != nil {
-		t.Fatalf("compose options: %v", err)
+		return nil, fmt.Errorf("compose options: %w", err)
 	}
 	p, err := opts.LoadProject(context.Background())
 	if err != nil {
-		t.Fatalf("load compose.yaml: %v", err)
+		return nil, fmt.Errorf("load %s: %w", strings.Join(files, " + "), err)
 	}
-	return p
+	return p, nil
 }
 
 // flagLine matches a flag in Go's flag.PrintDefaults output: "  -name type"
@@ -111,13 +132,18 @@ func parseArgs(args []string, known map[string]bool) parsedArgs {
 }
 
 func TestComposeServicesUseOnlyFlagsTheirBinariesAccept(t *testing.T) {
-	p := loadCompose(t)
+	checkServicesFlags(t, loadCompose(t))
+}
+
+// checkServicesFlags checks every Custodian service of p against its
+// binary: entrypoint, build arg, flags, NATS URL, dependency, health check.
+func checkServicesFlags(t *testing.T, p *types.Project) {
 	for _, name := range custodianBinaries {
 		if _, ok := p.Services[name]; !ok {
-			t.Errorf("compose.yaml has no service %q", name)
+			t.Errorf("compose project has no service %q", name)
 		}
 	}
-	for _, name := range []string{"supervisor", "dashboard", "notifier"} {
+	for _, name := range custodianBinaries {
 		svc, ok := p.Services[name]
 		if !ok {
 			continue
@@ -184,7 +210,7 @@ func checkHealthcheck(t *testing.T, p *types.Project, name string, svc types.Ser
 	case "supervisor":
 		node, _ := args.last("node")
 		want := "custodian.node." + node + ".status"
-		if probeArgs[0] != "request" || probeArgs[len(probeArgs)-1] != want {
+		if probeArgs[0] != "request" || probeArgs[len(probeArgs)-1] != want || !strings.HasPrefix(probeArgs[1], "--nats=nats://nats:4222") {
 			t.Errorf("supervisor health check %q: want a request to %s", probeArgs, want)
 		}
 	case "dashboard":
