@@ -36,6 +36,7 @@ type nodeOptions struct {
 	failpoint func(name string)
 	backend   func(*supervisor.Supervisor) Backend // wraps the supervisor (fault injection)
 	services  ServicesOptions
+	prefix    string // subject prefix of the stream, outbox and services
 }
 
 func startNode(t testing.TB, o nodeOptions) *node {
@@ -53,10 +54,17 @@ func startNode(t testing.TB, o nodeOptions) *node {
 	}
 	t.Cleanup(n.nc.Close)
 	n.js = newJS(t, n.nc)
-	if _, err := EnsureStream(ctx, n.js, StreamConfig{}); err != nil {
+	if _, err := EnsureStream(ctx, n.js, StreamConfig{Prefix: o.prefix}); err != nil {
 		t.Fatal(err)
 	}
-	n.outbox = openOutbox(t, filepath.Join(n.data, "outbox"))
+	if o.prefix == "" {
+		n.outbox = openOutbox(t, filepath.Join(n.data, "outbox"))
+	} else {
+		if n.outbox, err = OpenOutbox(filepath.Join(n.data, "outbox"), OutboxOptions{Prefix: o.prefix}); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { n.outbox.Close() })
+	}
 	runOutbox(t, n.outbox, n.js)
 
 	never := supervisor.Policy{CompactEvery: -1, BackupEvery: -1, VerifyEvery: -1, StatsEvery: -1}
@@ -87,6 +95,9 @@ func startNode(t testing.TB, o nodeOptions) *node {
 	var b Backend = n.sup
 	if o.backend != nil {
 		b = o.backend(n.sup)
+	}
+	if o.prefix != "" {
+		o.services.Prefix = o.prefix
 	}
 	n.svc, err = StartServices(n.nc, b, o.services)
 	if err != nil {

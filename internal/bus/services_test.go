@@ -428,3 +428,24 @@ func TestWaitingCommandsDoNotStarveTheDataPlane(t *testing.T) {
 		}
 	}
 }
+
+func TestCustomPrefixEndToEnd(t *testing.T) {
+	n := startNode(t, nodeOptions{tables: []string{"users"}, prefix: "acme.store"})
+	n.ok(t, "acme.store.kv.users.put", `{"key":"a","value":1}`)
+	rep := n.ok(t, "acme.store.cmd.users.backup", `{"wait":true}`)
+	if rep["result"] != "ok" {
+		t.Fatalf("backup: %v", rep)
+	}
+	n.ok(t, "acme.store.node.n1.status", nil)
+	if _, err := n.client.Request("custodian.kv.users.get", []byte(`{"key":"a"}`), 5*time.Second); !isNoResponders(err) {
+		t.Fatalf("default prefix answered: %v", err)
+	}
+	if err := n.outbox.Flush(withTimeout(t, 30*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	var buf strings.Builder
+	count, err := Audit(withTimeout(t, 30*time.Second), n.js, AuditFilter{Prefix: "acme.store", TypePrefix: "backup.completed"}, &buf)
+	if err != nil || count != 1 || !strings.Contains(buf.String(), rep["command_id"].(string)) {
+		t.Fatalf("audit with prefix: %d %v %s", count, err, buf.String())
+	}
+}
