@@ -1,6 +1,7 @@
 package bus
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -107,6 +108,16 @@ func Audit(ctx context.Context, js jetstream.JetStream, f AuditFilter, w io.Writ
 	if err := f.Validate(); err != nil {
 		return 0, err
 	}
+	bw := bufio.NewWriterSize(w, 64<<10)
+	n, err := replay(ctx, js, f, bw)
+	if ferr := bw.Flush(); ferr != nil && err == nil {
+		err = fmt.Errorf("audit: write: %w", ferr)
+	}
+	return n, err
+}
+
+// replay is Audit without the buffering.
+func replay(ctx context.Context, js jetstream.JetStream, f AuditFilter, w io.Writer) (int, error) {
 	stream, err := js.Stream(ctx, events.StreamName)
 	if err != nil {
 		return 0, fmt.Errorf("audit: stream %s: %w", events.StreamName, err)
