@@ -261,3 +261,22 @@ func TestStopAnswersNothingNewAndWaitsForInFlight(t *testing.T) {
 		t.Fatalf("table added after stop: %v", err)
 	}
 }
+
+// badNode is the real supervisor answering an id that cannot be a subject
+// token.
+type badNode struct{ *supervisor.Supervisor }
+
+func (badNode) Node() string { return "a.b" }
+
+func TestStartServicesRefusesBadSettings(t *testing.T) {
+	n := startNode(t, nodeOptions{tables: []string{"users"}})
+	if _, err := StartServices(n.nc, n.sup, ServicesOptions{Prefix: "a.*"}); err == nil {
+		t.Error("wildcard prefix accepted")
+	}
+	if _, err := StartServices(n.nc, badNode{n.sup}, ServicesOptions{Prefix: "other"}); err == nil {
+		t.Error("node id with a dot accepted")
+	}
+	if _, err := n.client.Request("other.kv.users.get", []byte(`{"key":"a"}`), 2*time.Second); !isNoResponders(err) {
+		t.Fatalf("a refused start left subscriptions: %v", err)
+	}
+}

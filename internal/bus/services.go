@@ -119,24 +119,31 @@ func StartServices(nc *nats.Conn, b Backend, opts ServicesOptions) (*Services, e
 			micro.WithEndpointMetadata(map[string]string{"verbs": strings.Join(events.NodeVerbs(), ",")}))
 	}
 	if err != nil {
-		s.stopServices()
-		cancel()
-		return nil, fmt.Errorf("services: start: %w", err)
+		return nil, s.abort(fmt.Errorf("services: start: %w", err))
 	}
 	b.OnTableAdded(func(name string) { _ = s.AddTable(name) })
 	if err := nc.FlushTimeout(10 * time.Second); err != nil && nc.IsConnected() {
-		s.stopServices()
-		cancel()
-		return nil, fmt.Errorf("services: start: flush subscriptions: %w", err)
+		return nil, s.abort(fmt.Errorf("services: start: flush subscriptions: %w", err))
 	}
 	for _, name := range b.Tables() {
 		if err := s.AddTable(name); err != nil {
-			s.stopServices()
-			cancel()
-			return nil, err
+			return nil, s.abort(err)
 		}
 	}
 	return s, nil
+}
+
+// abort undoes a failed start: nothing stays subscribed, and tables
+// opened later are not subscribed either.
+func (s *Services) abort(err error) error {
+	s.mu.Lock()
+	s.closing = true
+	s.mu.Unlock()
+	s.cancel()
+	if serr := s.stopServices(); serr != nil {
+		return errors.Join(err, serr)
+	}
+	return err
 }
 
 // AddTable subscribes the kv and cmd subjects of table name (once). The
