@@ -27,7 +27,7 @@ func TestDataPlaneEverySubject(t *testing.T) {
 		t.Fatalf("get reply %v", got)
 	}
 	// Any JSON value: string, number, array, null.
-	for i, v := range []string{`"s"`, `3.5`, `[1,2]`, `true`} {
+	for i, v := range []string{`"s"`, `3.5`, `[1,2]`, `true`, `null`} {
 		n.ok(t, "custodian.kv.users.put", fmt.Sprintf(`{"key":"v%d","value":%s}`, i, v))
 		raw := n.request(t, "custodian.kv.users.get", fmt.Sprintf(`{"key":"v%d"}`, i)).msg.Data
 		var gr GetReply
@@ -56,7 +56,7 @@ func TestDataPlaneEverySubject(t *testing.T) {
 		t.Fatalf("scan page 2: %v", page)
 	}
 	all := n.ok(t, "custodian.kv.users.scan", "")
-	if items, _ := all["items"].([]any); len(items) != 6 {
+	if items, _ := all["items"].([]any); len(items) != 7 {
 		t.Fatalf("scan with no body: %v", all)
 	}
 	empty := n.ok(t, "custodian.kv.users.scan", `{"prefix":"zzz"}`)
