@@ -60,6 +60,9 @@ type Services struct {
 	ctx    context.Context // ends when Stop gives up waiting
 	cancel context.CancelFunc
 
+	statsMu sync.Mutex
+	stats   map[string]*endpointCounters // plane/endpoint
+
 	mu       sync.Mutex
 	closing  bool
 	inflight sync.WaitGroup
@@ -99,20 +102,24 @@ func StartServices(nc *nats.Conn, b Backend, opts ServicesOptions) (*Services, e
 		},
 		ctx: ctx, cancel: cancel,
 		tables: map[string]bool{},
+		stats:  map[string]*endpointCounters{},
 	}
 	meta := map[string]string{"node": node, "prefix": opts.Prefix}
 	var err error
-	add := func(name, desc string) micro.Service {
+	add := func(name, plane, desc string) micro.Service {
 		if err != nil {
 			return nil
 		}
 		var svc micro.Service
-		svc, err = micro.AddService(nc, micro.Config{Name: name, Version: opts.Version, Description: desc, Metadata: meta})
+		svc, err = micro.AddService(nc, micro.Config{
+			Name: name, Version: opts.Version, Description: desc, Metadata: meta,
+			StatsHandler: s.statsHandler(plane),
+		})
 		return svc
 	}
-	s.kv = add(ServiceKV, "Custodian data plane: put, get, delete, batch and scan on the tables this node owns")
-	s.cmd = add(ServiceCmd, "Custodian maintenance commands: compact, backup, verify, restore, salvage, status")
-	s.nodeSvc = add(ServiceNode, "Custodian node commands: status, create, and compact, backup, verify for every table")
+	s.kv = add(ServiceKV, planeKV, "Custodian data plane: put, get, delete, batch and scan on the tables this node owns")
+	s.cmd = add(ServiceCmd, planeCmd, "Custodian maintenance commands: compact, backup, verify, restore, salvage, status")
+	s.nodeSvc = add(ServiceNode, planeNode, "Custodian node commands: status, create, and compact, backup, verify for every table")
 	if err == nil {
 		err = s.nodeSvc.AddEndpoint("node", s.dispatch(planeNode, "", s.handleNode),
 			micro.WithEndpointSubject(fmt.Sprintf("%s.node.%s.*", opts.Prefix, node)),
@@ -273,6 +280,11 @@ type work func(ctx context.Context, table string, r request) (any, error)
 // command.rejected). A panic in w answers internal; the process goes on.
 func (s *Services) dispatch(plane, table string, w work) micro.Handler {
 	sem := s.sem[plane]
+	name := table
+	if plane == planeNode {
+		name = "node"
+	}
+	stats := s.counters(plane, name)
 	return micro.HandlerFunc(func(req micro.Request) {
 		subj := req.Subject()
 		r := request{verb: subj[strings.LastIndexByte(subj, '.')+1:], reply: req.Reply()}
@@ -293,10 +305,12 @@ func (s *Services) dispatch(plane, table string, w work) micro.Handler {
 			s.send(r.reply, errorMsg(apierr.New(apierr.Internal, "supervisor is stopping")))
 			return
 		}
+		stats.inFlight.Add(1)
 		go func() {
 			defer s.inflight.Done()
 			defer func() { <-sem }()
-			s.send(r.reply, s.run(plane, table, r, w))
+			defer stats.inFlight.Add(-1)
+			s.send(r.reply, s.run(plane, table, r, w, stats))
 		}()
 	})
 }
@@ -313,20 +327,24 @@ func (s *Services) begin() bool {
 }
 
 // run calls w, turning a panic into an internal error.
-func (s *Services) run(plane, table string, r request, w work) (msg *nats.Msg) {
+func (s *Services) run(plane, table string, r request, w work, stats *endpointCounters) (msg *nats.Msg) {
 	defer func() {
 		if p := recover(); p != nil {
-			msg = errorMsg(apierr.New(apierr.Internal, "internal error handling %s.%s on %q: %v", plane, r.verb, table, p))
+			err := apierr.New(apierr.Internal, "internal error handling %s.%s on %q: %v", plane, r.verb, table, p)
+			stats.fail(err)
+			msg = errorMsg(err)
 		}
 	}()
 	if r.tooLarge != nil {
 		if plane != planeKV {
 			s.reject(commandFor(table, r.verb), r.tooLarge)
 		}
+		stats.fail(r.tooLarge)
 		return errorMsg(r.tooLarge)
 	}
 	v, err := w(s.ctx, table, r)
 	if err != nil {
+		stats.fail(err)
 		return errorMsg(err)
 	}
 	if v == nil {

@@ -449,3 +449,33 @@ func TestCustomPrefixEndToEnd(t *testing.T) {
 		t.Fatalf("audit with prefix: %d %v %s", count, err, buf.String())
 	}
 }
+
+func TestServiceStatsCountErrors(t *testing.T) {
+	n := startNode(t, nodeOptions{tables: []string{"users"}})
+	n.ok(t, "custodian.kv.users.put", `{"key":"a","value":1}`)
+	for range 3 {
+		n.request(t, "custodian.kv.users.get", `{"key":`)
+	}
+	n.request(t, "custodian.node.n1.create", `{"table":"../x"}`)
+	m, err := n.client.Request("$SRV.STATS."+ServiceKV, nil, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st micro.Stats
+	if err := json.Unmarshal(m.Data, &st); err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Endpoints) != 1 || st.Endpoints[0].NumRequests != 4 {
+		t.Fatalf("kv stats: %s", m.Data)
+	}
+	var data EndpointStats
+	if err := json.Unmarshal(st.Endpoints[0].Data, &data); err != nil {
+		t.Fatal(err)
+	}
+	if data.Errors != 3 || !strings.HasPrefix(data.LastError, "invalid_request: ") || data.InFlight != 0 {
+		t.Fatalf("kv endpoint data: %s", st.Endpoints[0].Data)
+	}
+	if got := n.svc.EndpointStats("node", "node"); got.Errors != 1 || !strings.HasPrefix(got.LastError, "invalid_table") {
+		t.Fatalf("node stats %+v", got)
+	}
+}
