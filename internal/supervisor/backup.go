@@ -18,10 +18,10 @@ func (s *Supervisor) backup(ctx context.Context, ts *tableState, j *job) (events
 	started := s.jobEvent(events.BackupStarted, j)
 	started.Result = events.ResultOK
 	started.Data = map[string]any{"retention": ts.pol.Retention}
-	if err := s.emit(ctx, started); err != nil {
+	if err := s.record(started); err != nil {
 		err = fmt.Errorf("table %s: backup: %w", ts.name, err)
 		e := outcome(s.jobEvent(events.BackupFailed, j), events.ResultFailed, start, err, map[string]any{"reason": "emit"})
-		return e, joinErr(err, s.emit(ctx, e))
+		return e, joinErr(err, s.record(e))
 	}
 
 	m, err := ts.t.Backup(ctx, s.progressOf(ts))
@@ -29,7 +29,7 @@ func (s *Supervisor) backup(ctx context.Context, ts *tableState, j *job) (events
 		s.noteCorruption(ts, "backup", err)
 		err = fmt.Errorf("table %s: backup: %w", ts.name, err)
 		e := outcome(s.jobEvent(events.BackupFailed, j), events.ResultFailed, start, err, map[string]any{"reason": err.Error()})
-		return e, joinErr(err, s.emit(ctx, e))
+		return e, joinErr(err, s.record(e))
 	}
 	e := outcome(s.jobEvent(events.BackupCompleted, j), events.ResultOK, start, nil, map[string]any{
 		"backup_id": m.ID,
@@ -38,7 +38,7 @@ func (s *Supervisor) backup(ctx context.Context, ts *tableState, j *job) (events
 		"digest":    m.Digest,
 		"created":   m.Created.UTC().Format(time.RFC3339Nano),
 	})
-	errs := []error{s.emit(ctx, e)}
+	errs := []error{s.record(e)}
 
 	pruned, perr := s.store.Prune(ts.name, ts.pol.Retention)
 	for _, p := range pruned {
@@ -51,7 +51,7 @@ func (s *Supervisor) backup(ctx context.Context, ts *tableState, j *job) (events
 			"bytes":     p.Bytes,
 			"retention": ts.pol.Retention,
 		}
-		errs = append(errs, s.emit(ctx, pe))
+		errs = append(errs, s.record(pe))
 	}
 	if perr != nil {
 		errs = append(errs, fmt.Errorf("table %s: backup: prune to %d: %w", ts.name, ts.pol.Retention, perr))

@@ -24,7 +24,7 @@ func (s *Supervisor) compact(ctx context.Context, ts *tableState, j *job) (e eve
 	if ok, reason := ts.t.Available(); !ok {
 		data := with(base, map[string]any{"reason": "table " + reason})
 		e = outcome(s.jobEvent(events.CompactionSkipped, j), events.ResultSkipped, start, nil, data)
-		return e, false, s.emit(ctx, e)
+		return e, false, s.record(e)
 	}
 
 	st, serr := ts.t.Stats(ctx)
@@ -43,13 +43,13 @@ func (s *Supervisor) compact(ctx context.Context, ts *tableState, j *job) (e eve
 			"reason": fmt.Sprintf("dead ratio %.3f below threshold %.3f", st.DeadRatio, pol.Threshold),
 		})
 		e = outcome(s.jobEvent(events.CompactionSkipped, j), events.ResultSkipped, start, nil, data)
-		return e, false, s.emit(ctx, e)
+		return e, false, s.record(e)
 	}
 
 	started := s.jobEvent(events.CompactionStarted, j)
 	started.Result = events.ResultOK
 	started.Data = with(base, nil)
-	if eerr := s.emit(ctx, started); eerr != nil {
+	if eerr := s.record(started); eerr != nil {
 		// The work does not start unrecorded.
 		err = fmt.Errorf("table %s: compact: %w", ts.name, eerr)
 		return s.compactFailed(ctx, ts, j, start, base, err)
@@ -70,7 +70,7 @@ func (s *Supervisor) compact(ctx context.Context, ts *tableState, j *job) (e eve
 		"pause_ms":     res.PauseMS,
 	})
 	e = outcome(s.jobEvent(events.CompactionCompleted, j), events.ResultOK, start, nil, data)
-	return e, false, s.emit(ctx, e)
+	return e, false, s.record(e)
 }
 
 // compactFailed emits compaction.failed for this attempt; a first attempt is
@@ -89,7 +89,7 @@ func (s *Supervisor) compactFailed(ctx context.Context, ts *tableState, j *job, 
 		}
 	}
 	e := outcome(s.jobEvent(events.CompactionFailed, j), events.ResultFailed, start, err, data)
-	return e, !final, joinErr(err, s.emit(ctx, e))
+	return e, !final, joinErr(err, s.record(e))
 }
 
 // with returns a copy of base with extra set over it.

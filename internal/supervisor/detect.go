@@ -1,7 +1,6 @@
 package supervisor
 
 import (
-	"context"
 	"fmt"
 
 	"github.com/custodian-dev/custodian/internal/events"
@@ -63,7 +62,7 @@ func (s *Supervisor) queueRestoreLocked(ts *tableState, d detection) {
 		s.workers.Add(1)
 		go func() {
 			defer s.workers.Done()
-			d.emitErr = s.emit(s.workCtx, s.detectedEvent(j))
+			d.emitErr = s.record(s.detectedEvent(j))
 			close(d.emitted)
 		}()
 	}
@@ -81,15 +80,15 @@ func (s *Supervisor) detectedEvent(j *job) events.Event {
 
 // announced waits for the incident's corruption.detected, emitting it here
 // when the incident began before Run.
-func (s *Supervisor) announced(ctx context.Context, j *job) error {
+func (s *Supervisor) announced(j *job) error {
 	d := j.det
 	if d.emitted == nil {
-		return s.emit(ctx, s.detectedEvent(j))
+		return s.record(s.detectedEvent(j))
 	}
 	select {
 	case <-d.emitted:
 		return d.emitErr
-	case <-ctx.Done():
-		return fmt.Errorf("table %s: corruption.detected: %w", j.cmd.Table, ctx.Err())
+	case <-s.recordCtx.Done():
+		return fmt.Errorf("table %s: corruption.detected: %w", j.cmd.Table, s.recordCtx.Err())
 	}
 }

@@ -27,6 +27,13 @@ func (s *Supervisor) emit(ctx context.Context, e events.Event) error {
 	return err
 }
 
+// record emits an event of work (an operation, its outcome, an incident):
+// with the record context, which outlives the work's by the shutdown grace,
+// so that work cancelled at shutdown still gets its outcome recorded.
+func (s *Supervisor) record(e events.Event) error {
+	return s.emit(s.recordCtx, e)
+}
+
 func tableOrNode(table string) string {
 	if table == "" {
 		return events.NodeTable

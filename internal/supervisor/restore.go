@@ -31,7 +31,7 @@ func (s *Supervisor) restore(ctx context.Context, ts *tableState, j *job) (event
 	reason := "manual restore"
 	if j.det != nil {
 		reason = fmt.Sprintf("corruption on %s", j.det.op)
-		errs = append(errs, s.announced(ctx, j))
+		errs = append(errs, s.announced(j))
 	}
 	wasServing, _ := ts.t.Available()
 	wasServing = wasServing && j.det == nil
@@ -43,7 +43,7 @@ func (s *Supervisor) restore(ctx context.Context, ts *tableState, j *job) (event
 	if j.cmd.Body.BackupID != "" {
 		started.Data["backup_id"] = j.cmd.Body.BackupID
 	}
-	errs = append(errs, s.emit(ctx, started))
+	errs = append(errs, s.record(started))
 
 	backups, lerr := s.store.Backups(ts.name)
 	if lerr != nil {
@@ -56,11 +56,13 @@ func (s *Supervisor) restore(ctx context.Context, ts *tableState, j *job) (event
 		last  events.Event
 	)
 	// Shutdown: the table stays unavailable; the next start finds the
-	// damage again (tables is crash-safe). No backup is blamed for it.
+	// damage again (tables is crash-safe). No backup is blamed for it; the
+	// outcome is recorded (the record context outlives the work's).
 	cut := func(err error) (events.Event, error) {
 		errs = append(errs, fmt.Errorf("table %s: restore: %w", ts.name, err))
 		e := outcome(s.jobEvent(events.RestoreFailed, j), events.ResultFailed, start, err,
-			map[string]any{"reason": "shutdown", "tried": tried})
+			map[string]any{"reason": "shutdown", "tried": tried, "final": true})
+		errs = append(errs, s.record(e))
 		return e, joinErr(errs...)
 	}
 	for _, m := range backups {
@@ -81,7 +83,7 @@ func (s *Supervisor) restore(ctx context.Context, ts *tableState, j *job) (event
 				"reason":    err.Error(),
 				"final":     true,
 			})
-			errs = append(errs, s.emit(ctx, last))
+			errs = append(errs, s.record(last))
 			continue
 		}
 		age := res.BackupAge
@@ -103,7 +105,7 @@ func (s *Supervisor) restore(ctx context.Context, ts *tableState, j *job) (event
 			data["quarantine"] = res.Quarantined
 		}
 		e := outcome(s.jobEvent(events.RestoreCompleted, j), events.ResultOK, start, nil, data)
-		errs = append(errs, s.emit(ctx, e))
+		errs = append(errs, s.record(e))
 		return e, joinErr(errs...)
 	}
 
@@ -119,7 +121,7 @@ func (s *Supervisor) restore(ctx context.Context, ts *tableState, j *job) (event
 		if last.Type == "" {
 			last = outcome(s.jobEvent(events.RestoreFailed, j), events.ResultFailed, start, err,
 				map[string]any{"reason": why, "final": true})
-			errs = append(errs, s.emit(ctx, last))
+			errs = append(errs, s.record(last))
 		}
 		return last, joinErr(append(errs, err)...)
 	}
@@ -143,7 +145,7 @@ func (s *Supervisor) degrade(ctx context.Context, ts *tableState, j *job, start 
 		data["tried"] = tried
 	}
 	e := outcome(s.jobEvent(events.TableDegraded, j), events.ResultFailed, start, err, data)
-	errs = append(errs, err, s.emit(ctx, e))
+	errs = append(errs, err, s.record(e))
 	// The compactions, backups and verifies queued behind the restore
 	// cannot run: they end now, refused, not failed.
 	errs = append(errs, s.refuseQueued(ctx, ts, tables.ReasonDegraded))
@@ -187,14 +189,14 @@ func (s *Supervisor) salvage(ctx context.Context, ts *tableState, j *job) (event
 			"method": "salvage",
 			"reason": err.Error(),
 		})
-		return f, joinErr(err, s.emit(ctx, f))
+		return f, joinErr(err, s.record(f))
 	}
 	e := outcome(s.jobEvent(events.TableRecovered, j), events.ResultOK, start, nil, map[string]any{
 		"method":  "salvage",
 		"records": res.Records,
 		"source":  res.Source,
 	})
-	return e, s.emit(ctx, e)
+	return e, s.record(e)
 }
 
 func errText(err error) string {

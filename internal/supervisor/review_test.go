@@ -138,3 +138,37 @@ func TestOpenTableWaitsWithItsContext(t *testing.T) {
 		t.Errorf("a cancelled OpenTable opened its table")
 	}
 }
+
+// TestOutcomeOfWorkCutAtShutdownIsRecorded: when the shutdown grace ends
+// and work in flight is cancelled, its outcome still reaches the emitter (a
+// context that is not the cancelled work's): the stream must not show a
+// backup.started with no end.
+func TestOutcomeOfWorkCutAtShutdownIsRecorded(t *testing.T) {
+	g := newGate(tables.FPBackupBeforeCopy)
+	h := start(t, harnessOpt{failpoint: g.failpoint, cfg: Config{ShutdownGrace: time.Millisecond}})
+	defer g.open()
+	fill(t, h.open("users"), 5000, 1) // the copy checks its context every 1024 records
+	b := h.submit("users", events.VerbBackup, events.CommandBody{})
+	g.await(t, 1)
+
+	stopped := make(chan struct{})
+	go func() { h.stop(); close(stopped) }()
+	<-h.sup.workCtx.Done()
+	g.open()
+	select {
+	case <-stopped:
+	case <-time.After(waitLimit):
+		t.Fatal("Run did not return")
+	}
+	<-b.Done()
+	if !errors.Is(b.Err(), context.Canceled) {
+		t.Fatalf("backup cut at shutdown: %v, want the cancellation", b.Err())
+	}
+	out := h.rec.of("users", events.BackupFailed)
+	if len(out) != 1 || out[0].CommandID != b.ID() || out[0].Error == "" {
+		t.Errorf("want the cut backup's backup.failed in the stream, got:\n%s", dump(h.rec.all()))
+	}
+	if ns := h.sup.NodeStatus(context.Background()); ns.EmitErrors != 0 {
+		t.Errorf("%d events could not be emitted: %s", ns.EmitErrors, ns.LastEmitError)
+	}
+}

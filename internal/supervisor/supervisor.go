@@ -11,6 +11,11 @@ import (
 	"github.com/custodian-dev/custodian/internal/tables"
 )
 
+// recordGrace is how long, at shutdown, events may still take to be emitted
+// once the work is cancelled: the outcomes of the cancelled work, then those
+// of the commands still queued.
+const recordGrace = 5 * time.Second
+
 // Lifecycle of a Supervisor.
 const (
 	stateNew = iota
@@ -42,7 +47,12 @@ type Supervisor struct {
 	stopping   chan struct{} // closed when Run's context is done
 	workCtx    context.Context
 	cancelWork context.CancelFunc
-	workers    sync.WaitGroup // workers, schedulers and retry timers
+	// recordCtx is the context of the events work emits: it outlives
+	// workCtx by up to recordGrace, so that the outcome of work cut at
+	// shutdown is still recorded.
+	recordCtx    context.Context
+	cancelRecord context.CancelFunc
+	workers      sync.WaitGroup // workers, schedulers and retry timers
 }
 
 // New returns a Supervisor over store that emits through em. Corruption that
@@ -81,6 +91,7 @@ func Open(root string, opts tables.Options, em events.Emitter, cfg Config) (*Sup
 	store, err := tables.OpenStore(root, opts)
 	if err != nil {
 		s.cancelWork()
+		s.cancelRecord()
 		return nil, fmt.Errorf("supervisor: open store %s: %w", root, err)
 	}
 	s.store = store
@@ -97,16 +108,19 @@ func newSupervisor(em events.Emitter, cfg Config) (*Supervisor, error) {
 		return nil, err
 	}
 	workCtx, cancel := context.WithCancel(context.Background())
+	recordCtx, cancelRecord := context.WithCancel(context.Background())
 	return &Supervisor{
-		em:         em,
-		cfg:        cfg,
-		tables:     map[string]*tableState{},
-		orphans:    map[string]detection{},
-		sem:        make(chan struct{}, cfg.MaxConcurrent),
-		stopping:   make(chan struct{}),
-		opening:    make(chan struct{}, 1),
-		workCtx:    workCtx,
-		cancelWork: cancel,
+		recordCtx:    recordCtx,
+		cancelRecord: cancelRecord,
+		em:           em,
+		cfg:          cfg,
+		tables:       map[string]*tableState{},
+		orphans:      map[string]detection{},
+		sem:          make(chan struct{}, cfg.MaxConcurrent),
+		stopping:     make(chan struct{}),
+		opening:      make(chan struct{}, 1),
+		workCtx:      workCtx,
+		cancelWork:   cancel,
 	}, nil
 }
 
@@ -130,6 +144,7 @@ func (s *Supervisor) Policy(name string) Policy { return s.cfg.policy(name) }
 // Close closes the Store when Open created it; call it after Run returned.
 func (s *Supervisor) Close() error {
 	s.cancelWork()
+	s.cancelRecord()
 	if !s.ownsStore {
 		return nil
 	}
@@ -141,8 +156,10 @@ func (s *Supervisor) Close() error {
 
 // Run runs schedules and workers until ctx is done, then stops the schedules,
 // lets work in flight finish for up to Config.ShutdownGrace before cancelling
-// it (tables is crash-safe), ends the commands still queued with a *.failed
-// outcome (reason "shutdown"), and returns. Commands submitted before Run
+// it (tables is crash-safe), gives the cancelled work up to 5 s more to emit
+// its outcome (an Emitter that does not answer by then is cancelled), ends
+// the commands still queued with a *.failed outcome (reason "shutdown"),
+// and returns. Commands submitted before Run
 // wait in their queue until it starts. Run can be called once.
 func (s *Supervisor) Run(ctx context.Context) error {
 	s.mu.Lock()
@@ -173,13 +190,22 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	case <-finished:
 	case <-grace.C:
 		s.cancelWork()
-		<-finished
+		// recordGrace for the outcomes of the cancelled work to be
+		// emitted; then an Emitter that does not answer is cancelled too.
+		grace.Reset(recordGrace)
+		select {
+		case <-finished:
+		case <-grace.C:
+			s.cancelRecord()
+			<-finished
+		}
 	}
 	grace.Stop()
 	s.cancelWork()
+	s.cancelRecord()
 
 	// Emitting the shutdown outcomes still needs a context that is not done.
-	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordGrace)
 	defer cancel()
 	s.drain(dctx)
 

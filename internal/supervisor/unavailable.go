@@ -61,7 +61,7 @@ func (s *Supervisor) refusal(ctx context.Context, j *job, reason string) (e even
 	e.Data["reason"] = "table " + reason
 	e.Data["queued"] = true
 	if j.announced {
-		emitErr = s.emit(ctx, e)
+		emitErr = s.record(e)
 	}
 	return e, err, emitErr
 }

@@ -19,12 +19,12 @@ func (s *Supervisor) verify(ctx context.Context, ts *tableState, j *job) (events
 		err = fmt.Errorf("table %s: verify: %w", ts.name, err)
 		data := map[string]any{"reason": err.Error()}
 		e := outcome(s.jobEvent(events.VerifyFailed, j), events.ResultFailed, start, err, data)
-		return e, joinErr(err, s.emit(ctx, e))
+		return e, joinErr(err, s.record(e))
 	}
 	e := outcome(s.jobEvent(events.VerifyCompleted, j), events.ResultOK, start, nil, map[string]any{
 		"records": res.Records,
 		"bytes":   res.Bytes,
 		"digest":  res.Digest,
 	})
-	return e, s.emit(ctx, e)
+	return e, s.record(e)
 }
