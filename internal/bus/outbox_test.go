@@ -389,3 +389,29 @@ func TestOutboxParksAnUndecodableEntryAndGoesOn(t *testing.T) {
 		t.Fatalf("parked entry not kept: %q %v", v, err)
 	}
 }
+
+func TestOutboxPublishesOnlyToTheEventStream(t *testing.T) {
+	s := runJS(t, t.TempDir(), -1)
+	js := newJS(t, connectTCP(t, s.ClientURL()))
+	ctx := withTimeout(t, 30*time.Second)
+	other, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "OTHER", Subjects: []string{"custodian.events.>"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := openOutbox(t, filepath.Join(t.TempDir(), "outbox"))
+	runOutbox(t, o, js)
+	if err := o.Emit(ctx, testEvent(1)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, func() bool { return o.Stats().Failures >= 2 })
+	info, err := other.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State.Msgs != 0 || o.Depth() != 1 {
+		t.Fatalf("event went to another stream (%d msgs) or left the outbox (depth %d)", info.State.Msgs, o.Depth())
+	}
+	if st := o.Stats(); !strings.Contains(st.LastError, "stream") {
+		t.Fatalf("last error %q", st.LastError)
+	}
+}

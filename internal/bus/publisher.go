@@ -134,7 +134,9 @@ func (o *Outbox) publish(ctx context.Context, js jetstream.JetStream, ent entry)
 		} else {
 			actx, cancel := context.WithTimeout(ctx, publishAttemptTimeout)
 			msg := &nats.Msg{Subject: subject, Data: ent.raw, Header: nats.Header{}}
-			ack, err = js.PublishMsg(actx, msg, jetstream.WithMsgID(ent.event.ID))
+			// Expect the stream by name: an event must never land in some
+			// other stream that happens to capture the subject.
+			ack, err = js.PublishMsg(actx, msg, jetstream.WithMsgID(ent.event.ID), jetstream.WithExpectStream(events.StreamName))
 			cancel()
 		}
 		if err == nil {
