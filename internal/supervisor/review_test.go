@@ -3,6 +3,8 @@ package supervisor
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -170,5 +172,59 @@ func TestOutcomeOfWorkCutAtShutdownIsRecorded(t *testing.T) {
 	}
 	if ns := h.sup.NodeStatus(context.Background()); ns.EmitErrors != 0 {
 		t.Errorf("%d events could not be emitted: %s", ns.EmitErrors, ns.LastEmitError)
+	}
+}
+
+// TestStatsFailureIsReported: when the table's size cannot be read (its
+// directory moved away underneath it), Status says so instead of answering
+// zero figures as if they were true, and the stats schedule emits a
+// table.stats with result failed and the error instead of dropping it.
+func TestStatsFailureIsReported(t *testing.T) {
+	pol := quiet()
+	pol.StatsEvery = 5 * time.Millisecond
+	h := start(t, harnessOpt{cfg: Config{Defaults: pol}})
+	fill(t, h.open("users"), 20, 1)
+	h.rec.waitType(t, "users", events.TableStats, 1)
+
+	dir := filepath.Join(h.root, "tables", "users")
+	if err := os.Rename(dir, dir+".away"); err != nil {
+		t.Fatal(err)
+	}
+	st, err := h.sup.Status(context.Background(), "users")
+	if err != nil {
+		t.Fatal(err)
+	}
+	failed := func([]events.Event) bool {
+		for _, e := range h.rec.of("users", events.TableStats) {
+			if e.Result == events.ResultFailed {
+				return true
+			}
+		}
+		return false
+	}
+	h.rec.waitFor(t, "a failed table.stats", failed)
+	if err := os.Rename(dir+".away", dir); err != nil {
+		t.Fatal(err)
+	}
+	if st.StatsError == "" || st.Stats.Bytes != 0 {
+		t.Errorf("status with an unreadable table directory: stats %+v, stats_error %q", st.Stats, st.StatsError)
+	}
+	for _, e := range h.rec.of("users", events.TableStats) {
+		if e.Result != events.ResultFailed {
+			continue
+		}
+		if e.Error == "" || e.Data["bytes"] != nil || e.Data["records"] != nil || e.Data["reason"] == nil {
+			t.Errorf("failed table.stats: error %q data %v, want the error and no figures", e.Error, e.Data)
+		}
+		break
+	}
+	if n := len(h.rec.of("users", events.CorruptionDetected)); n != 0 {
+		t.Errorf("a missing directory was taken for corruption")
+	}
+
+	// Once the directory is back, the figures return.
+	got := statusOf(t, h, "users", func(st TableStatus) bool { return st.StatsError == "" && st.Stats.Bytes > 0 })
+	if got.Stats.Records != 20 {
+		t.Errorf("records %d after the fault, want 20", got.Stats.Records)
 	}
 }

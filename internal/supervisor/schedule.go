@@ -6,6 +6,7 @@ import (
 
 	"github.com/custodian-dev/custodian/internal/apierr"
 	"github.com/custodian-dev/custodian/internal/events"
+	"github.com/custodian-dev/custodian/internal/tables"
 )
 
 const timeFormat = time.RFC3339Nano
@@ -107,7 +108,8 @@ func (s *Supervisor) fire(ts *tableState, verb string) {
 }
 
 // emitStats emits table.stats (bytes, records, dead_records, dead_ratio,
-// dead_bytes, queue, and next_<op> times) for a table that serves; while an
+// dead_bytes, queue, and next_<op> times) for a table that serves (result
+// failed, with the error and no figures, when they cannot be read); while an
 // operation runs, also running (its verb), running_command_id and its latest
 // progress figures (progress_done, progress_total, progress_unit) when
 // tables has reported any.
@@ -118,6 +120,17 @@ func (s *Supervisor) emitStats(ts *tableState, due map[string]time.Time) {
 	st, err := ts.t.Stats(s.workCtx)
 	if err != nil {
 		s.noteCorruption(ts, "stats", err)
+		if tables.IsCorruption(err) || s.workCtx.Err() != nil {
+			return // the incident (or the shutdown) says it
+		}
+		// Not dropped: a table.stats that says the figures could not be
+		// read (no figure, so that no view takes zero for a size).
+		e := events.New(events.TableStats, s.cfg.Node, ts.name)
+		e.Trigger = events.TriggerSchedule
+		e.Result = events.ResultFailed
+		e.Error = err.Error()
+		e.Data = map[string]any{"reason": "stats: " + err.Error()}
+		_ = s.emit(s.workCtx, e) // a failure is counted and kept by emit (NodeStatus)
 		return
 	}
 	s.mu.Lock()

@@ -20,11 +20,14 @@ const (
 
 // TableStatus is what the status verb answers for a table.
 type TableStatus struct {
-	Table     string       `json:"table"`
-	State     string       `json:"state"` // ok, compacting, backing_up, verifying, restoring, degraded
-	Stats     tables.Stats `json:"stats"`
-	Queue     int          `json:"queue"`
-	LastError string       `json:"last_error,omitempty"`
+	Table string       `json:"table"`
+	State string       `json:"state"` // ok, compacting, backing_up, verifying, restoring, degraded
+	Stats tables.Stats `json:"stats"`
+	// StatsError is why Stats is zero although the table serves (its
+	// figures could not be read).
+	StatsError string `json:"stats_error,omitempty"`
+	Queue      int    `json:"queue"`
+	LastError  string `json:"last_error,omitempty"`
 
 	Reason    string    `json:"reason,omitempty"`     // why the table does not serve
 	Running   string    `json:"running,omitempty"`    // verb of the running command
@@ -64,6 +67,7 @@ func (s *Supervisor) status(ctx context.Context, ts *tableState) TableStatus {
 		if stats, err := ts.t.Stats(ctx); err == nil {
 			st.Stats = stats
 		} else {
+			st.StatsError = err.Error()
 			s.noteCorruption(ts, "stats", err)
 		}
 	}
