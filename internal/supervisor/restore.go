@@ -110,7 +110,10 @@ func (s *Supervisor) restore(ctx context.Context, ts *tableState, j *job) (event
 	}
 
 	why := "no backup"
-	if len(tried) > 0 {
+	switch {
+	case lerr != nil:
+		why = "could not list backups: " + lerr.Error()
+	case len(tried) > 0:
 		why = fmt.Sprintf("no good backup (%d tried)", len(tried))
 	}
 	if wasServing {

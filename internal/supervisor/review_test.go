@@ -5,9 +5,13 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	lerrors "github.com/syndtr/goleveldb/leveldb/errors"
+	"github.com/syndtr/goleveldb/leveldb/storage"
 
 	"github.com/custodian-dev/custodian/internal/events"
 	"github.com/custodian-dev/custodian/internal/tables"
@@ -226,5 +230,27 @@ func TestStatsFailureIsReported(t *testing.T) {
 	got := statusOf(t, h, "users", func(st TableStatus) bool { return st.StatsError == "" && st.Stats.Bytes > 0 })
 	if got.Stats.Records != 20 {
 		t.Errorf("records %d after the fault, want 20", got.Stats.Records)
+	}
+}
+
+// TestRestoreThatCannotListBackupsSaysSo: when the backups cannot even be
+// listed, the degraded table's reason says that, not "no backup" (which
+// would send operators to check a backup schedule that works).
+func TestRestoreThatCannotListBackupsSaysSo(t *testing.T) {
+	h := start(t, harnessOpt{})
+	fill(t, h.open("users"), 20, 1)
+	// backups/users is a file: listing it fails.
+	if err := os.MkdirAll(filepath.Join(h.root, "backups"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(h.root, "backups", "users"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	corrupt := lerrors.NewErrCorrupted(storage.FileDesc{Type: storage.TypeTable, Num: 5}, errors.New("bad block"))
+	h.sup.CorruptionHandler()("users", "get", corrupt)
+	deg := h.rec.waitType(t, "users", events.TableDegraded, 1)[0]
+	r, _ := deg.Data["reason"].(string)
+	if !strings.Contains(r, "list backups") || !strings.Contains(deg.Error, "not a directory") {
+		t.Errorf("table.degraded reason %q error %q, want the listing failure", r, deg.Error)
 	}
 }
