@@ -426,3 +426,64 @@ func timeSync(b *testing.B, dir string) {
 		b.Fatal(err)
 	}
 }
+
+// rawStrictScan is the baseline of a verify: one strict scan of db with
+// the digest, as raw goleveldb calls.
+func rawStrictScan(b *testing.B, db *leveldb.DB) VerifyResult {
+	b.Helper()
+	it := db.NewIterator(nil, strictRead())
+	d := NewDigester()
+	for it.Next() {
+		d.Add(it.Key(), it.Value())
+	}
+	it.Release()
+	if err := it.Error(); err != nil {
+		b.Fatal(err)
+	}
+	return d.Result()
+}
+
+func BenchmarkVerify(b *testing.B) {
+	tpl := benchSetup(b)
+	ctx := context.Background()
+	var base, ours, baseWarm, oursWarm time.Duration
+	for i := 0; i < b.N; i++ {
+		// Baseline: one strict scan with digest of an open copy, twice
+		// (the second with goleveldb's block cache as the first left it).
+		raw := filepath.Join(b.TempDir(), "raw")
+		cpR(b, tpl.dir, raw)
+		db, err := leveldb.OpenFile(raw, dbOptions(false))
+		if err != nil {
+			b.Fatal(err)
+		}
+		t0 := time.Now()
+		want := rawStrictScan(b, db)
+		base += time.Since(t0)
+		t0 = time.Now()
+		rawStrictScan(b, db)
+		baseWarm += time.Since(t0)
+		db.Close()
+
+		s, tb := storeWith(b, b.TempDir(), tpl)
+		b.StartTimer()
+		t0 = time.Now()
+		res, err := tb.Verify(ctx, nil)
+		ours += time.Since(t0)
+		if err != nil || res != want {
+			b.Fatalf("verify %+v %v, want %+v", res, err, want)
+		}
+		t0 = time.Now()
+		if _, err := tb.Verify(ctx, nil); err != nil {
+			b.Fatal(err)
+		}
+		oursWarm += time.Since(t0)
+		b.StopTimer()
+		s.Close()
+	}
+	b.ReportMetric(ours.Seconds()/base.Seconds(), "verify/scan")
+	b.ReportMetric(oursWarm.Seconds()/baseWarm.Seconds(), "verify2/scan2")
+	b.ReportMetric(base.Seconds()/float64(b.N), "scan_s")
+	b.ReportMetric(ours.Seconds()/float64(b.N), "verify_s")
+	b.ReportMetric(baseWarm.Seconds()/float64(b.N), "scan2_s")
+	b.ReportMetric(oursWarm.Seconds()/float64(b.N), "verify2_s")
+}
