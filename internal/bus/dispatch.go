@@ -1,0 +1,130 @@
+package bus
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/micro"
+
+	"github.com/custodian-dev/custodian/internal/apierr"
+)
+
+// Planes of the subjects.
+const (
+	planeKV   = "kv"
+	planeCmd  = "cmd"
+	planeNode = "node"
+)
+
+// request is one request as the handlers see it.
+type request struct {
+	verb     string // last subject token: op or verb
+	data     []byte
+	reply    string // "" for a plain publish
+	tooLarge error  // set when the body was over the limit (data is nil)
+}
+
+// rawJSON is a reply body already encoded.
+type rawJSON []byte
+
+// work answers a request: a reply value, or an error with a contract code.
+// A nil value with a nil error sends no reply.
+type work func(ctx context.Context, table string, r request) (any, error)
+
+// dispatch returns the micro handler of an endpoint: it runs w in its own
+// goroutine (at most Concurrency at once) and sends the reply. A body over
+// the limit answers too_large (a command is also recorded as
+// command.rejected). A panic in w answers internal; the process goes on.
+func (s *Services) dispatch(plane, table string, w work) micro.Handler {
+	sem := s.sem[plane]
+	name := table
+	if plane == planeNode {
+		name = "node"
+	}
+	stats := s.counters(plane, name)
+	return micro.HandlerFunc(func(req micro.Request) {
+		subj := req.Subject()
+		r := request{verb: subj[strings.LastIndexByte(subj, '.')+1:], reply: req.Reply()}
+		if n := len(req.Data()); n > s.opts.MaxBody {
+			r.tooLarge = apierr.New(apierr.TooLarge, "body of %d bytes exceeds the limit of %d", n, s.opts.MaxBody)
+		} else {
+			// Copy the body: the goroutine outlives this callback.
+			r.data = append([]byte(nil), req.Data()...)
+		}
+		if !s.begin() {
+			s.send(r.reply, errorMsg(apierr.New(apierr.Internal, "supervisor is stopping")))
+			return
+		}
+		select {
+		case sem <- struct{}{}:
+		case <-s.ctx.Done():
+			s.inflight.Done()
+			s.send(r.reply, errorMsg(apierr.New(apierr.Internal, "supervisor is stopping")))
+			return
+		}
+		stats.inFlight.Add(1)
+		go func() {
+			defer s.inflight.Done()
+			defer func() { <-sem }()
+			defer stats.inFlight.Add(-1)
+			s.send(r.reply, s.run(plane, table, r, w, stats))
+		}()
+	})
+}
+
+// begin counts a request in flight unless Stop has begun.
+func (s *Services) begin() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return false
+	}
+	s.inflight.Add(1)
+	return true
+}
+
+// run calls w, turning a panic into an internal error.
+func (s *Services) run(plane, table string, r request, w work, stats *endpointCounters) (msg *nats.Msg) {
+	defer func() {
+		if p := recover(); p != nil {
+			err := apierr.New(apierr.Internal, "internal error handling %s.%s on %q: %v", plane, r.verb, table, p)
+			stats.fail(err)
+			msg = errorMsg(err)
+		}
+	}()
+	if r.tooLarge != nil {
+		if plane != planeKV {
+			s.reject(commandFor(table, r.verb), r.tooLarge)
+		}
+		stats.fail(r.tooLarge)
+		return errorMsg(r.tooLarge)
+	}
+	v, err := w(s.ctx, table, r)
+	if err != nil {
+		stats.fail(err)
+		return errorMsg(err)
+	}
+	if v == nil {
+		return nil
+	}
+	if raw, ok := v.(rawJSON); ok {
+		return &nats.Msg{Data: raw}
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return errorMsg(apierr.Wrap(apierr.Internal, err, "encode reply"))
+	}
+	return &nats.Msg{Data: b}
+}
+
+// send publishes a reply; nothing is sent for a plain publish. A failed
+// reply cannot be reported to anyone: the requester times out.
+func (s *Services) send(reply string, m *nats.Msg) {
+	if reply == "" || m == nil {
+		return
+	}
+	m.Subject = reply
+	_ = s.nc.PublishMsg(m)
+}
