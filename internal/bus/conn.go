@@ -1,6 +1,3 @@
-// Package bus is Custodian's side of NATS: connection options, the embedded
-// server, the event stream, the outbox publisher, and the micro services that
-// turn requests into calls on the supervisor. It decides no policy.
 package bus
 
 import (
