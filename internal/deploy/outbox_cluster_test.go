@@ -56,6 +56,13 @@ func TestClusterOutboxHoldsEventsWithoutQuorum(t *testing.T) {
 	c.stop(1)
 	c.stop(2)
 	t.Log("s2 and s3 stopped: CUSTODIAN_EVENTS has no quorum")
+	// If the supervisor was connected to s2 or s3 it reconnects to s1.
+	waitFor(t, 30*time.Second, "supervisor reachable through s1", func() (bool, string) {
+		rctx, cl := context.WithTimeout(ctx, time.Second)
+		defer cl()
+		err := request(rctx, nc, "custodian.node.nq.status", nil, nil)
+		return err == nil, fmt.Sprint(err)
+	})
 	var replies []commandReply
 	for i := 0; i < 3; i++ {
 		for _, verb := range []string{"compact", "backup"} {
