@@ -44,6 +44,16 @@
 // operation runs it also carries running, running_command_id and the
 // progress tables last reported (progress_done, progress_total,
 // progress_unit), which TableStatus.Progress shows at any time.
+//
+// Progress: the contract's event types are fixed, so a long operation
+// reports its figures as table.stats events that carry its command_id and
+// trigger, data.running (verb), running_command_id, progress_done,
+// progress_total, progress_unit and queue (plus the size figures while the
+// table serves): one as soon as tables reports figures, then at most one a
+// second, whatever StatsEvery is. tables reports after each 64K records
+// copied or scanned and at the end of each step (a native compaction
+// reports nothing: CompactRange gives no figures).
+//
 // table.created when OpenTable creates a table.
 //
 // # Detection and restore

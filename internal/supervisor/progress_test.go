@@ -67,3 +67,66 @@ func TestProgressOfARunningOperation(t *testing.T) {
 		t.Errorf("table.stats after the backup still reports it: %v", e.Data)
 	}
 }
+
+// progressEvent waits for a table.stats of table reporting progress of
+// command id and returns it.
+func progressEvent(t *testing.T, h *harness, table, id string) events.Event {
+	t.Helper()
+	var got events.Event
+	h.rec.waitFor(t, "a progress event of "+short(id), func([]events.Event) bool {
+		for _, e := range h.rec.of(table, events.TableStats) {
+			if e.CommandID == id && e.Data["progress_done"] != nil {
+				got = e
+				return true
+			}
+		}
+		return false
+	})
+	return got
+}
+
+// TestProgressEventsAsTablesReports: with the stats schedule off, a long
+// operation still reports its progress as events as soon as tables hands
+// figures over: a backup after its copy (records), a restore after copying
+// the backup (bytes; no size figures while the table is being replaced).
+func TestProgressEventsAsTablesReports(t *testing.T) {
+	gates := map[string]*gate{
+		tables.FPBackupAfterCopy:  newGate(tables.FPBackupAfterCopy),
+		tables.FPRestoreAfterCopy: newGate(tables.FPRestoreAfterCopy),
+	}
+	h := start(t, harnessOpt{failpoint: func(name string) {
+		if g := gates[name]; g != nil {
+			g.failpoint(name)
+		}
+	}})
+	for _, g := range gates {
+		defer g.open()
+	}
+	fill(t, h.open("users"), 300, 1)
+
+	b := h.submit("users", events.VerbBackup, events.CommandBody{})
+	gates[tables.FPBackupAfterCopy].await(t, 1)
+	e := progressEvent(t, h, "users", b.ID())
+	if e.Data["running"] != events.VerbBackup || e.Data["progress_done"] != int64(300) || e.Data["progress_unit"] != "records" ||
+		e.Trigger != events.TriggerManual || e.Data["bytes"] == nil {
+		t.Errorf("backup progress: trigger %s data %v", e.Trigger, e.Data)
+	}
+	gates[tables.FPBackupAfterCopy].open()
+	if o := h.wait(b); o.Type != events.BackupCompleted {
+		t.Fatalf("backup: %s (%s)", o.Type, o.Error)
+	}
+
+	r := h.submit("users", events.VerbRestore, events.CommandBody{})
+	gates[tables.FPRestoreAfterCopy].await(t, 1)
+	e = progressEvent(t, h, "users", r.ID())
+	if e.Data["running"] != events.VerbRestore || e.Data["progress_unit"] != "bytes" || e.Data["progress_done"] == int64(0) {
+		t.Errorf("restore progress: %v", e.Data)
+	}
+	if e.Data["records"] != nil || e.Data["bytes"] != nil {
+		t.Errorf("restore progress carries the size of the table being replaced: %v", e.Data)
+	}
+	gates[tables.FPRestoreAfterCopy].open()
+	if o := h.wait(r); o.Type != events.RestoreCompleted {
+		t.Fatalf("restore: %s (%s)", o.Type, o.Error)
+	}
+}

@@ -218,7 +218,8 @@ func (s *Supervisor) Run(ctx context.Context) error {
 // startTable starts the worker and the schedules of ts; s.mu is held and the
 // supervisor is running.
 func (s *Supervisor) startTable(ts *tableState) {
-	s.workers.Add(2)
+	s.workers.Add(3)
 	go s.work(ts)
 	go s.schedule(ts)
+	go s.reportProgress(ts)
 }

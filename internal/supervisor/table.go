@@ -15,7 +15,8 @@ import (
 )
 
 // tableState is the supervisor's view of one owned table. Every field but
-// name, t, pol, wake and submit is guarded by Supervisor.mu.
+// name, t, pol, wake, submit, progress and progressed is guarded by
+// Supervisor.mu.
 type tableState struct {
 	name string
 	t    *tables.Table
@@ -37,16 +38,19 @@ type tableState struct {
 	// work, possibly holding its locks, while reportCorruption holds
 	// Supervisor.mu and takes the table's lock.
 	progress atomic.Pointer[Progress]
+	// progressed (capacity 1) wakes reportProgress when progress changed.
+	progressed chan struct{}
 }
 
 func newTableState(name string, t *tables.Table, pol Policy) *tableState {
 	return &tableState{
-		name:   name,
-		t:      t,
-		pol:    pol,
-		wake:   make(chan struct{}, 1),
-		submit: make(chan struct{}, 1),
-		next:   map[string]time.Time{},
+		name:       name,
+		t:          t,
+		pol:        pol,
+		wake:       make(chan struct{}, 1),
+		progressed: make(chan struct{}, 1),
+		submit:     make(chan struct{}, 1),
+		next:       map[string]time.Time{},
 	}
 }
 

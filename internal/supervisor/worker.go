@@ -7,13 +7,6 @@ import (
 	"github.com/custodian-dev/custodian/internal/tables"
 )
 
-// Progress is the latest figure a running operation reported.
-type Progress struct {
-	Done  int64  `json:"done"`
-	Total int64  `json:"total"`
-	Unit  string `json:"unit"`
-}
-
 // runJob does one job of ts and hands its outcome to the tickets. A failed
 // first compaction attempt is not finished: it is queued again after the
 // policy's retry delay.
@@ -92,13 +85,6 @@ func (s *Supervisor) retryLater(ts *tableState, j *job, last events.Event, lastE
 		}
 		s.finishJob(ts, j, last, lastErr)
 	}()
-}
-
-// progressOf returns a tables.Progress that records figures for Status.
-func (s *Supervisor) progressOf(ts *tableState) tables.Progress {
-	return func(done, total int64, unit string) {
-		ts.progress.Store(&Progress{Done: done, Total: total, Unit: unit})
-	}
 }
 
 // noteCorruption reports err to the detection path when it is corruption
