@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/url"
 	"os"
@@ -55,7 +56,7 @@ func composeProject(root string, env []string, files ...string) (*types.Project,
 	}
 	opts, err := cli.NewProjectOptions(
 		paths,
-		cli.WithWorkingDirectory(root),
+		cli.WithWorkingDirectory(filepath.Dir(paths[0])), // as docker compose -f does
 		cli.WithProfiles([]string{"*"}),
 		cli.WithEnv(env),
 	)
@@ -135,19 +136,61 @@ func TestComposeServicesUseOnlyFlagsTheirBinariesAccept(t *testing.T) {
 	checkServicesFlags(t, loadCompose(t))
 }
 
+// natsServers are the services that run the official nats image, sorted.
+func natsServers(p *types.Project) []string {
+	var out []string
+	for name, svc := range p.Services {
+		if strings.HasPrefix(svc.Image, "nats:") {
+			out = append(out, name)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// natsURLs is the --nats value the Custodian services of p must use: every
+// nats service's client port.
+func natsURLs(p *types.Project) string {
+	var urls []string
+	for _, n := range natsServers(p) {
+		urls = append(urls, "nats://"+n+":4222")
+	}
+	return strings.Join(urls, ",")
+}
+
+// custodianServices maps each service built from the Dockerfile to its
+// binary (the base name of its entrypoint).
+func custodianServices(p *types.Project) map[string]string {
+	out := map[string]string{}
+	for name, svc := range p.Services {
+		if svc.Build != nil && len(svc.Entrypoint) > 0 {
+			out[name] = path.Base(svc.Entrypoint[0])
+		}
+	}
+	return out
+}
+
 // checkServicesFlags checks every Custodian service of p against its
 // binary: entrypoint, build arg, flags, NATS URL, dependency, health check.
 func checkServicesFlags(t *testing.T, p *types.Project) {
-	for _, name := range custodianBinaries {
-		if _, ok := p.Services[name]; !ok {
-			t.Errorf("compose project has no service %q", name)
+	services := custodianServices(p)
+	for _, b := range custodianBinaries {
+		found := false
+		for _, sb := range services {
+			found = found || sb == b
+		}
+		if !found {
+			t.Errorf("compose project has no service running %s", b)
 		}
 	}
-	for _, name := range custodianBinaries {
-		svc, ok := p.Services[name]
-		if !ok {
-			continue
-		}
+	wantURL := natsURLs(p)
+	servers := natsServers(p)
+	if len(servers) == 0 {
+		t.Fatal("compose project has no nats service")
+	}
+	names := slices.Sorted(maps.Keys(services))
+	for _, name := range names {
+		svc := p.Services[name]
 		t.Run(name, func(t *testing.T) {
 			if len(svc.Entrypoint) != 1 {
 				t.Fatalf("entrypoint %q: want exactly the binary's path", svc.Entrypoint)
@@ -185,20 +228,22 @@ func checkServicesFlags(t *testing.T, p *types.Project) {
 			if code != 0 {
 				t.Errorf("%s %s --help: exit %d (a flag of the command is refused):\n%s", binName, strings.Join(svc.Command, " "), code, out)
 			}
-			if u, ok := args.last("nats"); !ok || u != "nats://nats:4222" {
-				t.Errorf("%s: --nats %q, want nats://nats:4222", name, u)
+			if u, ok := args.last("nats"); !ok || u != wantURL {
+				t.Errorf("%s: --nats %q, want %s", name, u, wantURL)
 			}
-			if _, ok := svc.DependsOn["nats"]; !ok || svc.DependsOn["nats"].Condition != types.ServiceConditionHealthy {
-				t.Errorf("%s: want depends_on nats with condition service_healthy, got %+v", name, svc.DependsOn)
+			for _, srv := range servers {
+				if dep, ok := svc.DependsOn[srv]; !ok || dep.Condition != types.ServiceConditionHealthy {
+					t.Errorf("%s: want depends_on %s with condition service_healthy, got %+v", name, srv, svc.DependsOn)
+				}
 			}
-			checkHealthcheck(t, p, name, svc, args)
+			checkHealthcheck(t, name, binName, svc, args, wantURL)
 		})
 	}
 }
 
 // checkHealthcheck checks that a custodian service's health check runs the
 // probe against what the service really serves.
-func checkHealthcheck(t *testing.T, p *types.Project, name string, svc types.ServiceConfig, args parsedArgs) {
+func checkHealthcheck(t *testing.T, name, binName string, svc types.ServiceConfig, args parsedArgs, natsURL string) {
 	t.Helper()
 	hc := svc.HealthCheck
 	if hc == nil || len(hc.Test) < 3 || hc.Test[0] != "CMD" || hc.Test[1] != probePath {
@@ -206,11 +251,11 @@ func checkHealthcheck(t *testing.T, p *types.Project, name string, svc types.Ser
 		return
 	}
 	probeArgs := hc.Test[2:]
-	switch name {
+	switch binName {
 	case "supervisor":
 		node, _ := args.last("node")
 		want := "custodian.node." + node + ".status"
-		if probeArgs[0] != "request" || probeArgs[len(probeArgs)-1] != want || !strings.HasPrefix(probeArgs[1], "--nats=nats://nats:4222") {
+		if probeArgs[0] != "request" || probeArgs[len(probeArgs)-1] != want || probeArgs[1] != "--nats="+natsURL {
 			t.Errorf("supervisor health check %q: want a request to %s", probeArgs, want)
 		}
 	case "dashboard":
@@ -225,7 +270,7 @@ func checkHealthcheck(t *testing.T, p *types.Project, name string, svc types.Ser
 		}
 	case "notifier":
 		nameFlag, _ := args.last("name")
-		if probeArgs[0] != "consumer" || probeArgs[len(probeArgs)-1] != nameFlag {
+		if probeArgs[0] != "consumer" || probeArgs[1] != "--nats="+natsURL || probeArgs[len(probeArgs)-1] != nameFlag {
 			t.Errorf("notifier health check %q: want the consumer probe of %q", probeArgs, nameFlag)
 		}
 	}
@@ -248,7 +293,7 @@ func listenPorts(t *testing.T, name string, svc types.ServiceConfig) map[uint32]
 		}
 		ports[uint32(n)] = true
 	}
-	if name == "nats" {
+	if strings.HasPrefix(svc.Image, "nats:") {
 		opts := natsOptions(t, svc)
 		port := opts.Port
 		if port == 0 {
@@ -364,36 +409,65 @@ func TestComposePublishedPortsAreListenedOn(t *testing.T) {
 }
 
 func TestComposeVolumesAreDeclaredAndHoldTheData(t *testing.T) {
-	p := loadCompose(t)
-	used := map[string]bool{}
+	checkVolumes(t, loadCompose(t))
+}
+
+// checkVolumes checks that every named volume used is declared and used,
+// that only named volumes are mounted read-write, that every supervisor's
+// --data and every nats server's store are in a volume of their own.
+func checkVolumes(t *testing.T, p *types.Project) {
+	used := map[string]string{} // volume -> service
 	for name, svc := range p.Services {
 		for _, v := range svc.Volumes {
 			if v.Type != types.VolumeTypeVolume {
-				t.Errorf("%s mounts %s %q: want named volumes only (no host paths)", name, v.Type, v.Source)
+				if !v.ReadOnly {
+					t.Errorf("%s mounts %s %q read-write: want named volumes for data (host paths only read-only)", name, v.Type, v.Source)
+				}
 				continue
 			}
-			used[v.Source] = true
+			if other, ok := used[v.Source]; ok {
+				t.Errorf("volume %q is mounted by %s and %s: each data directory needs its own", v.Source, other, name)
+			}
+			used[v.Source] = name
 			if _, ok := p.Volumes[v.Source]; !ok {
 				t.Errorf("%s uses volume %q which is not declared", name, v.Source)
 			}
 		}
 	}
 	for v := range p.Volumes {
-		if !used[v] {
+		if _, ok := used[v]; !ok {
 			t.Errorf("volume %q is declared but no service mounts it", v)
 		}
 	}
-	sup, ok := p.Services["supervisor"]
-	if !ok {
-		t.Fatal("no supervisor service")
+	supervisors := 0
+	for name, bin := range custodianServices(p) {
+		if bin != "supervisor" {
+			continue
+		}
+		supervisors++
+		svc := p.Services[name]
+		args := parseArgs(svc.Command, knownOrAny(map[string]bool{"demo": true}, svc.Command))
+		data, ok := args.last("data")
+		if !ok {
+			t.Errorf("%s: no --data: its default ./data would be outside the volume", name)
+			continue
+		}
+		if !inVolume(svc, data) {
+			t.Errorf("%s: --data %q is not inside a mounted volume %+v", name, data, svc.Volumes)
+		}
 	}
-	args := parseArgs(sup.Command, knownOrAny(map[string]bool{"demo": true}, sup.Command))
-	data, ok := args.last("data")
-	if !ok {
-		t.Fatal("supervisor command has no --data: its default ./data would be outside the volume")
+	if supervisors == 0 {
+		t.Error("no supervisor service")
 	}
-	if !inVolume(sup, data) {
-		t.Errorf("supervisor --data %q is not inside a mounted volume %+v", data, sup.Volumes)
+	for _, name := range natsServers(p) {
+		svc := p.Services[name]
+		if slices.Contains(svc.Command, "--config") || slices.Contains(svc.Command, "-c") {
+			continue // store_dir is in the config file (checked where the file is run)
+		}
+		opts := natsOptions(t, svc)
+		if !opts.JetStream || !inVolume(svc, opts.StoreDir) {
+			t.Errorf("%s: JetStream %v, store %q not in a volume", name, opts.JetStream, opts.StoreDir)
+		}
 	}
 }
 
