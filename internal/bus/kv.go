@@ -120,8 +120,8 @@ func (s *Services) handleKV(ctx context.Context, table string, r request) (any, 
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
-	defer cancel()
+	// No per-request deadline: a table call does not wait on anything but
+	// the disk, and ctx ends when the services stop.
 	switch r.verb {
 	case OpPut:
 		var b putBody

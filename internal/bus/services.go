@@ -20,7 +20,7 @@ const (
 	DefaultMaxBody     = 1 << 20 // request bodies over this answer too_large
 	DefaultConcurrency = 256     // requests handled at once
 	DefaultVersion     = "0.1.0"
-	// requestTimeout bounds one data-plane call or one Submit.
+	// requestTimeout bounds one Submit or OpenTable.
 	requestTimeout = 30 * time.Second
 )
 
