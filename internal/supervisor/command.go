@@ -2,9 +2,7 @@ package supervisor
 
 import (
 	"context"
-	"fmt"
 	"slices"
-	"time"
 
 	"github.com/google/uuid"
 
@@ -116,13 +114,9 @@ func (s *Supervisor) submit(ctx context.Context, cmd Command, announce bool) (*T
 		s.mu.Unlock()
 		// Accepted a moment before the end: record that it did not run.
 		j := &job{cmd: cmd, attempt: 1, tickets: []*Ticket{t}, announced: announce}
-		e := outcome(s.jobEvent(failedType(cmd.Verb), j), events.ResultFailed, time.Now(), errStopping,
-			map[string]any{"reason": "shutdown"})
-		werr := fmt.Errorf("table %s: %s: %w", cmd.Table, cmd.Verb, errStopping)
-		if announce {
-			werr = joinErr(werr, s.emit(ctx, e))
-		}
-		t.finish(e, werr)
+		werr := stoppedErr(cmd)
+		e, eerr := s.notRun(ctx, j, werr, "shutdown")
+		t.finish(e, joinErr(werr, eerr))
 		return t, nil
 	}
 	if q := findQueuedLocked(ts, key); q != nil && q == target {

@@ -81,6 +81,9 @@
 // queued command for what table.degraded already says. Queued restores and
 // salvages are kept.
 //
+// At shutdown, commands still queued end the same way, with data.code
+// internal and reason "shutdown" (see Run).
+//
 // # Queue
 //
 // One operation at a time per table. Behind it, a queue of at most

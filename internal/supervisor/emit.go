@@ -65,19 +65,5 @@ func outcome(e events.Event, result string, start time.Time, err error, data map
 	return e
 }
 
-// failedType is the failure event of a verb.
-func failedType(verb string) string {
-	switch verb {
-	case events.VerbCompact:
-		return events.CompactionFailed
-	case events.VerbBackup:
-		return events.BackupFailed
-	case events.VerbVerify:
-		return events.VerifyFailed
-	default: // restore, salvage
-		return events.RestoreFailed
-	}
-}
-
 // joinErr joins errors, nil ones dropped.
 func joinErr(errs ...error) error { return errors.Join(errs...) }

@@ -167,9 +167,11 @@ func (s *Supervisor) finishJob(ts *tableState, j *job, outcome events.Event, err
 }
 
 // drain ends every job still queued after the workers stopped: operator
-// commands get a *.failed outcome with reason "shutdown" (they were
-// accepted, so their record must say they did not run); scheduled work just
-// ends.
+// commands get a command.rejected outcome (data.code internal, reason
+// "shutdown"; they were accepted, so their record must say they did not
+// run, and a *.failed would page operators at every restart); scheduled
+// work just ends. A compaction whose retry was pending keeps its first
+// attempt's outcome.
 func (s *Supervisor) drain(ctx context.Context) {
 	s.mu.Lock()
 	var left []*job
@@ -181,16 +183,10 @@ func (s *Supervisor) drain(ctx context.Context) {
 	for _, j := range left {
 		e, err := j.last, j.lastErr
 		if e.Type == "" {
-			e = s.jobEvent(failedType(j.cmd.Verb), j)
-			e.Result = events.ResultFailed
-			e.Error = errStopping.Error()
-			e.Data = map[string]any{"reason": "shutdown"}
-			err = fmt.Errorf("table %s: %s: %w", j.cmd.Table, j.cmd.Verb, errStopping)
-			if j.announced {
-				if eerr := s.emit(ctx, e); eerr != nil {
-					err = joinErr(err, eerr)
-				}
-			}
+			err = stoppedErr(j.cmd)
+			var eerr error
+			e, eerr = s.notRun(ctx, j, err, "shutdown")
+			err = joinErr(err, eerr)
 		}
 		for _, t := range j.tickets {
 			t.finish(e, err)

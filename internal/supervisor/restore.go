@@ -151,7 +151,7 @@ func (s *Supervisor) degrade(ctx context.Context, ts *tableState, j *job, start 
 	errs = append(errs, err, s.record(e))
 	// The compactions, backups and verifies queued behind the restore
 	// cannot run: they end now, refused, not failed.
-	errs = append(errs, s.refuseQueued(ctx, ts, tables.ReasonDegraded))
+	errs = append(errs, s.refuseQueued(ts, tables.ReasonDegraded))
 	return e, joinErr(errs...)
 }
 

@@ -51,7 +51,7 @@ func TestCommandJoiningScheduledWorkGetsAnOutcomeAtShutdown(t *testing.T) {
 	if e.Data["reason"] != "shutdown" {
 		t.Fatalf("joined verify at shutdown: %s %v", e.Type, e.Data)
 	}
-	if n := len(h.rec.of("users", events.VerifyFailed)); n != 1 {
+	if n := len(h.rec.of("users", events.CommandRejected)); n != 1 {
 		t.Errorf("the accepted verify has %d outcome events in the stream, want 1:\n%s", n, dump(h.rec.all()))
 	}
 }

@@ -158,7 +158,8 @@ func (s *Supervisor) Close() error {
 // lets work in flight finish for up to Config.ShutdownGrace before cancelling
 // it (tables is crash-safe), gives the cancelled work up to 5 s more to emit
 // its outcome (an Emitter that does not answer by then is cancelled), ends
-// the commands still queued with a *.failed outcome (reason "shutdown"),
+// the commands still queued with a command.rejected outcome (data.code
+// internal, reason "shutdown"; not a *.failed, which would page),
 // and returns. Commands submitted before Run
 // wait in their queue until it starts. Run can be called once.
 func (s *Supervisor) Run(ctx context.Context) error {

@@ -2,9 +2,11 @@ package supervisor
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
+	"github.com/custodian-dev/custodian/internal/apierr"
 	"github.com/custodian-dev/custodian/internal/events"
 	"github.com/custodian-dev/custodian/internal/tables"
 )
@@ -79,10 +81,25 @@ func TestShutdownEndsQueuedCommands(t *testing.T) {
 	}
 	<-b.Done()
 	<-v.Done()
-	if e := v.Outcome(); e.Type != events.VerifyFailed || e.Data["reason"] != "shutdown" || e.CommandID != v.ID() {
+	// Not run, so refused, not failed: a *.failed would page operators for
+	// every command queued at a restart.
+	if e := v.Outcome(); e.Type != events.CommandRejected || e.Data["reason"] != "shutdown" || e.CommandID != v.ID() ||
+		e.Data["code"] != string(apierr.Internal) || e.Data["verb"] != events.VerbVerify {
 		t.Errorf("queued verify at shutdown: %s %v", e.Type, e.Data)
 	}
-	if n := len(h.rec.of("users", events.VerifyFailed)); n != 1 {
+	if !errors.Is(v.Err(), errStopping) || apierr.CodeOf(v.Err()) != apierr.Internal {
+		t.Errorf("ticket error %v", v.Err())
+	}
+	n := 0
+	for _, e := range h.rec.of("users", events.CommandRejected) {
+		if e.CommandID == v.ID() {
+			n++
+		}
+	}
+	if n != 1 {
 		t.Errorf("the accepted verify has %d outcome events, want 1", n)
+	}
+	if n := len(h.rec.of("users", events.VerifyFailed)); n != 0 {
+		t.Errorf("a verify that never ran ended with verify.failed")
 	}
 }

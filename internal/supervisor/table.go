@@ -200,3 +200,9 @@ func clip(s string) string {
 
 // errStopping answers commands that arrive while Run is ending.
 var errStopping = errors.New("supervisor is stopping")
+
+// stoppedErr is the error of a queued command that does not run because the
+// supervisor stops.
+func stoppedErr(cmd Command) error {
+	return apierr.Wrap(apierr.Internal, errStopping, "table %s: %s: not run: %s", cmd.Table, cmd.Verb, errStopping)
+}

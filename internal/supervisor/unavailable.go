@@ -24,7 +24,7 @@ func needsServing(verb string) bool {
 // table.degraded already says. Each ends with command.rejected (data.code
 // table_unavailable, data.reason) instead; restores and salvages stay
 // queued. The returned error is the emit failures.
-func (s *Supervisor) refuseQueued(ctx context.Context, ts *tableState, reason string) error {
+func (s *Supervisor) refuseQueued(ts *tableState, reason string) error {
 	s.mu.Lock()
 	var refused, kept []*job
 	for _, j := range ts.queue {
@@ -39,7 +39,7 @@ func (s *Supervisor) refuseQueued(ctx context.Context, ts *tableState, reason st
 
 	var errs []error
 	for _, j := range refused {
-		e, err, eerr := s.refusal(ctx, j, reason)
+		e, err, eerr := s.refusal(j, reason)
 		errs = append(errs, eerr)
 		s.endTickets(j, e, joinErr(err, eerr))
 	}
@@ -47,23 +47,31 @@ func (s *Supervisor) refuseQueued(ctx context.Context, ts *tableState, reason st
 }
 
 // refusal is the outcome of job j that cannot run because its table does
-// not serve: a command.rejected (data.code table_unavailable, data.reason,
-// data.queued) emitted when the command was announced (command.accepted),
-// and the ticket error. Scheduled work was never announced: its outcome is
-// not emitted, as at shutdown.
-func (s *Supervisor) refusal(ctx context.Context, j *job, reason string) (e events.Event, err, emitErr error) {
+// not serve (see notRun): code table_unavailable, reason "table <reason>".
+func (s *Supervisor) refusal(j *job, reason string) (e events.Event, err, emitErr error) {
 	err = apierr.New(apierr.TableUnavailable, "table %s: %s: not run: the table is %s", j.cmd.Table, j.cmd.Verb, reason)
+	e, emitErr = s.notRun(s.recordCtx, j, err, "table "+reason)
+	return e, err, emitErr
+}
+
+// notRun is the outcome of job j, which was queued and will not run: a
+// command.rejected with data.code (err's code), data.reason, data.queued,
+// emitted with ctx when the command was announced (command.accepted); the
+// returned error is the emit failure. Scheduled work was never announced:
+// its outcome is not emitted. Not a *.failed: nothing failed, and the
+// notifier pages on every final *.failed.
+func (s *Supervisor) notRun(ctx context.Context, j *job, err error, reason string) (e events.Event, emitErr error) {
 	e = s.jobEvent(events.CommandRejected, j)
 	e.Result = events.ResultFailed
 	e.Error = apierr.MessageOf(err)
 	e.Data = commandData(j.cmd)
-	e.Data["code"] = string(apierr.TableUnavailable)
-	e.Data["reason"] = "table " + reason
+	e.Data["code"] = string(apierr.CodeOf(err))
+	e.Data["reason"] = reason
 	e.Data["queued"] = true
 	if j.announced {
-		emitErr = s.record(e)
+		emitErr = s.emit(ctx, e)
 	}
-	return e, err, emitErr
+	return e, emitErr
 }
 
 // endTickets hands an outcome to every ticket of j, which is not running.

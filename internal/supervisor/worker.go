@@ -20,7 +20,7 @@ func (s *Supervisor) runJob(ts *tableState, j *job) {
 		if ok, reason := ts.t.Available(); !ok {
 			// Degraded, or a restore began as the job was taken: the
 			// work cannot run; it is refused, not failed (see refusal).
-			e, err, eerr := s.refusal(ctx, j, reason)
+			e, err, eerr := s.refusal(j, reason)
 			s.mu.Lock()
 			if ts.running == j {
 				ts.running = nil
