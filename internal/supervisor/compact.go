@@ -9,8 +9,9 @@ import (
 	"github.com/custodian-dev/custodian/internal/tables"
 )
 
-// compact runs one compaction attempt. Unforced, it is skipped when the dead
-// ratio is below the policy's threshold (or the table is not available).
+// compact runs one compaction attempt (runJob refused it if the table does
+// not serve). Unforced, it is skipped when the dead ratio is below the
+// policy's threshold.
 // retry reports a failed first attempt that must be tried again.
 func (s *Supervisor) compact(ctx context.Context, ts *tableState, j *job) (e events.Event, retry bool, err error) {
 	start := time.Now()
@@ -20,12 +21,6 @@ func (s *Supervisor) compact(ctx context.Context, ts *tableState, j *job) (e eve
 		mode = pol.Mode
 	}
 	base := map[string]any{"mode": string(mode), "force": j.cmd.Body.Force, "threshold": pol.Threshold}
-
-	if ok, reason := ts.t.Available(); !ok {
-		data := with(base, map[string]any{"reason": "table " + reason})
-		e = outcome(s.jobEvent(events.CompactionSkipped, j), events.ResultSkipped, start, nil, data)
-		return e, false, s.record(e)
-	}
 
 	st, serr := ts.t.Stats(ctx)
 	if serr != nil {
