@@ -50,8 +50,9 @@ func (s *Services) dispatch(plane, table string, w work) micro.Handler {
 		if n := len(req.Data()); n > s.opts.MaxBody {
 			r.tooLarge = apierr.New(apierr.TooLarge, "body of %d bytes exceeds the limit of %d", n, s.opts.MaxBody)
 		} else {
-			// Copy the body: the goroutine outlives this callback.
-			r.data = append([]byte(nil), req.Data()...)
+			// nats.go gives every message its own copy of the payload, so
+			// the goroutine may keep it after this callback returns.
+			r.data = req.Data()
 		}
 		if !s.begin() {
 			s.send(r.reply, errorMsg(apierr.New(apierr.Internal, "supervisor is stopping")))
