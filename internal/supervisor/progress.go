@@ -55,6 +55,10 @@ func (s *Supervisor) reportProgress(ts *tableState) {
 				}
 				continue
 			}
+			if pending { // due anyway: this event covers it
+				later.Stop()
+				pending = false
+			}
 		case <-later.C:
 			pending = false
 		}
