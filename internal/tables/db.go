@@ -20,7 +20,10 @@ import (
 //   - StrictBlockChecksum and StrictReader: every read (get, scan, the
 //     iterators of backup, rewrite and verify) checks the block checksum and
 //     halts on a damaged table file instead of skipping the block
-//     (opt.NoStrict would make an iterator silently skip it).
+//     (opt.NoStrict would make an iterator silently skip it). A block
+//     served from goleveldb's block cache was checked when it was read from
+//     disk, not since: that is why Verify also reads the table files itself
+//     (checkLiveFiles).
 //   - StrictCompaction: a damaged table met by a compaction fails it (the
 //     database goes read-only) instead of compacting garbage.
 //

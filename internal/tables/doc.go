@@ -27,6 +27,10 @@
 //
 //   - Strictness: opt.StrictAll on every open and in the ReadOptions of every
 //     verify scan; see dbOptions for why.
+//   - Verify of a live table reads every table file of the current version
+//     from disk and checks every block's CRC before its logical scan:
+//     goleveldb's block cache would otherwise serve the scan blocks read
+//     before the disk went bad (see Verify for what it does not cover).
 //   - Digest: SHA-256 over 8-byte big-endian length-prefixed keys and values
 //     in key order; see Digester.
 //   - Backup ids: UTC time "20060102T150405.000000000Z" plus "-" and 6 hex
