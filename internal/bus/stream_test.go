@@ -133,3 +133,47 @@ func TestEnsureStreamWaitsForJetStream(t *testing.T) {
 	}
 	<-started
 }
+
+func TestEnsureStreamLocksAnOpenStream(t *testing.T) {
+	// A stream someone made by hand, deletable and purgeable, with a short
+	// duplicate window: EnsureStream brings it to the contract.
+	s := runJS(t, t.TempDir(), -1)
+	js := newJS(t, connectTCP(t, s.ClientURL()))
+	ctx := withTimeout(t, 10*time.Second)
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{
+		Name: events.StreamName, Subjects: []string{"custodian.events.>"}, Storage: jetstream.FileStorage,
+		Duplicates: 10 * time.Second,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := EnsureStream(ctx, js, StreamConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !info.Config.DenyDelete || !info.Config.DenyPurge || info.Config.Duplicates != DefaultStreamDuplicates {
+		t.Fatalf("not locked: %+v", info.Config)
+	}
+	if err := st.Purge(ctx); err == nil {
+		t.Fatal("purge allowed after EnsureStream")
+	}
+}
+
+func TestEnsureStreamRefusesAMemoryStream(t *testing.T) {
+	s := runJS(t, t.TempDir(), -1)
+	js := newJS(t, connectTCP(t, s.ClientURL()))
+	ctx := withTimeout(t, 10*time.Second)
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{
+		Name: events.StreamName, Subjects: []string{"custodian.events.>"}, Storage: jetstream.MemoryStorage,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := EnsureStream(ctx, js, StreamConfig{}); err == nil {
+		t.Fatal("a memory stream was accepted as the audit log")
+	} else {
+		t.Logf("refused: %v", err)
+	}
+}
