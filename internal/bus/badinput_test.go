@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -278,5 +279,63 @@ func TestStartServicesRefusesBadSettings(t *testing.T) {
 	}
 	if _, err := n.client.Request("other.kv.users.get", []byte(`{"key":"a"}`), 2*time.Second); !isNoResponders(err) {
 		t.Fatalf("a refused start left subscriptions: %v", err)
+	}
+}
+
+func TestFullQueueAnswersBusy(t *testing.T) {
+	release := make(chan struct{})
+	var once sync.Once
+	entered := make(chan struct{}, 1)
+	n := startNode(t, nodeOptions{tables: []string{"users"}, queueSize: 1, failpoint: func(name string) {
+		if name == "backup.before-copy" {
+			select {
+			case entered <- struct{}{}:
+			default:
+			}
+			<-release
+		}
+	}})
+	t.Cleanup(func() { once.Do(func() { close(release) }) })
+	n.ok(t, "custodian.cmd.users.backup", nil) // runs, held at the failpoint
+	<-entered
+	n.ok(t, "custodian.cmd.users.verify", nil) // queued: the queue is full now
+	r := n.request(t, "custodian.cmd.users.compact", `{"force":true}`)
+	if r.errCode() != "busy" || r.msg.Header.Get(micro.ErrorCodeHeader) != "409" {
+		t.Fatalf("full queue: %s %v", r.msg.Data, r.msg.Header)
+	}
+	n.waitEvent(t, func(e events.Event) bool { return e.Type == events.CommandRejected && e.Data["code"] == "busy" })
+	// An identical queued command coalesces instead of being refused.
+	again := n.ok(t, "custodian.cmd.users.verify", nil)
+	if again["coalesced_with"] == nil {
+		t.Fatalf("identical command not coalesced: %v", again)
+	}
+	once.Do(func() { close(release) })
+}
+
+func TestUnavailableTableAnswers503(t *testing.T) {
+	n := startNode(t, nodeOptions{tables: []string{"users"}})
+	n.ok(t, "custodian.kv.users.put", `{"key":"a","value":1}`)
+	tb, err := n.sup.Table("users")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb.SetUnavailable("restoring")
+	for _, c := range []struct{ subject, body string }{
+		{"custodian.kv.users.get", `{"key":"a"}`},
+		{"custodian.kv.users.put", `{"key":"b","value":2}`},
+		{"custodian.kv.users.scan", ``},
+		{"custodian.cmd.users.compact", `{"force":true}`},
+	} {
+		r := n.request(t, c.subject, c.body)
+		if r.errCode() != "table_unavailable" || r.msg.Header.Get(micro.ErrorCodeHeader) != "503" {
+			t.Fatalf("%s while restoring: %s %v", c.subject, r.msg.Data, r.msg.Header)
+		}
+	}
+	if err := tb.SetAvailable(); err != nil {
+		t.Fatal(err)
+	}
+	n.ok(t, "custodian.kv.users.get", `{"key":"a"}`)
+	if r := n.request(t, "custodian.kv.users.get", `{"key":"b"}`); r.errCode() != "not_found" {
+		t.Fatalf("a refused put was applied: %s", r.msg.Data)
 	}
 }

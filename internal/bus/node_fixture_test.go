@@ -37,6 +37,7 @@ type nodeOptions struct {
 	backend   func(*supervisor.Supervisor) Backend // wraps the supervisor (fault injection)
 	services  ServicesOptions
 	prefix    string // subject prefix of the stream, outbox and services
+	queueSize int    // commands queued per table (supervisor default when 0)
 }
 
 func startNode(t testing.TB, o nodeOptions) *node {
@@ -69,7 +70,7 @@ func startNode(t testing.TB, o nodeOptions) *node {
 
 	never := supervisor.Policy{CompactEvery: -1, BackupEvery: -1, VerifyEvery: -1, StatsEvery: -1}
 	n.sup, err = supervisor.Open(filepath.Join(n.data, "store"), tables.Options{Failpoint: o.failpoint}, n.outbox,
-		supervisor.Config{Node: "n1", Defaults: never})
+		supervisor.Config{Node: "n1", Defaults: never, QueueSize: o.queueSize})
 	if err != nil {
 		t.Fatal(err)
 	}
