@@ -3,9 +3,12 @@ package bus
 import (
 	"context"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
 
 	"github.com/custodian-dev/custodian/internal/events"
 	"github.com/custodian-dev/custodian/internal/supervisor"
@@ -172,5 +175,65 @@ func TestMaintenanceGoesOnThroughNATSOutage(t *testing.T) {
 		if types[typ] == 0 {
 			t.Errorf("no %s event", typ)
 		}
+	}
+}
+
+// TestServicesAnswerAgainAfterNATSRestart: the supervisor's connection
+// reconnects to a restarted server and its services answer again.
+func TestServicesAnswerAgainAfterNATSRestart(t *testing.T) {
+	port := freePort(t)
+	store := t.TempDir()
+	s := runJS(t, store, port)
+	nc := connectTCP(t, s.ClientURL())
+	js := newJS(t, nc)
+	ensureStream(t, js)
+	o := openOutbox(t, filepath.Join(t.TempDir(), "outbox"))
+	runOutbox(t, o, js)
+	never := supervisor.Policy{CompactEvery: -1, BackupEvery: -1, VerifyEvery: -1, StatsEvery: -1}
+	sup, err := supervisor.Open(filepath.Join(t.TempDir(), "data"), tables.Options{}, o, supervisor.Config{Node: "n1", Defaults: never})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sup.Close() })
+	ctx := withTimeout(t, 60*time.Second)
+	if err := sup.OpenTable(ctx, "users", true); err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	supDone := make(chan error, 1)
+	go func() { supDone <- sup.Run(runCtx) }()
+	t.Cleanup(func() { stop(); <-supDone })
+	svc, err := StartServices(nc, sup, ServicesOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = svc.Stop(context.Background()) })
+
+	op := connectTCP(t, s.ClientURL())
+	if _, err := op.Request("custodian.kv.users.put", []byte(`{"key":"a","value":1}`), 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	s.Shutdown()
+	s.WaitForShutdown()
+	runJS(t, store, port)
+	waitFor(t, ctx, func() bool { return nc.IsConnected() && op.IsConnected() })
+	// Resubscription after reconnect is asynchronous: retry briefly.
+	var m *nats.Msg
+	waitFor(t, ctx, func() bool {
+		m, err = op.Request("custodian.kv.users.get", []byte(`{"key":"a"}`), 2*time.Second)
+		return err == nil
+	})
+	if string(m.Data) != `{"key":"a","value":1}` {
+		t.Fatalf("after restart: %s", m.Data)
+	}
+	rep, err := op.Request("custodian.cmd.users.backup", []byte(`{"wait":true}`), 30*time.Second)
+	if err != nil {
+		t.Fatalf("command after restart: %v", err)
+	}
+	if !strings.Contains(string(rep.Data), `"result":"ok"`) {
+		t.Fatalf("command after restart: %s", rep.Data)
+	}
+	if err := o.Flush(ctx); err != nil {
+		t.Fatal(err)
 	}
 }
