@@ -321,37 +321,6 @@ func TestClusterSurvivesStreamLeaderLoss(t *testing.T) {
 			si.State.Msgs, si.State.Bytes, si.State.Bytes/si.State.Msgs, afterKill)
 	}
 
-	// The notifier delivered every event its rules pick (here: the failed
-	// restore of bx and the table's degradation), each exactly once.
-	var notify []string
-	for _, e := range evs {
-		if _, ok := notifier.Notifies(events.Event{Type: e.Type, Trigger: e.Trigger, Attempt: e.Attempt}); ok {
-			notify = append(notify, e.Type+" "+e.ID)
-			if e.Table != "bx" {
-				t.Errorf("unexpected notifying event %s on %s/%s", e.Type, e.Node, e.Table)
-			}
-		}
-	}
-	if len(notify) == 0 {
-		t.Fatal("no notifying event for bx in the stream")
-	}
-	t.Logf("notifying events: %q", notify)
-
-	waitFor(t, 60*time.Second, "the notifier delivers them", func() (bool, string) {
-		for _, te := range notify {
-			if hook.deliveries(te[strings.IndexByte(te, ' ')+1:]) == 0 {
-				return false, "not yet: " + te
-			}
-		}
-		return true, ""
-	})
-	time.Sleep(2 * time.Second) // a second delivery would come now
-	for _, te := range notify {
-		if c := hook.deliveries(te[strings.IndexByte(te, ' ')+1:]); c != 1 {
-			t.Errorf("%s delivered %d times, want once", te, c)
-		}
-	}
-
 	// The dashboard shows both nodes' cards and converges on the stream:
 	// each card's counters and last sequence equal what the stream holds.
 	waitFor(t, 60*time.Second, "the dashboard converges on the stream", func() (bool, string) {
@@ -409,6 +378,37 @@ func TestClusterSurvivesStreamLeaderLoss(t *testing.T) {
 		}
 		return true, ""
 	})
+
+	// The notifier delivered every event its rules pick (here: the failed
+	// restore of bx), each exactly once.
+	var notify []string
+	for _, e := range evs {
+		if _, ok := notifier.Notifies(events.Event{Type: e.Type, Trigger: e.Trigger, Attempt: e.Attempt}); ok {
+			notify = append(notify, e.Type+" "+e.ID)
+			if e.Table != "bx" {
+				t.Errorf("unexpected notifying event %s on %s/%s", e.Type, e.Node, e.Table)
+			}
+		}
+	}
+	if len(notify) == 0 {
+		t.Fatal("no notifying event for bx in the stream")
+	}
+	t.Logf("notifying events: %q", notify)
+
+	waitFor(t, 60*time.Second, "the notifier delivers them", func() (bool, string) {
+		for _, te := range notify {
+			if hook.deliveries(te[strings.IndexByte(te, ' ')+1:]) == 0 {
+				return false, "not yet: " + te
+			}
+		}
+		return true, ""
+	})
+	time.Sleep(2 * time.Second) // a second delivery would come now
+	for _, te := range notify {
+		if c := hook.deliveries(te[strings.IndexByte(te, ' ')+1:]); c != 1 {
+			t.Errorf("%s delivered %d times, want once", te, c)
+		}
+	}
 }
 
 func join(s []string) string {
