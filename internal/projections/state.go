@@ -98,7 +98,9 @@ func (s *State) Apply(seq uint64, e events.Event) bool {
 		s.cards[k] = c
 	}
 	c.apply(seq, e)
-	if e.Type == events.TableStats {
+	if _, sized := integer(e.Data, "bytes"); sized && e.Type == events.TableStats {
+		// Progress reports and failed reads are table.stats too, without
+		// sizes: they draw no point.
 		r, ok := s.series[k]
 		if !ok {
 			r = newRing[Point](s.opts.SeriesLimit)

@@ -333,3 +333,21 @@ func TestSeriesBounded(t *testing.T) {
 		t.Fatalf("unknown series has %d points", len(got))
 	}
 }
+
+// The supervisor also sends table.stats as progress reports of a running
+// operation and as failed reads: neither carries sizes, and neither may
+// draw a point or zero the card's figures.
+func TestStatsWithoutSizesDrawNoPoint(t *testing.T) {
+	s := NewState(Options{})
+	s.Apply(1, ev(0, events.TableStats, "users", data("bytes", float64(4096), "records", float64(10))))
+	s.Apply(2, ev(1, events.TableStats, "users", data("progress_done", float64(5), "progress_total", float64(10), "progress_unit", "records")))
+	failed := ev(2, events.TableStats, "users")
+	failed.Result, failed.Error = events.ResultFailed, "stats: disk on fire"
+	s.Apply(3, failed)
+	if pts := s.Series("n1", "users"); len(pts) != 1 || pts[0].Bytes != 4096 {
+		t.Fatalf("series = %+v, want the one point with sizes", pts)
+	}
+	if c := card(t, s, "n1", "users"); c.Bytes != 4096 || c.Records != 10 {
+		t.Fatalf("card figures changed by a stats event without sizes: %+v", c)
+	}
+}
