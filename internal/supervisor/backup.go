@@ -27,7 +27,7 @@ func (s *Supervisor) backup(ctx context.Context, ts *tableState, j *job) (events
 	m, err := ts.t.Backup(ctx, s.progressOf(ts))
 	if err != nil {
 		s.noteCorruption(ts, "backup", err)
-		err = fmt.Errorf("table %s: backup: %w", ts.name, err)
+		err = opError(ts.name, "backup", err)
 		e := outcome(s.jobEvent(events.BackupFailed, j), events.ResultFailed, start, err, map[string]any{"reason": err.Error()})
 		return e, joinErr(err, s.record(e))
 	}

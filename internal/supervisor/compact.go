@@ -53,7 +53,7 @@ func (s *Supervisor) compact(ctx context.Context, ts *tableState, j *job) (e eve
 	res, cerr := ts.t.Compact(ctx, mode, s.progressOf(ts))
 	if cerr != nil {
 		s.noteCorruption(ts, "compact", cerr)
-		err = fmt.Errorf("table %s: compact: %w", ts.name, cerr)
+		err = opError(ts.name, "compact", cerr)
 		return s.compactFailed(ctx, ts, j, start, base, err)
 	}
 	data := with(base, map[string]any{

@@ -2,7 +2,6 @@ package supervisor
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/custodian-dev/custodian/internal/events"
@@ -16,7 +15,7 @@ func (s *Supervisor) verify(ctx context.Context, ts *tableState, j *job) (events
 	res, err := ts.t.Verify(ctx, s.progressOf(ts))
 	if err != nil {
 		s.noteCorruption(ts, "verify", err)
-		err = fmt.Errorf("table %s: verify: %w", ts.name, err)
+		err = opError(ts.name, "verify", err)
 		data := map[string]any{"reason": err.Error()}
 		e := outcome(s.jobEvent(events.VerifyFailed, j), events.ResultFailed, start, err, data)
 		return e, joinErr(err, s.record(e))
