@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The project's benchmark command: runs every Go benchmark, each of which
+# measures its baseline (raw goleveldb, cp -r, raw JetStream, NATS KV, a bare
+# consumer) in the same run and reports ratios with b.ReportMetric.
+#
+#   scripts/bench.sh          quick sizes (about 10 minutes on 2 cores)
+#   scripts/bench.sh full     the issues' sizes: 256 MiB tables, 1,000,000
+#                             events, 1,000 commands (about an hour)
+#
+# Output goes to stdout and to bench-<date>.txt; BENCHMARKS.md records the
+# figures and the exact command behind each.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+mode=${1:-quick}
+case "$mode" in
+  quick)
+    export CUSTODIAN_BENCH_MB=32 CUSTODIAN_BENCH_MIB=32
+    export CUSTODIAN_BENCH_EVENTS=200000 CUSTODIAN_BENCH_COMMANDS=200
+    count=1 bustime=5000x ;;
+  full)
+    export CUSTODIAN_BENCH_MB=256 CUSTODIAN_BENCH_MIB=256
+    export CUSTODIAN_BENCH_EVENTS=1000000 CUSTODIAN_BENCH_COMMANDS=1000
+    count=3 bustime=20000x ;;
+  *) echo "usage: scripts/bench.sh [quick|full]" >&2; exit 2 ;;
+esac
+
+out="bench-$(date -u +%Y%m%dT%H%M%SZ).txt"
+run() {
+  echo "== go test -run '^\$' $*" | tee -a "$out"
+  go test -run '^$' -timeout 90m "$@" 2>&1 | tee -a "$out"
+}
+
+run -bench . -benchtime 1x -count "$count" ./internal/tables/
+run -bench DetectionToServing -benchtime 3x -count "$count" ./internal/supervisor/
+run -bench . -benchtime "$bustime" -count "$count" ./internal/bus/
+run -bench BenchmarkReplay -benchtime 1x -count "$count" ./internal/projections/
+run -bench 'BenchmarkCommandToLiveRow|BenchmarkBrowserCommandToRow' -benchtime 1x -count "$count" ./internal/dashboard/
+run -bench . -benchtime 2000x -count "$count" ./internal/notifier/
+echo "figures in $out"
