@@ -228,6 +228,11 @@ func TestClusterSurvivesStreamLeaderLoss(t *testing.T) {
 		if len(n.replies) < wantLast {
 			t.Fatalf("node %s answered only %d commands", n.id, len(n.replies))
 		}
+		for _, f := range n.failed {
+			if strings.HasPrefix(f, fmt.Sprintf("round %d ", rounds-1)) {
+				t.Errorf("node %s: a command of the last round, after the failover, was not answered: %s", n.id, f)
+			}
+		}
 		for _, rep := range n.replies[len(n.replies)-wantLast:] {
 			if rep.Event == nil || rep.Result == "" {
 				t.Errorf("node %s: reply after the failover without outcome: %+v", n.id, rep)
