@@ -20,6 +20,7 @@ const (
 	envHelper    = "CUSTODIAN_TABLES_HELPER"
 	envRoot      = "CUSTODIAN_TABLES_ROOT"
 	envFailpoint = "CUSTODIAN_TABLES_FAILPOINT"
+	envNoSync    = "CUSTODIAN_TABLES_NOSYNC" // "1": the child writes with Options.NoSync
 )
 
 // TestHelperProcess is the child of TestCrashAtEveryFailpoint: it writes and
@@ -37,7 +38,7 @@ func TestHelperProcess(t *testing.T) {
 		fmt.Fprintf(os.Stdout, "ack %s %s\n", k, v)
 		outMu.Unlock()
 	}
-	s, err := OpenStore(os.Getenv(envRoot), Options{Failpoint: func(name string) {
+	s, err := OpenStore(os.Getenv(envRoot), Options{NoSync: os.Getenv(envNoSync) == "1", Failpoint: func(name string) {
 		if name == fp {
 			syscall.Kill(os.Getpid(), syscall.SIGKILL)
 			select {} // never returns
@@ -133,15 +134,29 @@ func TestHelperProcess(t *testing.T) {
 	os.Exit(4)
 }
 
+// TestCrashAtEveryFailpoint SIGKILLs a child at every failpoint, once with
+// the default fsynced writes and once with Options.NoSync (maintenance must
+// not depend on the writes it copies having been fsynced).
 func TestCrashAtEveryFailpoint(t *testing.T) {
 	if os.Getenv(envHelper) == "1" {
 		t.Skip("in the helper")
 	}
+	for _, noSync := range []bool{false, true} {
+		t.Run(map[bool]string{false: "sync", true: "nosync"}[noSync], func(t *testing.T) {
+			crashAtEveryFailpoint(t, noSync)
+		})
+	}
+}
+
+func crashAtEveryFailpoint(t *testing.T, noSync bool) {
 	for _, fp := range FailpointNames() {
 		t.Run(fp, func(t *testing.T) {
 			root := t.TempDir()
 			cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$", "-test.count=1")
 			cmd.Env = append(os.Environ(), envHelper+"=1", envRoot+"="+root, envFailpoint+"="+fp)
+			if noSync {
+				cmd.Env = append(cmd.Env, envNoSync+"=1")
+			}
 			var stdout, stderr bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &stdout, &stderr
 			err := cmd.Run()

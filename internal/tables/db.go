@@ -50,9 +50,13 @@ func dbOptions(readOnly bool) *opt.Options {
 // strictRead is the ReadOptions of every verify scan.
 func strictRead() *opt.ReadOptions { return &opt.ReadOptions{Strict: opt.StrictAll} }
 
-// syncWrite is the WriteOptions of every data-plane write: durable when the
-// call returns.
-func syncWrite() *opt.WriteOptions { return &opt.WriteOptions{Sync: true} }
+// dataWrite is the WriteOptions of every data-plane write (Put, Delete,
+// Batch): fsynced before the call returns (durable against power loss),
+// unless noSync (Options.NoSync), when the write is in the operating
+// system's page cache when the call returns (durable against a crash of the
+// process only). Maintenance never uses it: its copies are synced by
+// syncTree and catchUp.
+func dataWrite(noSync bool) *opt.WriteOptions { return &opt.WriteOptions{Sync: !noSync} }
 
 // openDB opens (or, when dir has no database files yet, creates) the
 // database in dir with the options above.

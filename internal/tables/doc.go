@@ -40,10 +40,11 @@
 //     ChooseMode).
 //   - Dead estimate: counted from the writes the table sees, persisted in a
 //     sidecar inside the table directory; see dead.go.
-//   - Writes are durable when they return (Sync), also during a rewrite: a
-//     rewrite records the keys written while it copies and catches up from
-//     snapshots, then pauses writes only for the last delta and the swap
-//     (CompactResult.PauseMS).
+//   - Writes are durable when they return (Sync; with Options.NoSync only
+//     written to the OS: they survive a crash of the process, not a power
+//     loss), also during a rewrite: a rewrite records the keys written while
+//     it copies and catches up from snapshots, then pauses writes only for
+//     the last delta and the swap (CompactResult.PauseMS).
 //   - Restores and salvages commit by renaming a verified copy to
 //     tables/.ready-<t>; a damaged backup fails with ErrBackupInvalid (never
 //     a corruption type: the table is not what is damaged).

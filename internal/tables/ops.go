@@ -66,7 +66,7 @@ func (t *Table) Get(ctx context.Context, key string) (json.RawMessage, error) {
 }
 
 // Put stores a JSON value at key. It returns after the write is durable
-// (fsynced journal).
+// (fsynced journal; with Options.NoSync, written to the operating system).
 func (t *Table) Put(ctx context.Context, key string, value json.RawMessage) error {
 	if err := checkKey(key); err != nil {
 		return err
@@ -113,8 +113,9 @@ func (t *Table) Batch(ctx context.Context, ops []Op) error {
 	return t.write(ctx, "batch", ops)
 }
 
-// write applies validated ops as one synced goleveldb batch, keeps the dead
-// estimate and, while a rewrite runs, records the keys in its delta.
+// write applies validated ops as one goleveldb batch (synced unless
+// Options.NoSync), keeps the dead estimate and, while a rewrite runs,
+// records the keys in its delta.
 func (t *Table) write(ctx context.Context, op string, ops []Op) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -156,7 +157,7 @@ func (t *Table) write(ctx context.Context, op string, ops []Op) error {
 		}
 	}
 	if err == nil {
-		err = db.Write(&b, syncWrite())
+		err = db.Write(&b, dataWrite(t.store.opts.NoSync))
 	}
 	if err == nil {
 		if t.dirty != nil {

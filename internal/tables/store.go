@@ -29,6 +29,21 @@ type Options struct {
 	// rewrite compaction, backup, restore and salvage (see FailpointNames). Tests use
 	// it to SIGKILL a child process at that step. Nil in production.
 	Failpoint func(name string)
+	// NoSync: data-plane writes are acknowledged once written to the
+	// operating system (they survive a crash or SIGKILL of the process)
+	// instead of once fsynced (which also survives power loss); like NATS
+	// JetStream's default, a power loss or kernel crash can lose the writes
+	// of the last seconds (the OS writeback window, ~30 s on Linux).
+	// Maintenance (backups, rewrites, restores, manifests) is always
+	// fsynced, and so is a table's journal when the table is closed.
+	//
+	// After such a power loss the journal's tail may also be torn or hold
+	// garbage; the strict open (see dbOptions) reports that as a corruption
+	// instead of dropping it silently, so the table is then restored from
+	// its last backup or salvaged, which can lose more than the writeback
+	// window. The default (false) fsyncs every write before it returns;
+	// goleveldb merges concurrent writes into one fsync.
+	NoSync bool
 }
 
 // DefaultBackupRetention is the number of backups kept unless

@@ -147,6 +147,12 @@ func (t *Table) Close() error {
 	}
 	if err := t.db.Close(); err != nil {
 		errs = append(errs, err)
+	} else if t.store.opts.NoSync {
+		// The journal holds writes that were never fsynced: a clean
+		// shutdown makes them durable.
+		if err := syncTree(t.dir); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	t.db = nil
 	if err := errors.Join(errs...); err != nil {
