@@ -42,13 +42,19 @@ func LedgerBucket(prefix string) string {
 	return strings.ReplaceAll(prefix, ".", "_") + "_notified"
 }
 
-func openLedger(ctx context.Context, js jetstream.JetStream, prefix string, ttl time.Duration) (*ledger, error) {
+func openLedger(ctx context.Context, js jetstream.JetStream, prefix string, ttl time.Duration, replicas int) (*ledger, error) {
+	if replicas < 1 {
+		replicas = 1
+	}
 	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket:      LedgerBucket(prefix),
 		Description: "custodian notifier: (sink, event) pairs already delivered or given up",
 		TTL:         ttl,
 		Storage:     jetstream.FileStorage,
 		History:     1,
+		// As many replicas as the event stream: on a cluster, losing one
+		// server must not stop notifications.
+		Replicas: replicas,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("notifier: open delivered set %s: %w", LedgerBucket(prefix), err)

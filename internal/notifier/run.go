@@ -63,7 +63,7 @@ func Run(ctx context.Context, nc *nats.Conn, cfg Config) error {
 	}
 	if !n.retry(ctx, "open delivered set", func(ctx context.Context) error {
 		var err error
-		n.ledger, err = openLedger(ctx, js, cfg.Prefix, cfg.DeliveredTTL)
+		n.ledger, err = openLedger(ctx, js, cfg.Prefix, cfg.DeliveredTTL, stream.CachedInfo().Config.Replicas)
 		return err
 	}) {
 		return n.exit(ctx, nc)
