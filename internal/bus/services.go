@@ -221,6 +221,17 @@ func (s *Services) Stop(ctx context.Context) error {
 	s.closing = true
 	s.mu.Unlock()
 	err := s.stopServices()
+	// The unsubscribes are on their way to the server; a round trip makes
+	// sure it has applied them, so that a request sent after Stop returns
+	// gets "no responders" instead of reaching a draining subscription.
+	if s.nc.IsConnected() {
+		fctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		ferr := s.nc.FlushWithContext(fctx)
+		cancel()
+		if ferr != nil && s.nc.IsConnected() && ctx.Err() == nil {
+			err = errors.Join(err, fmt.Errorf("services: stop: flush: %w", ferr))
+		}
+	}
 	done := make(chan struct{})
 	go func() {
 		s.inflight.Wait()
