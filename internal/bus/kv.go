@@ -69,6 +69,53 @@ func decodeKey(body []byte) (string, error) {
 	return *b.Key, nil
 }
 
+// decodePut decodes a {"key":...,"value":...} body. The common exact form
+// (plainPut) is read without the JSON decoder; anything else goes through
+// decodeStrict, so both give the same answer.
+func decodePut(body []byte) (string, json.RawMessage, error) {
+	if k, v, ok := plainPut(body); ok {
+		return k, v, nil
+	}
+	var b putBody
+	if err := decodeStrict(body, &b, false); err != nil {
+		return "", nil, err
+	}
+	if b.Key == nil {
+		return "", nil, missing("key")
+	}
+	if len(b.Value) == 0 {
+		return "", nil, missing("value")
+	}
+	return *b.Key, b.Value, nil
+}
+
+// plainPut reads exactly {"key":"k","value":v} (spaces around the object
+// and around v allowed) where k is printable ASCII without quotes or
+// escapes and v is one valid JSON value.
+func plainPut(body []byte) (string, json.RawMessage, bool) {
+	const pre, mid = `{"key":"`, `","value":`
+	b := bytes.TrimSpace(body)
+	if len(b) < len(pre)+len(mid)+2 || string(b[:len(pre)]) != pre || b[len(b)-1] != '}' {
+		return "", nil, false
+	}
+	rest := b[len(pre) : len(b)-1]
+	end := bytes.IndexByte(rest, '"')
+	if end < 0 || !bytes.HasPrefix(rest[end:], []byte(mid)) {
+		return "", nil, false
+	}
+	k := rest[:end]
+	for _, c := range k {
+		if c == '\\' || c < 0x20 || c >= 0x7f {
+			return "", nil, false
+		}
+	}
+	v := bytes.TrimSpace(rest[end+len(mid):])
+	if len(v) == 0 || !json.Valid(v) {
+		return "", nil, false
+	}
+	return string(k), json.RawMessage(v), true
+}
+
 // plainKey reads exactly {"key":"k"} (spaces around allowed) where k is
 // printable ASCII without quotes or escapes.
 func plainKey(body []byte) (string, bool) {
@@ -124,20 +171,14 @@ func (s *Services) handleKV(ctx context.Context, table string, r request) (any, 
 	// the disk, and ctx ends when the services stop.
 	switch r.verb {
 	case OpPut:
-		var b putBody
-		if err := decodeStrict(r.data, &b, false); err != nil {
+		key, value, err := decodePut(r.data)
+		if err != nil {
 			return nil, err
 		}
-		if b.Key == nil {
-			return nil, missing("key")
-		}
-		if len(b.Value) == 0 {
-			return nil, missing("value")
-		}
-		if err := t.Put(ctx, *b.Key, b.Value); err != nil {
+		if err := t.Put(ctx, key, value); err != nil {
 			return nil, err
 		}
-		return WriteReply{OK: true, Key: *b.Key}, nil
+		return WriteReply{OK: true, Key: key}, nil
 	case OpGet:
 		key, err := decodeKey(r.data)
 		if err != nil {
