@@ -3,6 +3,7 @@ package bus
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -13,6 +14,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/custodian-dev/custodian/internal/events"
+	"github.com/custodian-dev/custodian/internal/supervisor"
+	"github.com/custodian-dev/custodian/internal/tables"
 )
 
 // benchClients is the number of concurrent clients of the data-plane
@@ -52,13 +55,64 @@ func runClients(b *testing.B, conns []*nats.Conn, n int, op func(c *nats.Conn, i
 	return float64(n) / elapsed.Seconds()
 }
 
+// startNoSyncSupervisor runs a second supervisor (node n2) with
+// tables.Options{NoSync: true} on n's server and in-process connection,
+// with its own store and services, owning table; it emits into n's outbox.
+// It is what cmd/supervisor wires when writes are not fsynced.
+func startNoSyncSupervisor(b *testing.B, n *node, table string) {
+	b.Helper()
+	ctx := withTimeout(b, 60*time.Second)
+	never := supervisor.Policy{CompactEvery: -1, BackupEvery: -1, VerifyEvery: -1, StatsEvery: -1}
+	sup, err := supervisor.Open(filepath.Join(n.data, "store-nosync"), tables.Options{NoSync: true}, n.outbox,
+		supervisor.Config{Node: "n2", Defaults: never})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := sup.OpenTable(ctx, table, true); err != nil {
+		b.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- sup.Run(runCtx) }()
+	b.Cleanup(func() {
+		if err := sup.Close(); err != nil {
+			b.Errorf("no-sync supervisor close: %v", err)
+		}
+	})
+	b.Cleanup(func() {
+		stop()
+		if err := <-done; err != nil {
+			b.Errorf("no-sync supervisor run: %v", err)
+		}
+	})
+	svc, err := StartServices(n.nc, sup, ServicesOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		if err := svc.Stop(withTimeout(b, 30*time.Second)); err != nil {
+			b.Errorf("no-sync services stop: %v", err)
+		}
+	})
+}
+
 // BenchmarkDataPlaneVsNATSKV measures put and get through custodian.kv with
-// 16 concurrent TCP clients, and NATS KV put and get (file storage) on the
-// same embedded server with the same clients, in the same run; and, since
-// every custodian put is fsynced, NATS KV put on a second server with
-// sync_interval always. b.N is the number of operations of each kind.
+// 16 concurrent TCP clients against NATS KV (file storage) with the same
+// clients, in the same run, at equal durability:
+//
+//   - put (fsync): custodian's default, every put fsynced before it
+//     answers, against NATS KV on a second server with sync_interval always
+//     (SyncAlways: JetStream fsyncs every message before the PubAck);
+//   - put (no sync): a supervisor with tables.Options{NoSync: true} (the
+//     write is in the OS page cache when it answers) on the same server,
+//     against NATS KV's default (a file stream writes each message to the
+//     OS before the PubAck and fsyncs every 2 minutes);
+//   - get: custodian against NATS KV on the same server.
+//
+// b.N is the number of operations of each kind.
 func BenchmarkDataPlaneVsNATSKV(b *testing.B) {
 	n := startNode(b, nodeOptions{tables: []string{"bench"}})
+	startNoSyncSupervisor(b, n, "benchns")
 	conns := make([]*nats.Conn, benchClients)
 	for i := range conns {
 		conns[i] = connectTCP(b, n.srv.ClientURL())
@@ -81,7 +135,7 @@ func BenchmarkDataPlaneVsNATSKV(b *testing.B) {
 		kvOf[c] = kvs[i]
 	}
 	// The same KV bucket on a server that fsyncs every message
-	// (sync_interval: always), as every custodian put does.
+	// (sync_interval: always), as every custodian put does by default.
 	syncOpts := natstest.DefaultTestOptions
 	syncOpts.Port = -1
 	syncOpts.JetStream = true
@@ -111,13 +165,17 @@ func BenchmarkDataPlaneVsNATSKV(b *testing.B) {
 	value := []byte(`{"name":"ada lovelace","visits":12345,"tags":["a","b","c"]}`)
 	keyOf := func(i int) string { return fmt.Sprintf("k%05d", i%keys) }
 
-	putCust := func(c *nats.Conn, i int) error {
-		m, err := c.Request("custodian.kv.bench.put", fmt.Appendf(nil, `{"key":%q,"value":%s}`, keyOf(i), value), 30*time.Second)
-		if err == nil && m.Header.Get("Nats-Service-Error-Code") != "" {
-			err = fmt.Errorf("put: %s", m.Data)
+	putTo := func(subject string) func(c *nats.Conn, i int) error {
+		return func(c *nats.Conn, i int) error {
+			m, err := c.Request(subject, fmt.Appendf(nil, `{"key":%q,"value":%s}`, keyOf(i), value), 30*time.Second)
+			if err == nil && m.Header.Get("Nats-Service-Error-Code") != "" {
+				err = fmt.Errorf("put: %s", m.Data)
+			}
+			return err
 		}
-		return err
 	}
+	putCust := putTo("custodian.kv.bench.put")
+	putCustNoSync := putTo("custodian.kv.benchns.put")
 	putKV := func(c *nats.Conn, i int) error {
 		_, err := kvOf[c].Put(ctx, keyOf(i), value)
 		return err
@@ -133,15 +191,18 @@ func BenchmarkDataPlaneVsNATSKV(b *testing.B) {
 		_, err := kvOf[c].Get(ctx, keyOf(i))
 		return err
 	}
-	// Every key exists before the gets.
+	// Every key exists before the gets; every store has its keys before the
+	// timed puts (so that they are all overwrites).
 	runClients(b, conns, keys, putCust)
+	runClients(b, conns, keys, putCustNoSync)
 	runClients(b, conns, keys, putKV)
+	runClients(b, syncConns, keys, putKV)
 
 	// The machine is shared: the kinds take turns in short rounds so that
 	// a change of load hits them alike. A rate is ops / total time.
 	const rounds = 5
 	per := max(b.N/rounds, 1)
-	var tCustPut, tKVPut, tKVSyncPut, tCustGet, tKVGet time.Duration
+	var tCustPut, tKVSyncPut, tCustNoSyncPut, tKVPut, tCustGet, tKVGet time.Duration
 	timed := func(acc *time.Duration, cs []*nats.Conn, op func(*nats.Conn, int) error) {
 		start := time.Now()
 		runClients(b, cs, per, op)
@@ -150,20 +211,25 @@ func BenchmarkDataPlaneVsNATSKV(b *testing.B) {
 	b.ResetTimer()
 	for range rounds {
 		timed(&tCustPut, conns, putCust)
-		timed(&tKVPut, conns, putKV)
 		timed(&tKVSyncPut, syncConns, putKV)
+		timed(&tCustNoSyncPut, conns, putCustNoSync)
+		timed(&tKVPut, conns, putKV)
 		timed(&tCustGet, conns, getCust)
 		timed(&tKVGet, conns, getKV)
 	}
 	total := float64(per * rounds)
-	custPut, kvPut, kvSyncPut := total/tCustPut.Seconds(), total/tKVPut.Seconds(), total/tKVSyncPut.Seconds()
-	custGet, kvGet := total/tCustGet.Seconds(), total/tKVGet.Seconds()
+	rate := func(d time.Duration) float64 { return total / d.Seconds() }
+	custPut, kvSyncPut := rate(tCustPut), rate(tKVSyncPut)
+	custNoSyncPut, kvPut := rate(tCustNoSyncPut), rate(tKVPut)
+	custGet, kvGet := rate(tCustGet), rate(tKVGet)
 	b.StopTimer()
 	b.ReportMetric(custPut, "custodian-put/s")
-	b.ReportMetric(kvPut, "natskv-put/s")
-	b.ReportMetric(custPut/kvPut, "put-ratio")
 	b.ReportMetric(kvSyncPut, "natskv-fsync-put/s")
-	b.ReportMetric(custPut/kvSyncPut, "put-ratio-vs-fsync")
+	b.ReportMetric(custPut/kvSyncPut, "put-ratio-fsync")
+	b.ReportMetric(custNoSyncPut, "custodian-nosync-put/s")
+	b.ReportMetric(kvPut, "natskv-put/s")
+	b.ReportMetric(custNoSyncPut/kvPut, "put-ratio-nosync")
+	b.ReportMetric(custPut/kvPut, "put-ratio-fsync-vs-natskv-default")
 	b.ReportMetric(custGet, "custodian-get/s")
 	b.ReportMetric(kvGet, "natskv-get/s")
 	b.ReportMetric(custGet/kvGet, "get-ratio")
