@@ -31,6 +31,7 @@ type settings struct {
 	Conn          bus.ConnOptions
 	Stream        config.Stream
 	MaxBody       int
+	NoSync        bool // acknowledge writes once written to the OS, not fsynced
 	MaxConcurrent int
 	QueueSize     int
 	Defaults      supervisor.Policy
@@ -69,6 +70,7 @@ func parseFlags(args []string, out io.Writer) (settings, error) {
 	fs.StringVar(&s.NATSListen, "nats-listen", "127.0.0.1:4222", "client address of the embedded nats-server (without --nats)")
 	fs.IntVar(&s.Stream.Replicas, "replicas", 1, "replicas of the CUSTODIAN_EVENTS stream (3 on a JetStream cluster)")
 	fs.IntVar(&s.MaxBody, "max-body", 1<<20, "largest request body in bytes (larger: too_large)")
+	fs.BoolVar(&s.NoSync, "no-sync", false, "acknowledge writes once written to the OS instead of fsynced: they survive a crash of the process, not a power loss (like NATS JetStream's default)")
 	s.Conn.Register(fs)
 	s.Notifier.Register(fs)
 	fs.Usage = func() {}
@@ -124,6 +126,9 @@ func (s *settings) apply(f config.File, set map[string]bool) {
 	str("nats-ca", &s.Conn.CA, f.NATS.CA)
 	str("nats-cert", &s.Conn.Cert, f.NATS.Cert)
 	str("nats-key", &s.Conn.Key, f.NATS.Key)
+	if f.NoSync && !set["no-sync"] {
+		s.NoSync = true
+	}
 	if f.Demo && !set["demo"] {
 		s.Demo = true
 	}

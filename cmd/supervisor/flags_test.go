@@ -90,10 +90,26 @@ func TestHelpListsEveryFlag(t *testing.T) {
 	}
 	for _, f := range []string{"--data", "--node", "--config", "--tables", "--demo", "--nats", "--nats-listen",
 		"--nats-creds", "--nats-user", "--nats-password", "--nats-token", "--nats-ca", "--nats-cert", "--nats-key",
-		"--prefix", "--dashboard", "--admin-token", "--replicas"} {
+		"--prefix", "--dashboard", "--admin-token", "--replicas", "--no-sync", "--max-body"} {
 		name := strings.TrimPrefix(f, "--")
 		if !strings.Contains(out.String(), "-"+name+" ") && !strings.Contains(out.String(), "-"+name+"\n") {
 			t.Errorf("help lacks %s", f)
 		}
+	}
+}
+
+func TestNoSyncFromFlagOrConfig(t *testing.T) {
+	t.Setenv("NATS_URL", "")
+	s, err := parseFlags(nil, &bytes.Buffer{})
+	if err != nil || s.NoSync {
+		t.Fatalf("default must fsync every write: %v %v", s.NoSync, err)
+	}
+	s, err = parseFlags([]string{"--config", writeConfig(t, "no_sync: true\n")}, &bytes.Buffer{})
+	if err != nil || !s.NoSync {
+		t.Fatalf("config no_sync: %v %v", s.NoSync, err)
+	}
+	s, err = parseFlags([]string{"--config", writeConfig(t, "no_sync: true\n"), "--no-sync=false"}, &bytes.Buffer{})
+	if err != nil || s.NoSync {
+		t.Fatalf("the flag must override the file: %v %v", s.NoSync, err)
 	}
 }

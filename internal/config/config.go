@@ -26,6 +26,7 @@ type File struct {
 	NATS          NATS     `yaml:"nats"`
 	Stream        Stream   `yaml:"stream"`
 	MaxBody       int      `yaml:"max_body"`
+	NoSync        bool     `yaml:"no_sync"`
 	MaxConcurrent int      `yaml:"max_concurrent"`
 	QueueSize     int      `yaml:"queue_size"`
 
