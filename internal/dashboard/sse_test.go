@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/custodian-dev/custodian/internal/events"
-	"github.com/custodian-dev/custodian/internal/projections/natstest"
+	"github.com/custodian-dev/custodian/internal/natstest"
 )
 
 func TestStreamDeliversNewEvents(t *testing.T) {

@@ -11,7 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/custodian-dev/custodian/internal/events"
-	"github.com/custodian-dev/custodian/internal/projections/natstest"
+	"github.com/custodian-dev/custodian/internal/natstest"
 )
 
 // benchEvents is how many events the replay benchmark puts in the stream:

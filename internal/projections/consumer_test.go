@@ -9,7 +9,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/custodian-dev/custodian/internal/events"
-	"github.com/custodian-dev/custodian/internal/projections/natstest"
+	"github.com/custodian-dev/custodian/internal/natstest"
 )
 
 const prefix = "custodian"

@@ -1,5 +1,5 @@
-// Package natstest starts real embedded nats-servers with JetStream for the
-// tests of the projections and the dashboard, and publishes real events
+// Package natstest starts real embedded nats-servers with JetStream for
+// tests (projections, dashboard, notifier, bus), and publishes real events
 // into a real CUSTODIAN_EVENTS stream created as the contract says.
 package natstest
 
