@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/custodian-dev/custodian/internal/projections/natstest"
+	"github.com/custodian-dev/custodian/internal/natstest"
 )
 
 // TestWithTheRealSupervisor runs the real cmd/supervisor and this command

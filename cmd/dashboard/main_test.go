@@ -18,7 +18,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/custodian-dev/custodian/internal/events"
-	"github.com/custodian-dev/custodian/internal/projections/natstest"
+	"github.com/custodian-dev/custodian/internal/natstest"
 )
 
 // build compiles the command once per test.
