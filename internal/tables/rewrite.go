@@ -173,20 +173,21 @@ func (t *Table) rewrite(ctx context.Context, db *leveldb.DB, progress Progress, 
 	}
 	s.failpoint(FPRewritePaused)
 
-	// The swap. From here a failure puts the old directory back.
-	if err := db.Close(); err != nil {
-		// The old handle is unusable either way: reopen it below.
-		_ = err
-	}
+	// The swap. From here a failure puts the old directory back. An error
+	// closing the old handle does not stop the swap: every write it
+	// acknowledged is also in the verified copy (the last delta was applied
+	// under the pause), and the handle is unusable either way. It is
+	// reported if the swap fails and the old directory must serve again.
+	oldCloseErr := db.Close()
 	t.db = nil
 	rollback := func(cause error) error {
+		cause = errors.Join(cause, oldCloseErr)
 		if ok, _ := exists(t.dir); !ok {
 			if rerr := os.Rename(old, t.dir); rerr != nil {
 				cause = errors.Join(cause, rerr)
 			}
 		}
-		syncDir(tablesPath)
-		os.RemoveAll(tmp)
+		cause = errors.Join(cause, syncDir(tablesPath), os.RemoveAll(tmp))
 		odb, oerr := openDB(t.dir, false)
 		if oerr == nil {
 			t.db = odb
