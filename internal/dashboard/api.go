@@ -81,7 +81,23 @@ func (s *Server) handleTable(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, s.views(cards, 0))
 }
 
-// GET /api/history?table=&type=&result=&node=&since=&limit=&before=
+// GET /api/history?table=&type=&exclude=&result=&node=&since=&limit=&before=
+//
+// The history log, newest first; every parameter is optional and they
+// combine (a row must pass all of them):
+//   - table, node: that table (or "_" for node-wide events), that node;
+//   - type: a type or a family ("compaction" or "compaction." matches every
+//     compaction.* type; "comp" matches nothing);
+//   - exclude: comma-separated types or families to leave out, as in type,
+//     e.g. exclude=table.stats,command.accepted (repeating the parameter adds
+//     to the list); each must name a type of the contract or a family of
+//     them, anything else (an unknown or empty entry) answers 400
+//     invalid_request;
+//   - result: ok, failed or skipped;
+//   - since: an RFC 3339 time, a date or a duration back from now ("24h");
+//   - limit: rows per page, 1..10000, default 100;
+//   - before: a stream sequence; rows older than it (the next page is
+//     before=<seq of the last row>, with the same filters).
 func (s *Server) handleHistory(w http.ResponseWriter, r *http.Request) {
 	f, err := parseFilter(r, time.Now())
 	if err != nil {
@@ -104,6 +120,17 @@ func parseFilter(r *http.Request, now time.Time) (projections.Filter, error) {
 	}
 	if f.Table != "" && f.Table != events.NodeTable && !events.ValidTable(f.Table) {
 		return f, apierr.New(apierr.InvalidTable, "invalid table name %q", f.Table)
+	}
+	for _, v := range q["exclude"] {
+		if v == "" {
+			continue
+		}
+		for _, p := range strings.Split(v, ",") {
+			if !projections.KnownTypePrefix(p) {
+				return f, apierr.New(apierr.InvalidRequest, "exclude takes event types or families of them (e.g. table.stats,command), not %q", p)
+			}
+			f.Exclude = append(f.Exclude, p)
+		}
 	}
 	switch f.Result {
 	case "", events.ResultOK, events.ResultFailed, events.ResultSkipped:

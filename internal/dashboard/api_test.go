@@ -368,3 +368,116 @@ func TestSeriesThinnedInTheList(t *testing.T) {
 		t.Fatalf("thinned series spans %v..%v", first, last)
 	}
 }
+
+// TestHistoryExclude: exclude leaves out types and families, combines with
+// the other filters and with paging, and refuses what names no type.
+func TestHistoryExclude(t *testing.T) {
+	e := setup(t, Config{})
+	// Per round of 6: 3 table.stats (one a progress report of a running
+	// compaction), a command.accepted, a compaction.completed and, every
+	// other round, a backup.failed or a command.rejected.
+	var sent []events.Event
+	for i := 0; i < 20; i++ {
+		table := []string{"users", "orders"}[i%2]
+		sent = append(sent,
+			ev(events.TableStats, "n1", table, withData("bytes", 1000+i, "records", i)),
+			ev(events.CommandAccepted, "n1", table, withData("verb", "compact")),
+			ev(events.TableStats, "n1", table, withData("operation", "compaction", "done_bytes", i)),
+			ev(events.CompactionCompleted, "n1", table, withResult("ok", int64(i), "")),
+			ev(events.TableStats, "n2", table, withData("bytes", 2000+i)),
+		)
+		if i%2 == 0 {
+			sent = append(sent, ev(events.BackupFailed, "n1", table, withResult("failed", 1, "disk full")))
+		} else {
+			sent = append(sent, ev(events.CommandRejected, "n2", table, withData("verb", "backup")))
+		}
+	}
+	e.publish(sent...)
+	count := func(keep func(events.Event) bool) int {
+		n := 0
+		for _, s := range sent {
+			if keep(s) {
+				n++
+			}
+		}
+		return n
+	}
+	get := func(query string) []map[string]any {
+		t.Helper()
+		var rows []map[string]any
+		resp := e.do("GET", "/api/history?"+query, nil, nil, &rows)
+		if resp.StatusCode != 200 {
+			t.Fatalf("%s: %d", query, resp.StatusCode)
+		}
+		return rows
+	}
+	cases := []struct {
+		query string
+		keep  func(events.Event) bool
+	}{
+		{"exclude=table.stats", func(s events.Event) bool { return s.Type != events.TableStats }},
+		{"exclude=table.stats,command.accepted", func(s events.Event) bool {
+			return s.Type != events.TableStats && s.Type != events.CommandAccepted
+		}},
+		{"exclude=table.stats&exclude=command", func(s events.Event) bool {
+			return s.Type != events.TableStats && !strings.HasPrefix(s.Type, "command.")
+		}},
+		{"exclude=table.,command.", func(s events.Event) bool {
+			return !strings.HasPrefix(s.Type, "table.") && !strings.HasPrefix(s.Type, "command.")
+		}},
+		{"exclude=", func(events.Event) bool { return true }},
+		{"exclude=table.stats&table=orders&node=n1", func(s events.Event) bool {
+			return s.Type != events.TableStats && s.Table == "orders" && s.Node == "n1"
+		}},
+		{"exclude=compaction.completed&type=compaction", func(events.Event) bool { return false }},
+		{"exclude=table.stats,command&result=failed", func(s events.Event) bool { return s.Type == events.BackupFailed }},
+		{"exclude=command&type=table", func(s events.Event) bool { return s.Type == events.TableStats }},
+	}
+	for _, c := range cases {
+		want := count(c.keep)
+		rows := get(c.query + "&limit=1000")
+		if len(rows) != want {
+			t.Fatalf("%s: %d rows, want %d", c.query, len(rows), want)
+		}
+		for i, r := range rows {
+			s := sent[int(r["seq"].(float64))-1]
+			if r["id"] != s.ID || !c.keep(s) {
+				t.Fatalf("%s: row %v should not be there", c.query, r)
+			}
+			if i > 0 && r["seq"].(float64) >= rows[i-1]["seq"].(float64) {
+				t.Fatalf("%s: not newest first", c.query)
+			}
+		}
+	}
+	// Paging with exclude walks every non-stats row exactly once, newest
+	// first, and never shows a stats row.
+	var paged []float64
+	before := ""
+	for page := 0; page < 100; page++ {
+		rows := get("exclude=table.stats&limit=7" + before)
+		for _, r := range rows {
+			if r["type"] == events.TableStats {
+				t.Fatalf("page %d: stats row %v", page, r)
+			}
+			paged = append(paged, r["seq"].(float64))
+		}
+		if len(rows) < 7 {
+			break
+		}
+		before = fmt.Sprintf("&before=%v", rows[len(rows)-1]["seq"])
+	}
+	var want []float64
+	for i := len(sent) - 1; i >= 0; i-- {
+		if sent[i].Type != events.TableStats {
+			want = append(want, float64(i+1))
+		}
+	}
+	if fmt.Sprint(paged) != fmt.Sprint(want) {
+		t.Fatalf("paging saw %v\nwant %v", paged, want)
+	}
+	for _, bad := range []string{"exclude=nope", "exclude=table.stats,", "exclude=,table.stats", "exclude=table.stat", "exclude=comp",
+		"exclude=TABLE.STATS", "exclude=table.stats,%20command", "exclude=table.stats&exclude=x.y", "exclude=*"} {
+		e.expectError("GET", "/api/history?"+bad, nil, nil, 400, "invalid_request")
+		e.expectError("GET", "/api/stream?"+bad, nil, nil, 400, "invalid_request")
+	}
+}

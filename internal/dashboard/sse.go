@@ -17,8 +17,9 @@ const sseBuffer = 1024
 
 // GET /api/stream: Server-Sent Events, one per new event, "id:" = stream
 // sequence, "data:" = the history row (the event's JSON plus "seq").
-// Optional filters: table, type, result, node. A reconnecting EventSource
-// sends Last-Event-ID and gets the rows it missed from the history first.
+// Optional filters: table, type, exclude, result, node, as GET /api/history
+// takes them. A reconnecting EventSource sends Last-Event-ID and gets the
+// rows it missed from the history first.
 func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 	fl, ok := w.(http.Flusher)
 	if !ok {

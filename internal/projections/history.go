@@ -22,13 +22,16 @@ type Row struct {
 
 // Filter selects history rows. Zero fields match everything.
 type Filter struct {
-	Node   string
-	Table  string
-	Type   string // a type or a prefix of one: "compaction" matches compaction.*
-	Result string
-	Since  time.Time // rows at or after this time
-	Before uint64    // rows with a smaller sequence (paging)
-	Limit  int       // at most this many rows; 0 means DefaultQueryLimit
+	Node  string
+	Table string
+	Type  string // a type or a prefix of one: "compaction" matches compaction.*
+	// Exclude leaves out rows whose type matches any of these, each a type
+	// or a prefix as in Type ("table.stats", "command").
+	Exclude []string
+	Result  string
+	Since   time.Time // rows at or after this time
+	Before  uint64    // rows with a smaller sequence (paging)
+	Limit   int       // at most this many rows; 0 means DefaultQueryLimit
 }
 
 // Match reports whether a row passes the filter (Limit aside).
@@ -44,6 +47,11 @@ func (f Filter) Match(r Row) bool {
 	}
 	if f.Type != "" && !typeMatches(r.Type, f.Type) {
 		return false
+	}
+	for _, x := range f.Exclude {
+		if typeMatches(r.Type, x) {
+			return false
+		}
 	}
 	if f.Result != "" && resultOf(r.Event) != f.Result {
 		return false
@@ -62,6 +70,22 @@ func typeMatches(typ, want string) bool {
 	}
 	want = strings.TrimSuffix(want, ".")
 	return strings.HasPrefix(typ, want+".")
+}
+
+// KnownTypePrefix reports whether p names an event type of the contract or
+// a family of them ("table.stats", "compaction", "compaction."), that is,
+// whether it matches at least one type as Filter.Type and Filter.Exclude
+// match them.
+func KnownTypePrefix(p string) bool {
+	if p == "" {
+		return false
+	}
+	for _, t := range events.Types() {
+		if typeMatches(t, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // history is the bounded log, oldest first in the ring.

@@ -37,6 +37,11 @@ func TestHistoryFilters(t *testing.T) {
 		{"page before", Filter{Before: 6, Limit: 3}, []uint64{5, 4, 3}},
 		{"node", Filter{Node: "n2"}, []uint64{8, 7}},
 		{"combined", Filter{Table: "users", Type: "compaction", Before: 6}, []uint64{3, 2}},
+		{"exclude one type", Filter{Exclude: []string{events.CompactionStarted}}, []uint64{8, 7, 6, 5, 4, 3, 1}},
+		{"exclude families", Filter{Exclude: []string{"compaction", "notification."}}, []uint64{5, 1}},
+		{"exclude partial word is no prefix", Filter{Exclude: []string{"comp"}}, []uint64{8, 7, 6, 5, 4, 3, 2, 1}},
+		{"exclude with type", Filter{Type: "compaction", Exclude: []string{events.CompactionCompleted}}, []uint64{6, 4, 2}},
+		{"exclude with table and paging", Filter{Table: "users", Exclude: []string{"table"}, Before: 6, Limit: 1}, []uint64{3}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -69,5 +74,18 @@ func TestHistoryBounded(t *testing.T) {
 	}
 	if def := NewState(Options{}); def.opts.HistoryLimit != DefaultHistoryLimit {
 		t.Fatalf("default history limit %d", def.opts.HistoryLimit)
+	}
+}
+
+func TestKnownTypePrefix(t *testing.T) {
+	for _, p := range []string{"table.stats", "table", "table.", "command.accepted", "compaction", events.NotificationFailed} {
+		if !KnownTypePrefix(p) {
+			t.Errorf("%q is a known type or family", p)
+		}
+	}
+	for _, p := range []string{"", ".", "tab", "table.stat", "table.stats.", "TABLE.STATS", "nope", "compaction.*", " table"} {
+		if KnownTypePrefix(p) {
+			t.Errorf("%q is no type nor family", p)
+		}
 	}
 }
