@@ -10,6 +10,7 @@
   const state = {
     session: { auth_required: false, logged_in: true },
     filter: {},
+    showStats: false,   // table.stats rows are hidden unless ticked
     before: 0,          // 0: the newest page, which live events extend
     oldest: 0,          // seq of the last row shown
     cards: [],
@@ -249,8 +250,15 @@
     }
     return Date.now() - total;
   }
+  // The size reports every table sends (every minute, and as progress of
+  // running work) would bury everything else: hidden unless "show stats"
+  // is ticked or the type filter asks for them by name.
+  const STATS = 'table.stats';
+  const hideStats = () => !state.showStats && (state.filter.type || '').replace(/\.$/, '') !== STATS;
+
   function matches(r) {
     const f = state.filter;
+    if (r.type === STATS && hideStats()) return false;
     if (f.table && r.table !== f.table) return false;
     if (f.type) {
       const want = f.type.replace(/\.$/, '');
@@ -291,6 +299,7 @@
   function historyQuery(before) {
     const q = new URLSearchParams();
     for (const [k, v] of Object.entries(state.filter)) if (v) q.set(k, v);
+    if (hideStats()) q.set('exclude', STATS);
     q.set('limit', String(PAGE));
     if (before) q.set('before', String(before));
     return `/api/history?${q}`;
@@ -367,8 +376,11 @@
       const v = String(fd.get(k) || '').trim();
       if (v) state.filter[k] = v;
     }
-    const q = new URLSearchParams(state.filter).toString();
-    history.replaceState(null, '', q ? `/?${q}` : '/');
+    state.showStats = fd.get('stats') === '1';
+    const q = new URLSearchParams(state.filter);
+    if (state.showStats) q.set('stats', '1');
+    const qs = q.toString();
+    history.replaceState(null, '', qs ? `/?${qs}` : '/');
   }
 
   // filterFromAddress fills the form and the filter from /?table=...
@@ -381,11 +393,14 @@
       state.filter[k] = v;
       form.elements[k].value = v;
     }
+    state.showStats = q.get('stats') === '1';
+    form.elements.stats.checked = state.showStats;
   }
 
   document.addEventListener('DOMContentLoaded', async () => {
     $('#filters').addEventListener('submit', (e) => { e.preventDefault(); readFilter(); loadHistory(0); });
     $('#reset').addEventListener('click', () => { $('#filters').reset(); readFilter(); loadHistory(0); });
+    $('#filters').elements.stats.addEventListener('change', () => { readFilter(); loadHistory(0); });
     filterFromAddress();
     $('#older').addEventListener('click', () => loadHistory(state.oldest));
     $('#newest').addEventListener('click', () => loadHistory(0));
