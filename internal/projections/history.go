@@ -88,16 +88,29 @@ func KnownTypePrefix(p string) bool {
 	return false
 }
 
-// history is the bounded log, oldest first in the ring.
+// DefaultStatsHistoryLimit is how many table.stats rows the history keeps,
+// apart from the other rows: periodic stats (and progress reports) would
+// otherwise push the compactions, backups and restores out of the log.
+const DefaultStatsHistoryLimit = 1000
+
+// history is the bounded log: two rings, oldest first, one for table.stats
+// and one for every other type, merged by sequence when queried.
 type history struct {
-	rows *ring[Row]
+	rows  *ring[Row]
+	stats *ring[Row]
 }
 
-func newHistory(limit int) *history {
-	return &history{rows: newRing[Row](limit)}
+func newHistory(limit, statsLimit int) *history {
+	return &history{rows: newRing[Row](limit), stats: newRing[Row](statsLimit)}
 }
 
-func (h *history) add(r Row) { h.rows.push(r) }
+func (h *history) add(r Row) {
+	if r.Type == events.TableStats {
+		h.stats.push(r)
+		return
+	}
+	h.rows.push(r)
+}
 
 // query returns the matching rows, newest first.
 func (h *history) query(f Filter) []Row {
@@ -106,8 +119,16 @@ func (h *history) query(f Filter) []Row {
 		limit = DefaultQueryLimit
 	}
 	out := []Row{}
-	for i := h.rows.len() - 1; i >= 0 && len(out) < limit; i-- {
-		r := h.rows.at(i)
+	i, j := h.rows.len()-1, h.stats.len()-1
+	for (i >= 0 || j >= 0) && len(out) < limit {
+		var r Row
+		if j < 0 || (i >= 0 && h.rows.at(i).Seq > h.stats.at(j).Seq) {
+			r = h.rows.at(i)
+			i--
+		} else {
+			r = h.stats.at(j)
+			j--
+		}
 		if f.Match(r) {
 			out = append(out, r)
 		}

@@ -66,11 +66,33 @@ func TestHistoryFilters(t *testing.T) {
 }
 
 func TestHistoryBounded(t *testing.T) {
-	s := NewState(Options{HistoryLimit: 10})
-	applyAll(s, script(25))
+	s := NewState(Options{HistoryLimit: 10, StatsLimit: 2})
+	evs := script(25)
+	applyAll(s, evs)
+	// The newest 10 rows that are not table.stats, and the newest 2 that are.
+	var want []uint64
+	others, stats := 0, 0
+	for i := len(evs) - 1; i >= 0; i-- {
+		if evs[i].Type == events.TableStats {
+			if stats < 2 {
+				want = append(want, uint64(i+1))
+			}
+			stats++
+			continue
+		}
+		if others < 10 {
+			want = append(want, uint64(i+1))
+		}
+		others++
+	}
 	rows := s.History(Filter{Limit: 100})
-	if len(rows) != 10 || rows[0].Seq != 25 || rows[9].Seq != 16 {
-		t.Fatalf("%d rows, first %d last %d", len(rows), rows[0].Seq, rows[len(rows)-1].Seq)
+	if len(rows) != len(want) {
+		t.Fatalf("%d rows, want %d", len(rows), len(want))
+	}
+	for i := range want {
+		if rows[i].Seq != want[i] {
+			t.Fatalf("row %d has seq %d, want %d", i, rows[i].Seq, want[i])
+		}
 	}
 	if def := NewState(Options{}); def.opts.HistoryLimit != DefaultHistoryLimit {
 		t.Fatalf("default history limit %d", def.opts.HistoryLimit)
@@ -87,5 +109,41 @@ func TestKnownTypePrefix(t *testing.T) {
 		if KnownTypePrefix(p) {
 			t.Errorf("%q is no type nor family", p)
 		}
+	}
+}
+
+// Periodic table.stats must not push compactions, backups and restores out
+// of the log: they are kept within their own bound, and queries merge both
+// newest first.
+func TestStatsDoNotPushOtherRowsOut(t *testing.T) {
+	s := NewState(Options{HistoryLimit: 5, StatsLimit: 3})
+	seq := uint64(0)
+	apply := func(typ string) {
+		seq++
+		s.Apply(seq, ev(int(seq), typ, "users", data("bytes", float64(seq))))
+	}
+	for i := 0; i < 4; i++ {
+		apply(events.CompactionCompleted) // seqs 1..4
+	}
+	for i := 0; i < 20; i++ {
+		apply(events.TableStats) // seqs 5..24
+	}
+	apply(events.BackupCompleted) // seq 25
+	rows := s.History(Filter{Limit: 100})
+	var got []uint64
+	for _, r := range rows {
+		got = append(got, r.Seq)
+	}
+	want := []uint64{25, 24, 23, 22, 4, 3, 2, 1}
+	if len(got) != len(want) {
+		t.Fatalf("rows %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("rows %v, want %v", got, want)
+		}
+	}
+	if r := s.History(Filter{Exclude: []string{events.TableStats}, Limit: 2}); len(r) != 2 || r[0].Seq != 25 || r[1].Seq != 4 {
+		t.Fatalf("exclude stats with limit: %+v", r)
 	}
 }

@@ -9,13 +9,17 @@ import (
 
 // Options bound the state.
 type Options struct {
-	HistoryLimit int // rows kept in the history log (DefaultHistoryLimit)
+	HistoryLimit int // rows kept in the history log, table.stats aside (DefaultHistoryLimit)
+	StatsLimit   int // table.stats rows kept in the history log (DefaultStatsHistoryLimit)
 	SeriesLimit  int // points kept per table (DefaultSeriesLimit)
 }
 
 func (o Options) withDefaults() Options {
 	if o.HistoryLimit <= 0 {
 		o.HistoryLimit = DefaultHistoryLimit
+	}
+	if o.StatsLimit <= 0 {
+		o.StatsLimit = DefaultStatsHistoryLimit
 	}
 	if o.SeriesLimit <= 0 {
 		o.SeriesLimit = DefaultSeriesLimit
@@ -57,7 +61,7 @@ func NewState(opts Options) *State {
 		opts:      opts,
 		cards:     map[cardKey]*Card{},
 		series:    map[cardKey]*ring[Point]{},
-		history:   newHistory(opts.HistoryLimit),
+		history:   newHistory(opts.HistoryLimit, opts.StatsLimit),
 		counts:    map[CountKey]uint64{},
 		durations: map[durationKey]*durationHist{},
 		buckets:   durationBuckets(),
