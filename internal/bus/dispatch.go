@@ -68,32 +68,45 @@ func (s *Services) dispatch(plane, table string, w work) micro.Handler {
 			return
 		}
 		stats.inFlight.Add(1)
-		job := func() {
-			defer s.inflight.Done()
-			defer func() { <-sem }()
-			defer stats.inFlight.Add(-1)
-			s.send(r.reply, s.run(plane, table, r, w, stats))
-		}
+		j := job{plane: plane, table: table, r: r, w: w, sem: sem, stats: stats}
 		select {
-		case s.idle <- job: // a worker waiting for work takes it
+		case s.idle <- j: // a worker waiting for work takes it
 		default:
-			go s.worker(job)
+			go s.worker(j)
 		}
 	})
 }
 
-// worker runs job, then the jobs handed to it while it waits, until it has
+// job is one request handed to a worker: a value, so that handing it over
+// allocates nothing.
+type job struct {
+	plane, table string
+	r            request
+	w            work
+	sem          chan struct{}
+	stats        *endpointCounters
+}
+
+// do answers one request and releases its slot.
+func (s *Services) do(j job) {
+	defer s.inflight.Done()
+	defer func() { <-j.sem }()
+	defer j.stats.inFlight.Add(-1)
+	s.send(j.r.reply, s.run(j.plane, j.table, j.r, j.w, j.stats))
+}
+
+// worker runs j, then the jobs handed to it while it waits, until it has
 // waited workerIdle for one or the services stop. A worker that lives on
 // keeps the stack it grew: a goroutine per request would grow a new one
 // every time (runtime.newstack was ~10% of the CPU of a put).
-func (s *Services) worker(job func()) {
+func (s *Services) worker(j job) {
 	t := time.NewTimer(workerIdle)
 	defer t.Stop()
 	for {
-		job()
+		s.do(j)
 		t.Reset(workerIdle)
 		select {
-		case job = <-s.idle:
+		case j = <-s.idle:
 		case <-t.C:
 			return
 		case <-s.ctx.Done():
@@ -117,7 +130,7 @@ func (s *Services) begin() bool {
 }
 
 // run calls w, turning a panic into an internal error.
-func (s *Services) run(plane, table string, r request, w work, stats *endpointCounters) (msg *nats.Msg) {
+func (s *Services) run(plane, table string, r request, w work, stats *endpointCounters) (msg replyMsg) {
 	defer func() {
 		if p := recover(); p != nil {
 			err := apierr.New(apierr.Internal, "internal error handling %s.%s on %q: %v", plane, r.verb, table, p)
@@ -138,24 +151,27 @@ func (s *Services) run(plane, table string, r request, w work, stats *endpointCo
 		return errorMsg(err)
 	}
 	if v == nil {
-		return nil
+		return replyMsg{}
 	}
 	if raw, ok := v.(rawJSON); ok {
-		return &nats.Msg{Data: raw}
+		return replyMsg{data: raw}
 	}
 	b, err := json.Marshal(v)
 	if err != nil {
 		return errorMsg(apierr.Wrap(apierr.Internal, err, "encode reply"))
 	}
-	return &nats.Msg{Data: b}
+	return replyMsg{data: b}
 }
 
-// send publishes a reply; nothing is sent for a plain publish. A failed
-// reply cannot be reported to anyone: the requester times out.
-func (s *Services) send(reply string, m *nats.Msg) {
-	if reply == "" || m == nil {
-		return
+// send publishes a reply; nothing is sent for a plain publish or a zero
+// reply. A failed reply cannot be reported to anyone: the requester times
+// out.
+func (s *Services) send(reply string, m replyMsg) {
+	switch {
+	case reply == "" || (m.data == nil && m.header == nil):
+	case m.header == nil:
+		_ = s.nc.Publish(reply, m.data)
+	default:
+		_ = s.nc.PublishMsg(&nats.Msg{Subject: reply, Header: m.header, Data: m.data})
 	}
-	m.Subject = reply
-	_ = s.nc.PublishMsg(m)
 }

@@ -32,21 +32,28 @@ func errorDetail(err error) ErrorDetail {
 	return ErrorDetail{Code: apierr.CodeOf(err), Message: apierr.MessageOf(err)}
 }
 
+// replyMsg is the body and headers of a reply; the zero value sends
+// nothing.
+type replyMsg struct {
+	data   []byte
+	header nats.Header
+}
+
 // errorMsg is the reply to a failed request: the contract's body and the
 // micro service error headers (Nats-Service-Error-Code is the HTTP-like
 // status of the code, Nats-Service-Error the message).
-func errorMsg(err error) *nats.Msg {
+func errorMsg(err error) replyMsg {
 	d := errorDetail(err)
 	body, merr := json.Marshal(ErrorBody{Error: d})
 	if merr != nil {
 		body = []byte(`{"error":{"code":"internal","message":"cannot encode error"}}`)
 	}
-	return &nats.Msg{
-		Header: nats.Header{
+	return replyMsg{
+		header: nats.Header{
 			micro.ErrorCodeHeader: []string{strconv.Itoa(d.Code.Status())},
 			micro.ErrorHeader:     []string{headerSafe(d.Message)},
 		},
-		Data: body,
+		data: body,
 	}
 }
 

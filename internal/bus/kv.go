@@ -137,19 +137,62 @@ func plainKey(body []byte) (string, bool) {
 // (checked on put) and goes out as it is, without another pass of the
 // encoder.
 func getReply(key string, value json.RawMessage) (rawJSON, error) {
-	k, err := json.Marshal(key)
-	if err != nil {
-		return nil, err
-	}
 	if len(value) == 0 {
 		value = json.RawMessage("null")
 	}
-	out := make([]byte, 0, len(k)+len(value)+20)
+	out := make([]byte, 0, len(key)+len(value)+22)
 	out = append(out, `{"key":`...)
-	out = append(out, k...)
+	if plainJSONString(key) {
+		out = append(out, '"')
+		out = append(out, key...)
+		out = append(out, '"')
+	} else {
+		k, err := json.Marshal(key)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, k...)
+	}
 	out = append(out, `,"value":`...)
 	out = append(out, value...)
 	return append(out, '}'), nil
+}
+
+// writeReply encodes WriteReply{OK: true, Key: key} exactly as
+// json.Marshal does, without the reflection of the encoder for the common
+// key (printable ASCII that the encoder copies as it is).
+func writeReply(key string) (rawJSON, error) {
+	if key == "" {
+		return rawJSON(`{"ok":true}`), nil
+	}
+	const pre = `{"ok":true,"key":"`
+	if !plainJSONString(key) {
+		k, err := json.Marshal(key)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]byte, 0, len(pre)+len(k)+1)
+		out = append(out, pre[:len(pre)-1]...)
+		out = append(out, k...)
+		return append(out, '}'), nil
+	}
+	out := make([]byte, 0, len(pre)+len(key)+2)
+	out = append(out, pre...)
+	out = append(out, key...)
+	return append(out, '"', '}'), nil
+}
+
+// plainJSONString reports whether encoding/json writes s between quotes
+// unchanged: printable ASCII without '"', '\\' and the HTML characters
+// '<', '>' and '&' that it escapes.
+func plainJSONString(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c < 0x20 || c >= 0x7f, c == '"', c == '\\', c == '<', c == '>', c == '&':
+			return false
+		}
+	}
+	return true
 }
 
 func missing(field string) error {
@@ -178,7 +221,7 @@ func (s *Services) handleKV(ctx context.Context, table string, r request) (any, 
 		if err := t.Put(ctx, key, value); err != nil {
 			return nil, err
 		}
-		return WriteReply{OK: true, Key: key}, nil
+		return writeReply(key)
 	case OpGet:
 		key, err := decodeKey(r.data)
 		if err != nil {
@@ -197,7 +240,7 @@ func (s *Services) handleKV(ctx context.Context, table string, r request) (any, 
 		if err := t.Delete(ctx, key); err != nil {
 			return nil, err
 		}
-		return WriteReply{OK: true, Key: key}, nil
+		return writeReply(key)
 	case OpBatch:
 		var b batchBody
 		if err := decodeStrict(r.data, &b, false); err != nil {

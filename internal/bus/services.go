@@ -56,7 +56,7 @@ type Services struct {
 	// One semaphore per plane: commands waiting for their outcome never
 	// take the data plane's slots.
 	sem    map[string]chan struct{}
-	idle   chan func()     // unbuffered: a send succeeds only if a worker waits
+	idle   chan job        // unbuffered: a send succeeds only if a worker waits
 	ctx    context.Context // ends when Stop gives up waiting
 	cancel context.CancelFunc
 
@@ -100,7 +100,7 @@ func StartServices(nc *nats.Conn, b Backend, opts ServicesOptions) (*Services, e
 			planeCmd:  make(chan struct{}, opts.Concurrency),
 			planeNode: make(chan struct{}, opts.Concurrency),
 		},
-		ctx: ctx, cancel: cancel, idle: make(chan func()),
+		ctx: ctx, cancel: cancel, idle: make(chan job),
 		tables: map[string]bool{},
 		stats:  map[string]*endpointCounters{},
 	}

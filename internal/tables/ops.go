@@ -74,7 +74,7 @@ func (t *Table) Put(ctx context.Context, key string, value json.RawMessage) erro
 	if err := checkValue(key, value); err != nil {
 		return err
 	}
-	return t.write(ctx, "put", []Op{{Op: "put", Key: key, Value: value}})
+	return t.writeOne(ctx, "put", key, value)
 }
 
 // Delete removes key (no error if it is absent). It returns after the
@@ -83,7 +83,7 @@ func (t *Table) Delete(ctx context.Context, key string) error {
 	if err := checkKey(key); err != nil {
 		return err
 	}
-	return t.write(ctx, "delete", []Op{{Op: "delete", Key: key}})
+	return t.writeOne(ctx, "delete", key, nil)
 }
 
 // Batch applies ops atomically ("put" with a JSON value, or "delete"). An
@@ -111,6 +111,52 @@ func (t *Table) Batch(ctx context.Context, ops []Op) error {
 		}
 	}
 	return t.write(ctx, "batch", ops)
+}
+
+// writeOne applies one validated put (value != nil) or delete (value ==
+// nil) as write does, without building a batch: goleveldb's Put and Delete
+// take the same journal, write-merge and sync path as a batch of one (the
+// data-plane put is the hot path, and a batch, its slices and a second copy
+// of the key are most of the allocations of a put).
+func (t *Table) writeOne(ctx context.Context, op, key string, value json.RawMessage) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	k := []byte(key)
+	t.mu.RLock()
+	db, err := t.handleLocked()
+	if err != nil {
+		t.mu.RUnlock()
+		return err
+	}
+	// The old value for the dead estimate (see write).
+	old, err := db.Get(k, nil)
+	existed := err == nil
+	if errors.Is(err, leveldb.ErrNotFound) {
+		err = nil
+	}
+	if err == nil {
+		if value != nil {
+			err = db.Put(k, value, dataWrite(t.store.opts.NoSync))
+		} else {
+			err = db.Delete(k, dataWrite(t.store.opts.NoSync))
+		}
+	}
+	if err == nil {
+		if t.dirty != nil {
+			t.dirty.add(key)
+		}
+		newLen := -1
+		if value != nil {
+			newLen = len(value)
+		}
+		t.change(len(key), existed, len(old), newLen)
+	}
+	t.mu.RUnlock()
+	if err != nil {
+		return t.fail(op, err)
+	}
+	return nil
 }
 
 // write applies validated ops as one goleveldb batch (synced unless

@@ -1,0 +1,69 @@
+package bus
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// BenchmarkNoSyncPut runs one kind of the data-plane comparison alone, so
+// that a CPU or memory profile shows only its path: "custodian" is a put
+// on a tables.Options{NoSync: true} supervisor through custodian.kv,
+// "natskv" a put on a NATS KV bucket (the server's default file store) on
+// the same server, both with 16 TCP clients and 1000 existing keys.
+// BenchmarkDataPlaneVsNATSKV is the comparison; this one is for profiling:
+//
+//	go test -run '^$' -bench 'NoSyncPut/custodian' -benchtime 40000x \
+//	    -cpuprofile /tmp/cpu.out ./internal/bus/
+func BenchmarkNoSyncPut(b *testing.B) {
+	const keys = 1000
+	value := []byte(`{"name":"ada lovelace","visits":12345,"tags":["a","b","c"]}`)
+	keyOf := func(i int) string { return fmt.Sprintf("k%05d", i%keys) }
+	setup := func(b *testing.B) (*node, []*nats.Conn) {
+		n := startNode(b, nodeOptions{tables: []string{"bench"}})
+		conns := make([]*nats.Conn, benchClients)
+		for i := range conns {
+			conns[i] = connectTCP(b, n.srv.ClientURL())
+		}
+		return n, conns
+	}
+	b.Run("custodian", func(b *testing.B) {
+		n, conns := setup(b)
+		startNoSyncSupervisor(b, n, "benchns")
+		put := func(c *nats.Conn, i int) error {
+			m, err := c.Request("custodian.kv.benchns.put", fmt.Appendf(nil, `{"key":%q,"value":%s}`, keyOf(i), value), 30*time.Second)
+			if err == nil && m.Header.Get("Nats-Service-Error-Code") != "" {
+				err = fmt.Errorf("put: %s", m.Data)
+			}
+			return err
+		}
+		runClients(b, conns, keys, put)
+		b.ResetTimer()
+		b.ReportMetric(runClients(b, conns, b.N, put), "put/s")
+	})
+	b.Run("natskv", func(b *testing.B) {
+		_, conns := setup(b)
+		ctx := withTimeout(b, 10*time.Minute)
+		if _, err := newJS(b, conns[0]).CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "bench", Storage: jetstream.FileStorage}); err != nil {
+			b.Fatal(err)
+		}
+		kvOf := map[*nats.Conn]jetstream.KeyValue{}
+		for _, c := range conns {
+			kv, err := newJS(b, c).KeyValue(ctx, "bench")
+			if err != nil {
+				b.Fatal(err)
+			}
+			kvOf[c] = kv
+		}
+		put := func(c *nats.Conn, i int) error {
+			_, err := kvOf[c].Put(ctx, keyOf(i), value)
+			return err
+		}
+		runClients(b, conns, keys, put)
+		b.ResetTimer()
+		b.ReportMetric(runClients(b, conns, b.N, put), "put/s")
+	})
+}
