@@ -167,9 +167,9 @@ func (c *Card) apply(seq uint64, e events.Event) {
 			c.busy = st
 		case "completed", "failed", "skipped":
 			// A restore tries backups newest first and reports each one
-			// that fails: it ends with restore.completed or
-			// table.degraded, not with restore.failed.
-			if c.busy == st && e.Type != events.RestoreFailed {
+			// that fails; one followed by another try carries
+			// data.trying_next, and the restore goes on.
+			if c.busy == st && !tryingNext(e) {
 				c.busy = ""
 			}
 			c.applyOutcome(seq, op, e)
@@ -307,4 +307,14 @@ func firstNonEmpty(s ...string) string {
 		}
 	}
 	return ""
+}
+
+// tryingNext reports a restore.failed for one bad backup after which the
+// restore tries the next older one.
+func tryingNext(e events.Event) bool {
+	if e.Type != events.RestoreFailed {
+		return false
+	}
+	v, _ := e.Data["trying_next"].(bool)
+	return v
 }

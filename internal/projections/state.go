@@ -92,7 +92,7 @@ func (s *State) Apply(seq uint64, e events.Event) bool {
 	s.observeDuration(e)
 
 	table := e.Table
-	if table == "" || table == events.NodeTable {
+	if table == "" || table == events.NodeTable || !aboutTable(e.Type) {
 		return true
 	}
 	k := cardKey{Node: e.Node, Table: table}
@@ -176,4 +176,12 @@ func sortCards(cs []Card) {
 		}
 		return cs[i].Node < cs[j].Node
 	})
+}
+
+// aboutTable reports whether events of type typ describe the table they name.
+// notification.* events name the table of the event they notified about,
+// but their node is the notifier's name: they belong in the history and the
+// counters, not on a table's card.
+func aboutTable(typ string) bool {
+	return !strings.HasPrefix(typ, "notification.")
 }

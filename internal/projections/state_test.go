@@ -164,10 +164,22 @@ func TestCardReducer(t *testing.T) {
 			evs: []events.Event{
 				ev(0, events.CorruptionDetected, "users", failed("bad block")),
 				ev(1, events.RestoreStarted, "users", trigger(events.TriggerAuto)),
-				ev(2, events.RestoreFailed, "users", failed("backup b2 does not verify"), data("backup_id", "b2")),
+				ev(2, events.RestoreFailed, "users", failed("backup b2 does not verify"), data("backup_id", "b2", "trying_next", true)),
 			},
 			check: func(t *testing.T, c Card) {
 				if c.State != StateRestoring || c.LastRestore.Result != "failed" || c.LastRestore.BackupID != "b2" {
+					t.Fatalf("state %s %+v", c.State, c.LastRestore)
+				}
+			},
+		},
+		{
+			name: "a manual restore that fails and keeps the current data: ok again",
+			evs: []events.Event{
+				ev(0, events.RestoreStarted, "users", trigger(events.TriggerManual)),
+				ev(1, events.RestoreFailed, "users", failed("no backup; the table keeps its current data"), data("final", true)),
+			},
+			check: func(t *testing.T, c Card) {
+				if c.State != StateOK || c.LastRestore == nil || c.LastRestore.Result != "failed" {
 					t.Fatalf("state %s %+v", c.State, c.LastRestore)
 				}
 			},
@@ -349,5 +361,24 @@ func TestStatsWithoutSizesDrawNoPoint(t *testing.T) {
 	}
 	if c := card(t, s, "n1", "users"); c.Bytes != 4096 || c.Records != 10 {
 		t.Fatalf("card figures changed by a stats event without sizes: %+v", c)
+	}
+}
+
+// The notifier's events name the table they notified about but carry the
+// notifier's name as node: no card of their own, no change to the table's.
+func TestNotificationEventsMakeNoCard(t *testing.T) {
+	s := NewState(Options{})
+	s.Apply(1, ev(0, events.TableStats, "users", data("bytes", float64(10))))
+	sent := ev(1, events.NotificationSent, "users", data("sink", "webhook-1"))
+	sent.Node = "notifier"
+	s.Apply(2, sent)
+	own := ev(2, events.NotificationSent, "users")
+	s.Apply(3, own) // a notifier named like the node: n1
+	cards := s.Cards()
+	if len(cards) != 1 || cards[0].Node != "n1" || cards[0].Counters[events.NotificationSent] != 0 {
+		t.Fatalf("cards %+v", cards)
+	}
+	if rows := s.History(Filter{Type: "notification"}); len(rows) != 2 {
+		t.Fatalf("notification rows in history: %d", len(rows))
 	}
 }
