@@ -167,6 +167,10 @@ func (c *Consumer) session(ctx context.Context) error {
 		return fmt.Errorf("stream %s: consume from %d: %w", c.stream, last+1, err)
 	}
 	defer it.Stop()
+	// Next can be stuck inside the ordered consumer's own reset loop (the
+	// stream was deleted, the server is away), which does not watch ctx:
+	// stopping the iterator is what ends it.
+	defer context.AfterFunc(ctx, it.Stop)()
 	dec := newDecoder()
 	c.mu.Lock()
 	c.attached = true

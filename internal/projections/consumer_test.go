@@ -301,3 +301,41 @@ func TestConsumerStartsOverOnANewStream(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// When the stream is deleted, the ordered consumer inside the iterator
+// retries its reset on its own and does not watch ctx: Run must still end
+// when ctx ends (a dashboard that cannot stop blocks the supervisor's
+// SIGTERM in the one-command mode).
+func TestConsumerStopsWhileTheStreamIsGone(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	srv := natstest.Start(t)
+	nc := srv.Connect(t)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	natstest.CreateStream(ctx, t, js, prefix)
+	for _, e := range fresh(script(5)) {
+		natstest.MustPublish(ctx, t, js, prefix, e)
+	}
+	p := New(Options{})
+	c := NewConsumer(js, events.StreamName, p)
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- c.Run(runCtx) }()
+	waitReady(t, c)
+	if err := js.DeleteStream(ctx, events.StreamName); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Second) // the ordered consumer notices and starts resetting
+	stop()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Run did not return 30 s after its context ended, with the stream deleted")
+	}
+}
