@@ -290,6 +290,28 @@ func TestBinaryWithNatsCLI(t *testing.T) {
 		t.Fatalf("audit: %v\n%s", types, audit)
 	}
 
+	// Someone deletes the audit stream: the supervisor creates it again
+	// and the events that follow reach it; SIGTERM still ends it cleanly
+	// (its dashboard's consumer was stuck on the deleted stream once).
+	if _, err := o.run("stream", "rm", "CUSTODIAN_EVENTS", "-f"); err != nil {
+		t.Fatal(err)
+	}
+	r = o.req("custodian.cmd.users.backup", `{"wait":true}`)
+	if r["result"] != "ok" {
+		t.Fatalf("backup after the stream was deleted: %v", r)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		out, err := exec.Command(bin, "audit", "--nats", o.url, "--table", "users", "--type", "backup.completed").Output()
+		if err == nil && strings.Count(string(out), "backup.completed") == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the stream was not recreated with the new events: %v\n%s\n%s", err, out, sup.logs)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+
 	sup.stop(t)
 
 	// Everything acknowledged is there after a restart.

@@ -197,6 +197,9 @@ func (s *settings) validate() error {
 	if s.Stream.Replicas < 1 || s.Stream.Replicas > 5 {
 		return fmt.Errorf("--replicas %d: must be 1 to 5", s.Stream.Replicas)
 	}
+	if _, err := s.streamConfig().JetStreamConfig(); err != nil {
+		return fmt.Errorf("config stream: %w", err)
+	}
 	if s.MaxBody < 1024 {
 		return fmt.Errorf("--max-body %d: must be at least 1024", s.MaxBody)
 	}
@@ -209,6 +212,14 @@ func (s *settings) validate() error {
 		return s.Conn.Validate()
 	}
 	return nil
+}
+
+// streamConfig is the CUSTODIAN_EVENTS configuration the settings ask for.
+func (s settings) streamConfig() bus.StreamConfig {
+	return bus.StreamConfig{
+		Prefix: s.Prefix, Replicas: s.Stream.Replicas, MaxAge: s.Stream.MaxAge,
+		MaxBytes: s.Stream.MaxBytes, MaxMsgs: s.Stream.MaxMsgs, Duplicates: s.Stream.Duplicates,
+	}
 }
 
 func splitList(v string) []string {

@@ -67,6 +67,7 @@ func TestBadFlagsAndConfig(t *testing.T) {
 		"bad replicas":     {"--replicas", "0"},
 		"stray argument":   {"extra"},
 		"unknown key":      {"--config", writeConfig(t, "dta: x\n")},
+		"short dup window": {"--config", writeConfig(t, "stream:\n  duplicates: 30s\n")},
 		"missing config":   {"--config", "/nonexistent/custodian.yaml"},
 		"cert without key": {"--nats", "nats://127.0.0.1:1", "--nats-cert", "/etc/hostname"},
 	}

@@ -67,18 +67,24 @@ func run(ctx context.Context, s settings, log *slog.Logger) (err error) {
 	if err != nil {
 		return fmt.Errorf("jetstream: %w", err)
 	}
+	streamCfg := s.streamConfig()
 	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	_, err = bus.EnsureStream(sctx, js, bus.StreamConfig{
-		Prefix: s.Prefix, Replicas: s.Stream.Replicas, MaxAge: s.Stream.MaxAge,
-		MaxBytes: s.Stream.MaxBytes, MaxMsgs: s.Stream.MaxMsgs, Duplicates: s.Stream.Duplicates,
-	})
+	_, err = bus.EnsureStream(sctx, js, streamCfg)
 	cancel()
 	if err != nil {
 		return err
 	}
 
 	// The outbox: every event is durable here before it is published.
-	outbox, err := bus.OpenOutbox(filepath.Join(s.Data, "outbox"), bus.OutboxOptions{Prefix: s.Prefix})
+	outbox, err := bus.OpenOutbox(filepath.Join(s.Data, "outbox"), bus.OutboxOptions{
+		Prefix: s.Prefix,
+		// The audit stream was deleted under us: create it again, as a
+		// start would, and the waiting events go out.
+		OnNoStream: func(ctx context.Context) error {
+			_, err := bus.EnsureStream(ctx, js, streamCfg)
+			return err
+		},
+	})
 	if err != nil {
 		return err
 	}

@@ -39,9 +39,10 @@ type PublishedFunc func(e events.Event, streamSeq uint64, duplicate bool)
 // Emit appends (fsync) and returns; Run publishes in order with
 // Nats-Msg-Id = event id and deletes an entry only after its PubAck.
 type Outbox struct {
-	db     *leveldb.DB
-	dir    string
-	prefix string
+	db         *leveldb.DB
+	dir        string
+	prefix     string
+	onNoStream func(ctx context.Context) error
 
 	mu        sync.Mutex // guards the fields below
 	next      uint64     // sequence of the next appended event
@@ -64,6 +65,11 @@ type Outbox struct {
 // OutboxOptions configure an Outbox.
 type OutboxOptions struct {
 	Prefix string // subject prefix (default "custodian")
+	// OnNoStream, when set, is called when a publish finds no stream to
+	// take the event (someone deleted CUSTODIAN_EVENTS): the supervisor
+	// creates it again (EnsureStream), and the event goes out with the next
+	// attempt. Its error counts as a failed attempt.
+	OnNoStream func(ctx context.Context) error
 }
 
 // OpenOutbox opens (or creates) the outbox database in dir, normally
@@ -80,7 +86,7 @@ func OpenOutbox(dir string, opts OutboxOptions) (*Outbox, error) {
 	if err != nil {
 		return nil, fmt.Errorf("outbox %s: open: %w", dir, err)
 	}
-	o := &Outbox{db: db, dir: dir, prefix: prefix, changed: make(chan struct{}), wake: make(chan struct{}, 1), finished: map[uint64]bool{}}
+	o := &Outbox{db: db, dir: dir, prefix: prefix, onNoStream: opts.OnNoStream, changed: make(chan struct{}), wake: make(chan struct{}, 1), finished: map[uint64]bool{}}
 	if err := o.load(); err != nil {
 		_ = db.Close()
 		return nil, err

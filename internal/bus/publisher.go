@@ -3,6 +3,7 @@ package bus
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"time"
 
@@ -144,6 +145,13 @@ func (o *Outbox) publish(ctx context.Context, js jetstream.JetStream, ent entry)
 		}
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
+		}
+		if o.onNoStream != nil && errors.Is(err, jetstream.ErrNoStreamResponse) {
+			rctx, cancel := context.WithTimeout(ctx, publishAttemptTimeout)
+			if rerr := o.onNoStream(rctx); rerr != nil {
+				err = errors.Join(err, fmt.Errorf("recreate stream: %w", rerr))
+			}
+			cancel()
 		}
 		o.mu.Lock()
 		o.failures++
