@@ -25,7 +25,8 @@ type Command struct {
 // apierr.Busy; an identical queued command coalesces (its ticket follows the
 // queued one's outcome). Errors: apierr.InvalidRequest (unknown verb or
 // trigger, bad mode, an id that is not a UUID), apierr.InvalidTable, apierr.NotFound (table not owned,
-// unknown backup_id), apierr.TableUnavailable (compact, backup or verify while
+// unknown backup_id, a salvage of a table without a quarantined copy),
+// apierr.TableUnavailable (compact, backup or verify while
 // the table restores or is degraded; restore and salvage are accepted),
 // apierr.InvalidRequest also for a salvage of a table that serves, unless
 // body.force (salvage replaces the data with the newest quarantined copy's),
@@ -155,6 +156,13 @@ func (s *Supervisor) check(ctx context.Context, cmd Command) (*tableState, error
 			return nil, apierr.New(apierr.TableUnavailable, "table %s is %s", cmd.Table, reason)
 		}
 	case events.VerbSalvage:
+		qs, err := s.store.Quarantined(cmd.Table)
+		if err != nil {
+			return nil, apierr.Wrap(apierr.Internal, err, "table %s: salvage: list quarantined copies", cmd.Table)
+		}
+		if len(qs) == 0 {
+			return nil, apierr.New(apierr.NotFound, "table %s: no quarantined copy to salvage", cmd.Table)
+		}
 		if ok, _ := ts.t.Available(); ok && !cmd.Body.Force {
 			return nil, apierr.New(apierr.InvalidRequest,
 				"table %s serves: salvage would replace its data with what RecoverFile gets from its newest quarantined copy; send {\"force\":true} to do it anyway", cmd.Table)

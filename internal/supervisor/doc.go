@@ -34,9 +34,13 @@
 //	         retention, or backup.failed (final)
 //	verify   verify.completed (records, bytes, digest) or verify.failed (final)
 //	restore  restore.started, restore.failed per backup that does not verify
-//	         (backup_id; final), then restore.completed (records, backup_id,
-//	         backup_age_ms) or table.degraded (reason)
-//	salvage  table.recovered (records, source) or restore.failed (method salvage)
+//	         (backup_id; final; trying_next true when an older backup is
+//	         tried next), then restore.completed (records, backup_id,
+//	         backup_age_ms) or table.degraded (reason); a restore.failed
+//	         without trying_next ends the restore
+//	salvage  table.recovered (records, source) or restore.failed (method
+//	         salvage; final); Submit refuses a salvage (not_found) when the
+//	         table has no quarantined copy
 //	status   answered at once (Ticket.Status), no outcome event
 //
 // table.stats (bytes, records, dead_records, dead_ratio, dead_bytes, queue,

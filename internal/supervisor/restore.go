@@ -14,7 +14,9 @@ import (
 // ("restoring": requests answer table_unavailable, so no write is accepted
 // and then lost in the swap) and restore.started; the backups are tried
 // newest first (from body.backup_id when a manual restore names one). Each
-// one that fails emits restore.failed (final, data.backup_id); the first good
+// one that fails emits restore.failed (final, data.backup_id), with
+// data.trying_next true when an older backup is tried next (the restore goes
+// on); a restore.failed without trying_next ends the restore. The first good
 // one is served by tables.RestoreFrom, which moves the damaged directory to
 // quarantine at its commit point (crash-safe: the live directory is never
 // gone before a verified copy is ready), and restore.completed follows
@@ -65,7 +67,7 @@ func (s *Supervisor) restore(ctx context.Context, ts *tableState, j *job) (event
 		errs = append(errs, s.record(e))
 		return e, joinErr(errs...)
 	}
-	for _, m := range backups {
+	for i, m := range backups {
 		if err := ctx.Err(); err != nil {
 			return cut(err)
 		}
@@ -78,11 +80,16 @@ func (s *Supervisor) restore(ctx context.Context, ts *tableState, j *job) (event
 		}
 		if err != nil {
 			err = fmt.Errorf("table %s: restore from backup %s: %w", ts.name, m.ID, err)
-			last = outcome(s.jobEvent(events.RestoreFailed, j), events.ResultFailed, one, err, map[string]any{
+			data := map[string]any{
 				"backup_id": m.ID,
 				"reason":    err.Error(),
 				"final":     true,
-			})
+			}
+			if i < len(backups)-1 {
+				// Not the end of the restore: an older backup is tried next.
+				data["trying_next"] = true
+			}
+			last = outcome(s.jobEvent(events.RestoreFailed, j), events.ResultFailed, one, err, data)
 			errs = append(errs, s.record(last))
 			continue
 		}
@@ -191,6 +198,7 @@ func (s *Supervisor) salvage(ctx context.Context, ts *tableState, j *job) (event
 		f := outcome(s.jobEvent(events.RestoreFailed, j), events.ResultFailed, start, err, map[string]any{
 			"method": "salvage",
 			"reason": err.Error(),
+			"final":  true,
 		})
 		return f, joinErr(err, s.record(f))
 	}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	lerrors "github.com/syndtr/goleveldb/leveldb/errors"
@@ -16,8 +17,8 @@ import (
 	"github.com/custodian-dev/custodian/internal/tables"
 )
 
-// onlyBackup is the id of the single backup of table in root.
-func onlyBackup(t *testing.T, root, table string) string {
+// backupIDs are the ids of the backups of table in root.
+func backupIDs(t *testing.T, root, table string) []string {
 	t.Helper()
 	ents, err := os.ReadDir(filepath.Join(root, "backups", table))
 	if err != nil {
@@ -29,10 +30,7 @@ func onlyBackup(t *testing.T, root, table string) string {
 			ids = append(ids, e.Name())
 		}
 	}
-	if len(ids) != 1 {
-		t.Fatalf("backups of %s: %v, want exactly one", table, ids)
-	}
-	return ids[0]
+	return ids
 }
 
 // TestQueuedMaintenanceEndsRejectedWhenTheTableDegrades: commands queued
@@ -42,10 +40,25 @@ func onlyBackup(t *testing.T, root, table string) string {
 // done with that outcome. A queued salvage is kept and runs.
 func TestQueuedMaintenanceEndsRejectedWhenTheTableDegrades(t *testing.T) {
 	g := newGate(tables.FPBackupAfterVerify)
-	h := start(t, harnessOpt{failpoint: g.failpoint})
+	var armed atomic.Bool // the gate holds only the backups after the first
+	h := start(t, harnessOpt{failpoint: func(name string) {
+		if armed.Load() {
+			g.failpoint(name)
+		}
+	}})
 	defer g.open()
 	tb := h.open("users")
 	fill(t, tb, 40, 1)
+	// A manual restore leaves a quarantined copy (the data it replaced):
+	// without one a salvage is refused at Submit.
+	b0 := h.wait(h.submit("users", events.VerbBackup, events.CommandBody{}))
+	if b0.Type != events.BackupCompleted {
+		t.Fatalf("first backup: %s (%s)", b0.Type, b0.Error)
+	}
+	if e := h.wait(h.submit("users", events.VerbRestore, events.CommandBody{})); e.Type != events.RestoreCompleted {
+		t.Fatalf("manual restore: %s (%s)", e.Type, e.Error)
+	}
+	armed.Store(true)
 
 	// The running backup: held after its verify; its backup will be damaged
 	// so that the restore finds no good backup.
@@ -69,7 +82,13 @@ func TestQueuedMaintenanceEndsRejectedWhenTheTableDegrades(t *testing.T) {
 	// A salvage (force: the table still serves) queued behind them.
 	salv := h.submit("users", events.VerbSalvage, events.CommandBody{Force: true})
 
-	flip(t, dataFile(t, filepath.Join(h.root, "backups", "users", onlyBackup(t, h.root, "users"))), 200)
+	ids := backupIDs(t, h.root, "users")
+	if len(ids) != 2 {
+		t.Fatalf("backups of users: %v, want two", ids)
+	}
+	for _, id := range ids {
+		flip(t, dataFile(t, filepath.Join(h.root, "backups", "users", id)), 200)
+	}
 	corrupt := lerrors.NewErrCorrupted(storage.FileDesc{Type: storage.TypeTable, Num: 9}, errors.New("checksum mismatch"))
 	h.sup.CorruptionHandler()("users", "get", corrupt)
 	g.open()
