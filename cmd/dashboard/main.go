@@ -21,18 +21,29 @@ import (
 	"github.com/custodian-dev/custodian/internal/events"
 )
 
+// Exit codes, as the other binaries: 0 after --help or a clean stop, 2 on bad
+// flags, 1 on a runtime failure.
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stderr)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
+	var ue usageError
 	switch {
 	case errors.Is(err, flag.ErrHelp):
 		os.Exit(0)
+	case errors.As(err, &ue):
+		fmt.Fprintf(os.Stderr, "dashboard: %v\n", err)
+		os.Exit(2)
 	case err != nil:
 		fmt.Fprintf(os.Stderr, "dashboard: %v\n", err)
 		os.Exit(1)
 	}
 }
+
+// usageError is a bad flag or argument.
+type usageError struct{ error }
+
+func (e usageError) Unwrap() error { return e.error }
 
 // options are the command's flags.
 type options struct {
@@ -43,7 +54,15 @@ type options struct {
 	hosts      string
 }
 
-func parseFlags(args []string, stderr io.Writer) (options, error) {
+func parseFlags(args []string, stdout io.Writer) (options, error) {
+	o, err := parseArgs(args, stdout)
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
+		err = usageError{err}
+	}
+	return o, err
+}
+
+func parseArgs(args []string, stdout io.Writer) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("dashboard", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -54,9 +73,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.hosts, "allowed-hosts", "", "comma-separated Host names to serve besides loopback ones when --listen is loopback (a reverse proxy's public name)")
 	fs.Usage = func() {} // a parse error is reported in one line by main
 	usage := func() {
-		fmt.Fprintf(stderr, "Usage: dashboard --nats URL [--listen ADDR] [--admin-token TOKEN] [--prefix P] [--allowed-hosts H]\n\n"+
+		fmt.Fprintf(stdout, "Usage: dashboard --nats URL [--listen ADDR] [--admin-token TOKEN] [--prefix P] [--allowed-hosts H]\n\n"+
 			"Serves the Custodian dashboard (page, JSON API, SSE, /metrics) built from the %s stream.\n\nFlags:\n", events.StreamName)
-		fs.SetOutput(stderr)
+		fs.SetOutput(stdout)
 		fs.PrintDefaults()
 		fs.SetOutput(io.Discard)
 	}
@@ -84,8 +103,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	return o, nil
 }
 
-func run(ctx context.Context, args []string, stderr io.Writer) error {
-	o, err := parseFlags(args, stderr)
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	o, err := parseFlags(args, stdout)
 	if err != nil {
 		return err
 	}

@@ -41,7 +41,7 @@ func TestFlags(t *testing.T) {
 		ok     bool
 		stderr string
 	}{
-		{"help", []string{"--help"}, nil, true, "Usage: dashboard"},
+		{"help", []string{"--help"}, nil, true, ""},
 		{"bad flag", []string{"--bogus"}, nil, false, "dashboard: flag provided but not defined: -bogus"},
 		{"no nats", []string{"--listen", "127.0.0.1:0"}, []string{"NATS_URL="}, false, "dashboard: no NATS URL: give --nats or set NATS_URL"},
 		{"bad prefix", []string{"--nats", "nats://127.0.0.1:1", "--prefix", "a b"}, nil, false, `dashboard: --prefix "a b" is not a subject prefix`},
@@ -52,11 +52,17 @@ func TestFlags(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			cmd := exec.Command(bin, c.args...)
 			cmd.Env = append(os.Environ(), c.env...)
-			var stderr strings.Builder
-			cmd.Stderr = &stderr
+			var stdout, stderr strings.Builder
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
 			err := cmd.Run()
 			if c.ok != (err == nil) {
 				t.Fatalf("exit %v, stderr %q", err, stderr.String())
+			}
+			if c.ok && !strings.Contains(stdout.String(), "Usage: dashboard") {
+				t.Fatalf("--help must print the usage on stdout, got %q", stdout.String())
+			}
+			if !c.ok && cmd.ProcessState.ExitCode() != 2 {
+				t.Fatalf("bad flags must exit 2, got %d", cmd.ProcessState.ExitCode())
 			}
 			if !strings.Contains(stderr.String(), c.stderr) {
 				t.Fatalf("stderr %q lacks %q", stderr.String(), c.stderr)
