@@ -2,6 +2,8 @@ package supervisor
 
 import (
 	"fmt"
+	"math"
+	"sort"
 	"time"
 
 	"github.com/custodian-dev/custodian/internal/events"
@@ -104,10 +106,10 @@ func (p Policy) check() error {
 	if !validMode(string(p.Mode)) || p.Mode == "" {
 		return fmt.Errorf("mode %q: want auto, native or rewrite", p.Mode)
 	}
-	if p.Jitter >= 1 {
+	if math.IsNaN(p.Jitter) || p.Jitter >= 1 {
 		return fmt.Errorf("jitter %v: want a fraction below 1", p.Jitter)
 	}
-	if p.Threshold > 1 {
+	if math.IsNaN(p.Threshold) || p.Threshold > 1 {
 		return fmt.Errorf("threshold %v: want a dead ratio of at most 1", p.Threshold)
 	}
 	if p.Retention < 1 {
@@ -140,35 +142,59 @@ type Config struct {
 	ShutdownGrace time.Duration
 }
 
-// normalize fills the defaults and checks every policy.
+// Validate reports the first setting of c that New or Open would refuse, as
+// one line that names where it is: `defaults: mode "bogus": want auto,
+// native or rewrite`, `overrides.users: threshold 1.5: want a dead ratio of
+// at most 1`, `node "a.b": ...`. Overrides are checked in name order (each
+// over the defaults, as the supervisor applies them). It changes nothing and
+// needs nothing started, so a command can refuse a bad config before it
+// opens anything.
+func (c Config) Validate() error {
+	_, err := c.normalize()
+	return err
+}
+
+// normalize fills the defaults and checks every policy (see Validate for
+// the errors).
 func (c Config) normalize() (Config, error) {
 	if !events.ValidNode(c.Node) {
-		return c, fmt.Errorf("supervisor: config: node %q: want one subject token of letters, digits, _ or -", c.Node)
+		return c, fmt.Errorf("node %q: want one subject token of letters, digits, _ or -", c.Node)
 	}
 	if c.MaxConcurrent == 0 {
 		c.MaxConcurrent = DefaultMaxConcurrent
 	}
 	if c.MaxConcurrent < 0 {
-		return c, fmt.Errorf("supervisor: config: max_concurrent %d: want at least 1", c.MaxConcurrent)
+		return c, fmt.Errorf("max_concurrent %d: want at least 1", c.MaxConcurrent)
 	}
 	if c.QueueSize == 0 {
 		c.QueueSize = DefaultQueueSize
 	}
 	if c.QueueSize < 0 {
-		return c, fmt.Errorf("supervisor: config: queue_size %d: want at least 1", c.QueueSize)
+		return c, fmt.Errorf("queue_size %d: want at least 1", c.QueueSize)
 	}
 	if c.ShutdownGrace == 0 {
 		c.ShutdownGrace = DefaultShutdownGrace
 	}
+	if c.ShutdownGrace < 0 {
+		return c, fmt.Errorf("shutdown_grace %v: want a positive duration", c.ShutdownGrace)
+	}
 	c.Defaults = c.Defaults.over(DefaultPolicy())
 	if err := c.Defaults.check(); err != nil {
-		return c, fmt.Errorf("supervisor: config: defaults: %w", err)
+		return c, fmt.Errorf("defaults: %w", err)
 	}
+	names := make([]string, 0, len(c.Tables))
+	for name := range c.Tables {
+		names = append(names, name)
+	}
+	sort.Strings(names)
 	over := make(map[string]Policy, len(c.Tables))
-	for name, p := range c.Tables {
-		p = p.over(c.Defaults)
+	for _, name := range names {
+		if !events.ValidTable(name) {
+			return c, fmt.Errorf("overrides: table %q: invalid table name: want ^[a-z0-9][a-z0-9_-]{0,63}$", clip(name))
+		}
+		p := c.Tables[name].over(c.Defaults)
 		if err := p.check(); err != nil {
-			return c, fmt.Errorf("supervisor: config: table %s: %w", name, err)
+			return c, fmt.Errorf("overrides.%s: %w", name, err)
 		}
 		over[name] = p
 	}

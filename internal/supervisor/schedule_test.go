@@ -1,11 +1,15 @@
 package supervisor
 
 import (
+	"math"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/custodian-dev/custodian/internal/events"
+	"github.com/custodian-dev/custodian/internal/tables"
 )
 
 func TestSchedulesRunAndPrune(t *testing.T) {
@@ -112,5 +116,50 @@ func TestNoScheduledWorkOnAnUnavailableTable(t *testing.T) {
 	if got := h.rec.of("users", events.BackupStarted, events.VerifyCompleted, events.VerifyFailed,
 		events.CompactionStarted, events.CompactionSkipped, events.TableStats, events.BackupFailed); len(got) != 0 {
 		t.Errorf("scheduled work on a degraded table:\n%s", dump(got))
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	good := Config{Node: "n1", Defaults: Policy{Threshold: -1, Jitter: -1, CompactEvery: -1}, Tables: map[string]Policy{"users": {Retention: 2, Mode: "native"}}}
+	if err := good.Validate(); err != nil {
+		t.Fatalf("valid config refused: %v", err)
+	}
+	if err := (Config{Node: "n1"}).Validate(); err != nil {
+		t.Fatalf("config of defaults refused: %v", err)
+	}
+	for _, c := range []struct {
+		cfg  Config
+		want string
+	}{
+		{Config{Node: "n1", Defaults: Policy{Mode: "bogus"}}, `defaults: mode "bogus": want auto, native or rewrite`},
+		{Config{Node: "n1", Tables: map[string]Policy{"users": {Threshold: 1.5}}}, `overrides.users: threshold 1.5: want a dead ratio of at most 1`},
+		{Config{Node: "n1", Defaults: Policy{Retention: -3}}, `defaults: retention -3: want at least 1 backup`},
+		{Config{Node: "n1", Tables: map[string]Policy{"b": {Retention: -1}, "a": {Jitter: 1}}}, `overrides.a: jitter 1: want a fraction below 1`},
+		{Config{Node: "n1", Defaults: Policy{Threshold: math.NaN()}}, `defaults: threshold NaN: want a dead ratio of at most 1`},
+		{Config{Node: "n1", Defaults: Policy{RetryDelay: -time.Second}}, `defaults: retry_delay -1s: want a positive delay`},
+		{Config{Node: "n1", Tables: map[string]Policy{"Bad.Name": {}}}, `overrides: table "Bad.Name": invalid table name: want ^[a-z0-9][a-z0-9_-]{0,63}$`},
+		{Config{Node: "a.b"}, `node "a.b": want one subject token of letters, digits, _ or -`},
+		{Config{Node: "n1", MaxConcurrent: -1}, `max_concurrent -1: want at least 1`},
+		{Config{Node: "n1", QueueSize: -2}, `queue_size -2: want at least 1`},
+		{Config{Node: "n1", ShutdownGrace: -time.Second}, `shutdown_grace -1s: want a positive duration`},
+	} {
+		err := c.cfg.Validate()
+		if err == nil || err.Error() != c.want {
+			t.Errorf("Validate(%+v) = %v, want %q", c.cfg, err, c.want)
+			continue
+		}
+		// New refuses the same config with the same words, and opens nothing.
+		root := t.TempDir()
+		if _, oerr := Open(root, tables.Options{}, newRecorder(), c.cfg); oerr == nil || !strings.Contains(oerr.Error(), c.want) {
+			t.Errorf("Open with %+v: %v, want an error containing %q", c.cfg, oerr, c.want)
+		}
+		if ents, _ := os.ReadDir(root); len(ents) != 0 {
+			t.Errorf("Open with a bad config created %d entries in its data directory", len(ents))
+		}
+	}
+	// Validate does not change the config it checks.
+	c := Config{Node: "n1", Tables: map[string]Policy{"x": {Retention: 3}}}
+	if err := c.Validate(); err != nil || c.MaxConcurrent != 0 || c.Tables["x"].Threshold != 0 {
+		t.Errorf("Validate changed its config or refused it: %+v %v", c, err)
 	}
 }

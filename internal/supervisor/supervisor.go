@@ -105,7 +105,7 @@ func newSupervisor(em events.Emitter, cfg Config) (*Supervisor, error) {
 	}
 	cfg, err := cfg.normalize()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("supervisor: config: %w", err)
 	}
 	workCtx, cancel := context.WithCancel(context.Background())
 	recordCtx, cancelRecord := context.WithCancel(context.Background())
