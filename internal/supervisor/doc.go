@@ -37,7 +37,9 @@
 //	         (backup_id; final; trying_next true when an older backup is
 //	         tried next), then restore.completed (records, backup_id,
 //	         backup_age_ms) or table.degraded (reason); a restore.failed
-//	         without trying_next ends the restore
+//	         without trying_next ends the restore, with serving true when
+//	         the table (a manual restore of a serving table) keeps serving
+//	         its current data
 //	salvage  table.recovered (records, source) or restore.failed (method
 //	         salvage; final); Submit refuses a salvage (not_found) when the
 //	         table has no quarantined copy

@@ -26,7 +26,8 @@ import (
 // is degraded: table.degraded, unavailable until an operator restores or
 // salvages it; other tables are not touched. A manual restore of a table
 // that was serving keeps serving its current data when no backup is good
-// (the outcome is the last restore.failed): nothing was wrong with it.
+// (the outcome is the last restore.failed, with data.serving true, recorded
+// once the table serves again): nothing was wrong with it.
 func (s *Supervisor) restore(ctx context.Context, ts *tableState, j *job) (events.Event, error) {
 	start := time.Now()
 	var errs []error
@@ -56,6 +57,7 @@ func (s *Supervisor) restore(ctx context.Context, ts *tableState, j *job) (event
 	var (
 		tried []string
 		last  events.Event
+		held  bool // last is not recorded yet: see the wasServing branch
 	)
 	// Shutdown: the table stays unavailable; the next start finds the
 	// damage again (tables is crash-safe). No backup is blamed for it; the
@@ -90,6 +92,12 @@ func (s *Supervisor) restore(ctx context.Context, ts *tableState, j *job) (event
 				data["trying_next"] = true
 			}
 			last = outcome(s.jobEvent(events.RestoreFailed, j), events.ResultFailed, one, err, data)
+			if wasServing && i == len(backups)-1 {
+				// The end of a restore of a serving table: recorded once
+				// the table serves again, saying so (data.serving).
+				held = true
+				continue
+			}
 			errs = append(errs, s.record(last))
 			continue
 		}
@@ -126,13 +134,17 @@ func (s *Supervisor) restore(ctx context.Context, ts *tableState, j *job) (event
 	if wasServing {
 		err := fmt.Errorf("table %s: restore: %s; the table keeps its current data", ts.name, why)
 		if aerr := ts.t.SetAvailable(); aerr != nil {
+			if held {
+				errs = append(errs, s.record(last))
+			}
 			return s.degrade(ctx, ts, j, start, why, tried, append(errs, aerr))
 		}
 		if last.Type == "" {
 			last = outcome(s.jobEvent(events.RestoreFailed, j), events.ResultFailed, start, err,
 				map[string]any{"reason": why, "final": true})
-			errs = append(errs, s.record(last))
 		}
+		last.Data["serving"] = true
+		errs = append(errs, s.record(last))
 		return last, joinErr(append(errs, err)...)
 	}
 	return s.degrade(ctx, ts, j, start, why, tried, errs)

@@ -59,7 +59,13 @@ func TestRestoreFailedEndsTheRestoreWhenTheTableDegrades(t *testing.T) {
 	h := start(t, harnessOpt{root: root})
 	h.open("users")
 	h.rec.waitType(t, "users", events.TableDegraded, 1)
-	checkEnds(t, h.rec.of("users", events.RestoreFailed), 2)
+	failed := h.rec.of("users", events.RestoreFailed)
+	checkEnds(t, failed, 2)
+	for _, e := range failed {
+		if _, ok := e.Data["serving"]; ok {
+			t.Errorf("restore.failed of a degrading table says serving: %v", e.Data)
+		}
+	}
 }
 
 func TestManualRestoreOverBadBackupsEndsWithoutTryingNext(t *testing.T) {
@@ -69,8 +75,8 @@ func TestManualRestoreOverBadBackupsEndsWithoutTryingNext(t *testing.T) {
 
 	// No backup at all: the one restore.failed ends the restore.
 	e := h.wait(h.submit("users", events.VerbRestore, events.CommandBody{}))
-	if e.Type != events.RestoreFailed || tryingNext(e) {
-		t.Fatalf("manual restore without a backup: %s %v, want a restore.failed without trying_next", e.Type, e.Data)
+	if e.Type != events.RestoreFailed || tryingNext(e) || e.Data["serving"] != true {
+		t.Fatalf("manual restore without a backup: %s %v, want a restore.failed without trying_next, serving true", e.Type, e.Data)
 	}
 
 	fill(t, tb, 30, 1)
@@ -88,6 +94,12 @@ func TestManualRestoreOverBadBackupsEndsWithoutTryingNext(t *testing.T) {
 	checkEnds(t, failed, 2)
 	if e.ID != failed[1].ID {
 		t.Errorf("outcome %s %s is not the last restore.failed", e.Type, e.ID)
+	}
+	if failed[1].Data["serving"] != true {
+		t.Errorf("the restore.failed that ends a restore of a serving table: data %v, want serving true", failed[1].Data)
+	}
+	if _, ok := failed[0].Data["serving"]; ok {
+		t.Errorf("a restore.failed with trying_next says serving: %v", failed[0].Data)
 	}
 	if ok, why := tb.Available(); !ok {
 		t.Fatalf("table does not serve after a failed manual restore: %s", why)
