@@ -174,6 +174,7 @@ func (d *delivery) record(ctx context.Context, r sinkResult) bool {
 		typ = events.NotificationFailed
 	}
 	out := events.New(typ, d.n.cfg.Name, subjectTable(d.ev.Table))
+	out.Trigger = events.TriggerAuto // the notifier reacts to an event on its own
 	out.Attempt = r.attempts
 	out.Data = map[string]any{
 		"sink":     r.sink.Name(),

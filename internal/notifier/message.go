@@ -146,19 +146,65 @@ func explain(prefix string, e events.Event) (what, did string, next []string) {
 			"If it stays damaged, restore: " + cmd(prefix, e, events.VerbRestore, `'{"wait":true}'`),
 		}
 	case events.RestoreFailed:
-		what = fmt.Sprintf("Restoring the %s failed%s", where, fromBackup(e))
-		did = "it kept the damaged files (" + quarantineOf(e) + ") and every backup; after a failed automatic restore it tries the next older backup, and reports restore.completed or table.degraded; the table stays unavailable until a restore or salvage succeeds."
-		next = []string{
-			"See the table's state and its backups: " + status,
-			`Restore an older backup: ` + cmd(prefix, e, events.VerbRestore, `'{"backup_id":"<id>","wait":true}'`),
-			"Or salvage what is readable (may lose records): " + cmd(prefix, e, events.VerbSalvage, "''"),
-		}
+		what, did, next = explainRestoreFailed(prefix, e)
 	default:
 		what = fmt.Sprintf("%s on the %s", e.Type, where)
 		did = "nothing beyond publishing this event."
 		next = []string{"See the state: " + status}
 	}
 	return what, did, next
+}
+
+// explainRestoreFailed tells the four endings of a restore.failed apart:
+// a failed salvage (data.method "salvage"), one bad backup with an older one
+// tried next (data.trying_next), a restore that ended while the table keeps
+// serving its current data (data.serving: salvage needs force there and
+// replaces that data), and a restore that ended with the table unavailable
+// (salvage with an empty body works there).
+func explainRestoreFailed(prefix string, e events.Event) (what, did string, next []string) {
+	where := place(e)
+	status := cmd(prefix, e, events.VerbStatus, "''")
+	restoreID := "Restore a backup you trust by its id (the status lists them): " + cmd(prefix, e, events.VerbRestore, `'{"backup_id":"<id>","wait":true}'`)
+	switch {
+	case dataString(e, "method") == "salvage":
+		what = fmt.Sprintf("Salvaging the %s failed", where)
+		did = "it put the table back in the state it had before the salvage (serving its data, or unavailable if it was degraded) and kept every quarantined copy (" + quarantineOf(e) + ") and every backup."
+		next = []string{
+			"See the table's state and its backups: " + status,
+			restoreID,
+			"If the table serves, check it: " + cmd(prefix, e, events.VerbVerify, `'{"wait":true}'`),
+		}
+	case dataBool(e, "trying_next"):
+		what = fmt.Sprintf("Restoring the %s%s failed; the supervisor is now trying the next older backup", where, fromBackup(e))
+		did = "it kept that backup and the damaged files (" + quarantineOf(e) + ") and moved on to the next older backup; a restore.completed (warning) or table.degraded (critical) notification follows. The table does not serve meanwhile."
+		next = []string{
+			"Nothing to do yet: wait for the outcome of the restore, or watch it: " + status,
+			"Later, find out why this backup was bad (disk errors in the kernel log, full disk); the supervisor keeps it as it is.",
+		}
+	case dataBool(e, "serving"):
+		what = fmt.Sprintf("A restore of the %s failed%s: no backup could be restored. The table still serves its current data; the restore replaced nothing", where, fromBackup(e))
+		did = "it kept serving the table's current data and kept every backup; nothing was moved or deleted."
+		next = []string{
+			"See the table's state and its backups: " + status,
+			"Check the current data: " + cmd(prefix, e, events.VerbVerify, `'{"wait":true}'`),
+			restoreID,
+			`Last resort only: salvage REPLACES the table's current data with what can be read from its newest quarantined copy (the data an earlier restore or degrade moved aside), so every write since then is lost: ` + cmd(prefix, e, events.VerbSalvage, `'{"force":true}'`),
+		}
+	default:
+		what = fmt.Sprintf("Restoring the %s failed%s; the table does not serve", where, fromBackup(e))
+		did = "it kept the damaged files (" + quarantineOf(e) + ") and every backup; when no good backup is left the table is degraded (a table.degraded notification follows). The table stays unavailable until a restore or salvage succeeds."
+		next = []string{
+			"See the table's state and its backups: " + status,
+			restoreID,
+			"Or salvage what the damaged files still hold (may lose records): " + cmd(prefix, e, events.VerbSalvage, "''"),
+		}
+	}
+	return what, did, next
+}
+
+func dataBool(e events.Event, key string) bool {
+	v, _ := e.Data[key].(bool)
+	return v
 }
 
 // cmd is the nats CLI command that sends verb to the event's table (or node).

@@ -329,6 +329,9 @@ func TestGiveUpPublishesNotificationFailed(t *testing.T) {
 	if f.Node != "notifier" || f.Table != "users" || f.Data["event_id"] != x.ID || !strings.Contains(f.Data["sink"].(string), bad.srv.URL) || !strings.Contains(f.Data["error"].(string), "500") {
 		t.Errorf("notification.failed = %+v", f)
 	}
+	if f.Trigger != events.TriggerAuto || f.Result != events.ResultFailed || f.Attempt < 2 {
+		t.Errorf("notification.failed envelope: trigger %q result %q attempt %d, want auto, failed, the attempts made (>= 2)", f.Trigger, f.Result, f.Attempt)
+	}
 	if len(bad.requests()) < 2 {
 		t.Errorf("bad sink tried %d times, want retries before giving up", len(bad.requests()))
 	}

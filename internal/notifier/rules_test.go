@@ -80,6 +80,42 @@ func TestMessagesReadWellAtNight(t *testing.T) {
 		}
 	}
 
+	// restore.failed: the suggested commands fit the situation.
+	restoreCases := []struct {
+		name      string
+		data      map[string]any
+		want, not []string
+	}{
+		{"one bad backup, the next is tried", map[string]any{"backup_id": "b-9", "final": true, "trying_next": true},
+			[]string{"b-9", "trying the next older backup", "nats req custodian.cmd.orders.status ''"},
+			[]string{"salvage"}},
+		{"ended, the table keeps serving", map[string]any{"backup_id": "b-1", "final": true, "serving": true},
+			[]string{"still serves its current data", "nats req custodian.cmd.orders.verify '{\"wait\":true}'",
+				`nats req custodian.cmd.orders.restore '{"backup_id":"<id>","wait":true}'`,
+				`nats req custodian.cmd.orders.salvage '{"force":true}'`, "REPLACES the table's current data", "newest quarantined copy"},
+			[]string{"salvage ''"}},
+		{"ended, the table does not serve", map[string]any{"backup_id": "b-1", "final": true},
+			[]string{"does not serve", "nats req custodian.cmd.orders.salvage ''", `"backup_id":"<id>"`},
+			[]string{`"force":true`, "trying the next"}},
+		{"salvage failed", map[string]any{"method": "salvage", "final": true},
+			[]string{"Salvaging the table orders", "nats req custodian.cmd.orders.restore"},
+			[]string{"salvage ''", `"force":true`}},
+	}
+	for _, c := range restoreCases {
+		e := ev(events.RestoreFailed, "orders", func(e *events.Event) { e.Error = "checksum mismatch"; e.Data = c.data })
+		n := render("custodian", e, SeverityHigh)
+		for _, s := range c.want {
+			if !strings.Contains(n.Message, s) {
+				t.Errorf("restore.failed (%s): message lacks %q:\n%s", c.name, s, n.Message)
+			}
+		}
+		for _, s := range c.not {
+			if strings.Contains(n.Message, s) {
+				t.Errorf("restore.failed (%s): message has %q:\n%s", c.name, s, n.Message)
+			}
+		}
+	}
+
 	node := ev(events.BackupFailed, "", nil)
 	n = render("custodian", node, SeverityHigh)
 	if !strings.Contains(n.Message, "nats req custodian.node.n1.backup") || strings.Contains(n.Title, "table") {

@@ -84,4 +84,7 @@ func TestForeignEventIsDeliveredAndPoisonIsDropped(t *testing.T) {
 	if s.Table != events.NodeTable || s.Data["table"] != "Weird Table" {
 		t.Errorf("notification.sent table %q data %v", s.Table, s.Data)
 	}
+	if s.Trigger != events.TriggerAuto || s.Result != events.ResultOK || s.Attempt != 1 {
+		t.Errorf("notification.sent envelope: trigger %q result %q attempt %d, want auto, ok, 1", s.Trigger, s.Result, s.Attempt)
+	}
 }
