@@ -25,7 +25,8 @@ type Command struct {
 // apierr.Busy; an identical queued command coalesces (its ticket follows the
 // queued one's outcome). Errors: apierr.InvalidRequest (unknown verb or
 // trigger, bad mode, an id that is not a UUID), apierr.InvalidTable, apierr.NotFound (table not owned,
-// unknown backup_id, a salvage of a table without a quarantined copy),
+// unknown backup_id, a salvage of a table without a quarantined copy and
+// without an automatic restore pending),
 // apierr.TableUnavailable (compact, backup or verify while
 // the table restores or is degraded; restore and salvage are accepted),
 // apierr.InvalidRequest also for a salvage of a table that serves, unless
@@ -156,11 +157,19 @@ func (s *Supervisor) check(ctx context.Context, cmd Command) (*tableState, error
 			return nil, apierr.New(apierr.TableUnavailable, "table %s is %s", cmd.Table, reason)
 		}
 	case events.VerbSalvage:
+		// An automatic restore (queued or running) leaves a quarantined
+		// copy whatever its end (the replaced or the degraded table's
+		// files): a salvage queued behind it is accepted. (A manual
+		// restore that is running counts too; if it keeps the table's
+		// data, the salvage then fails with restore.failed.)
+		s.mu.Lock()
+		pending := ts.restorePending
+		s.mu.Unlock()
 		qs, err := s.store.Quarantined(cmd.Table)
 		if err != nil {
 			return nil, apierr.Wrap(apierr.Internal, err, "table %s: salvage: list quarantined copies", cmd.Table)
 		}
-		if len(qs) == 0 {
+		if len(qs) == 0 && !pending {
 			return nil, apierr.New(apierr.NotFound, "table %s: no quarantined copy to salvage", cmd.Table)
 		}
 		if ok, _ := ts.t.Available(); ok && !cmd.Body.Force {

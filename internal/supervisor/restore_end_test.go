@@ -2,11 +2,16 @@ package supervisor
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"testing"
 
+	lerrors "github.com/syndtr/goleveldb/leveldb/errors"
+	"github.com/syndtr/goleveldb/leveldb/storage"
+
 	"github.com/custodian-dev/custodian/internal/apierr"
 	"github.com/custodian-dev/custodian/internal/events"
+	"github.com/custodian-dev/custodian/internal/tables"
 )
 
 // tryingNext reports whether a restore.failed says the restore goes on.
@@ -138,5 +143,37 @@ func TestSalvageWithoutQuarantinedCopyIsRejected(t *testing.T) {
 	}
 	if got := contents(t, tb); len(got) != 20 {
 		t.Errorf("table has %d records after a refused salvage, want 20", len(got))
+	}
+}
+
+// TestSalvageQueuedBehindAnAutomaticRestoreIsAccepted: while an automatic
+// restore runs the table has no quarantined copy yet, but the restore leaves
+// one; a salvage sent then is accepted and runs after it.
+func TestSalvageQueuedBehindAnAutomaticRestoreIsAccepted(t *testing.T) {
+	g := newGate(tables.FPRestoreBeforeCopy)
+	h := start(t, harnessOpt{failpoint: g.failpoint})
+	defer g.open()
+	tb := h.open("users")
+	fill(t, tb, 30, 1)
+	if b := h.wait(h.submit("users", events.VerbBackup, events.CommandBody{})); b.Type != events.BackupCompleted {
+		t.Fatalf("backup: %s (%s)", b.Type, b.Error)
+	}
+	fill(t, tb, 45, 2) // after the backup: only the salvage brings these back
+
+	corrupt := lerrors.NewErrCorrupted(storage.FileDesc{Type: storage.TypeTable, Num: 9}, errors.New("checksum mismatch"))
+	h.sup.CorruptionHandler()("users", "get", corrupt)
+	g.await(t, 1) // the restore runs, nothing quarantined yet
+	if qs, err := h.sup.Store().Quarantined("users"); err != nil || len(qs) != 0 {
+		t.Fatalf("quarantined copies while the restore waits: %v %v", qs, err)
+	}
+	salv := h.submit("users", events.VerbSalvage, events.CommandBody{})
+	g.open()
+
+	h.rec.waitType(t, "users", events.RestoreCompleted, 1)
+	if e := h.wait(salv); e.Type != events.TableRecovered || e.Data["records"] != int64(45) {
+		t.Fatalf("salvage queued behind the restore: %s %v (%s)", e.Type, e.Data, e.Error)
+	}
+	if got := contents(t, tb); len(got) != 45 || got[key(44)] != `{"n":44,"v":2}` {
+		t.Errorf("after the salvage: %d records", len(got))
 	}
 }
