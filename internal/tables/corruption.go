@@ -6,6 +6,8 @@ import (
 
 	lerrors "github.com/syndtr/goleveldb/leveldb/errors"
 	"github.com/syndtr/goleveldb/leveldb/storage"
+
+	"github.com/custodian-dev/custodian/internal/apierr"
 )
 
 // IsCorruption reports whether err (or anything it wraps) is a goleveldb
@@ -33,14 +35,38 @@ func corrupted(format string, args ...any) error {
 
 // fail wraps err with the table and operation and, when it is a corruption,
 // reports it to Options.OnCorruption. It must be called with no lock held.
+//
+// A corruption met by a data-plane operation (dataPlaneOp) is answered
+// apierr.TableUnavailable, like the requests that follow it while the
+// table is restored (the contract reserves 503 for a table restoring or
+// degraded), instead of the internal error it would otherwise be. The
+// *apierr.Error wraps the goleveldb error, so IsCorruption still holds.
+// Maintenance operations keep their errors as they are.
 func (t *Table) fail(op string, err error) error {
 	if err == nil {
 		return nil
 	}
-	if IsCorruption(err) && t.store.opts.OnCorruption != nil {
+	if !IsCorruption(err) {
+		return fmt.Errorf("table %s: %s: %w", t.name, op, err)
+	}
+	if t.store.opts.OnCorruption != nil {
 		t.store.opts.OnCorruption(t.name, op, err)
 	}
+	if dataPlaneOp(op) {
+		return apierr.Wrap(apierr.TableUnavailable, err,
+			"table %s: %s: corruption detected; the table is unavailable while it is restored", t.name, op)
+	}
 	return fmt.Errorf("table %s: %s: %w", t.name, op, err)
+}
+
+// dataPlaneOp reports whether op names a data-plane operation (the op
+// names ops.go and scan.go give fail).
+func dataPlaneOp(op string) bool {
+	switch op {
+	case "get", "put", "delete", "batch", "scan":
+		return true
+	}
+	return false
 }
 
 // failCopy is fail for work that reads the live table and writes a copy: an
