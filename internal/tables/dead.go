@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/syndtr/goleveldb/leveldb"
 )
 
 // The dead-record estimate. goleveldb keeps no count of dead records, so the
@@ -24,9 +26,27 @@ import (
 // with the directory through swaps, quarantine and restore. It is written
 // atomically (temp file + rename): durably (fsync of file and directory) on
 // Close and at every rewrite, restore and salvage; every deadSaveEvery
-// changes without fsync. After a crash the estimate is the last saved one
-// (at most deadSaveEvery changes behind); a missing or unreadable sidecar is
-// rebuilt by counting the live records (dead = 0).
+// changes without fsync.
+//
+// Unclean stops. The sidecar says whether it was written by a clean close
+// ("clean": true): only Table.Close writes it so, after the database is
+// closed (and, with Options.NoSync, its files fsynced). Every other write
+// of it says false, and opening a table whose sidecar says true first
+// rewrites it (durably) with false, before the table serves a write. So a
+// sidecar that says true matches its database, and one that says false
+// (or a sidecar of an older version, without the field) may be behind it:
+// the process stopped (crash, SIGKILL, power loss) while the table was
+// open. Opening such a table recounts the live records and live bytes with
+// a full iteration of the database (keys and value lengths; values are
+// not copied) before it serves: see recountLive for its cost. The dead
+// records and dead bytes are not recounted (nothing on disk tells them):
+// they stay the last saved figures, at most deadSaveEvery changes behind
+// what they were. A missing or unreadable sidecar is rebuilt the same way
+// (dead = 0).
+//
+// A successful Verify also corrects the live figures from what it counted
+// (see correctLive), so that a drift (concurrent writes of one key) does
+// not outlive the next scrub.
 //
 // A rewrite resets it (dead = 0, live = the records copied). A native
 // compaction cannot reclaim what sits in the deepest level, so it keeps
@@ -43,6 +63,9 @@ type deadState struct {
 	Dead      int64     `json:"dead_records"`
 	DeadBytes int64     `json:"dead_bytes"`
 	Since     time.Time `json:"since"` // last rewrite, restore or creation
+	// Clean is true only in a sidecar written by a clean close (see above);
+	// always false in memory.
+	Clean bool `json:"clean"`
 }
 
 func (d deadState) ratio() float64 {
@@ -75,22 +98,30 @@ func readDead(dir string) (deadState, bool, error) {
 	return d, true, nil
 }
 
-// loadDead reads the sidecar of the open database or rebuilds it by
-// counting. t.db must be set; the caller holds whatever lock protects it.
+// loadDead reads the sidecar of the open database, recounting the live
+// records when the sidecar is missing, unreadable or not clean, and leaves
+// on disk a sidecar that says "not clean" (durably) before the table
+// serves. t.db must be set; the caller holds whatever lock protects it.
 func (t *Table) loadDead(ctx context.Context) error {
 	d, ok, err := readDead(t.dir)
 	if err != nil {
 		return err
 	}
 	if !ok {
-		r, err := scanDB(ctx, t.db, nil, nil)
-		if err != nil {
+		d = deadState{Since: time.Now().UTC()}
+	}
+	if !ok || !d.Clean {
+		if err := recountLive(ctx, t.db, &d); err != nil {
 			return err
 		}
-		d = deadState{Live: r.Records, LiveBytes: r.Bytes, Since: time.Now().UTC()}
-		if err := writeDead(t.dir, d, true); err != nil {
-			return err
-		}
+	}
+	// Always written, durably: a clean sidecar must say "not clean" before
+	// the table takes a write (a power loss must not bring back a clean
+	// sidecar while the journal holds writes made after it), and a
+	// recounted one keeps its new figures.
+	d.Clean = false
+	if err := writeDead(t.dir, d, true); err != nil {
+		return err
 	}
 	t.deadMu.Lock()
 	t.dead = d
@@ -99,8 +130,59 @@ func (t *Table) loadDead(ctx context.Context) error {
 	return nil
 }
 
+// recountLive sets d's live records and live bytes from a full iteration of
+// db (the open database's strict reads: a damaged block fails it with a
+// corruption error, and the open with it, so the table is restored). It
+// reads every table file once and copies no value, so it costs about what
+// a Verify's scan costs: measured by BenchmarkOpenAfterUncleanStop (warm
+// page cache), a 32 MiB table (114,019 live records, ~30-48 MiB on disk)
+// opens in ~0.08 s instead of ~0.04 s, a 256 MiB one (912,158 live
+// records, 203 MiB on disk) in 0.55 s instead of 0.014 s; from a cold
+// cache it reads the table files at disk speed. It runs only when a table
+// opens after an unclean stop (or without a readable sidecar), before the
+// table serves; ctx cancels it.
+func recountLive(ctx context.Context, db *leveldb.DB, d *deadState) error {
+	it := db.NewIterator(nil, nil)
+	defer it.Release()
+	var n, bytes int64
+	for it.Next() {
+		n++
+		bytes += int64(len(it.Key()) + len(it.Value()))
+		if n%4096 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+	}
+	if err := it.Error(); err != nil {
+		return fmt.Errorf("recount live records: %w", err)
+	}
+	d.Live, d.LiveBytes = n, bytes
+	return nil
+}
+
+// correctLive applies a count made over a snapshot: capturedLive and
+// capturedBytes are the estimate's live figures when the snapshot was
+// taken (with no write in flight), counted and countedBytes what the scan
+// of the snapshot found. The difference is added to the current figures,
+// so that the writes made after the snapshot stay counted.
+func (t *Table) correctLive(capturedLive, capturedBytes, counted, countedBytes int64) {
+	t.deadMu.Lock()
+	d := &t.dead
+	d.Live += counted - capturedLive
+	d.LiveBytes += countedBytes - capturedBytes
+	if d.Live < 0 {
+		d.Live = 0
+	}
+	if d.LiveBytes < 0 {
+		d.LiveBytes = 0
+	}
+	t.deadMu.Unlock()
+}
+
 // setDead replaces the estimate (after a rewrite, restore or salvage).
 func (t *Table) setDead(d deadState) {
+	d.Clean = false // in memory, always (see dead.go)
 	t.deadMu.Lock()
 	t.dead = d
 	t.unsaved = 0

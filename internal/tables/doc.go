@@ -39,7 +39,13 @@
 //     deepest level holding >= 80% of the bytes; native otherwise (see
 //     ChooseMode).
 //   - Dead estimate: counted from the writes the table sees, persisted in a
-//     sidecar inside the table directory; see dead.go.
+//     sidecar inside the table directory that says whether the table was
+//     closed cleanly; after an unclean stop the live records are recounted
+//     when the table opens, and every Verify corrects them; see dead.go.
+//   - A corruption met by a data-plane request (get, put, delete, batch,
+//     scan) answers apierr.TableUnavailable (wrapping the corruption), as
+//     the requests after it do while the table is restored; maintenance
+//     keeps its error (see Table.fail).
 //   - Writes are durable when they return (Sync; with Options.NoSync only
 //     written to the OS: they survive a crash of the process, not a power
 //     loss), also during a rewrite: a rewrite records the keys written while

@@ -267,7 +267,7 @@ func (s *Store) createDB(name string) error {
 		os.RemoveAll(tmp)
 		return err
 	}
-	if err := writeDead(tmp, deadState{}, true); err != nil {
+	if err := writeDead(tmp, deadState{Clean: true}, true); err != nil { // empty and closed: exact
 		os.RemoveAll(tmp)
 		return err
 	}

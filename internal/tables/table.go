@@ -129,8 +129,10 @@ func (t *Table) maintHandle() (*leveldb.DB, error) {
 	return t.db, nil
 }
 
-// Close closes the database (saving the dead-record estimate). Later calls
-// answer apierr.TableUnavailable; Store.Open opens the table anew.
+// Close closes the database and then saves the dead-record estimate,
+// marked clean (see dead.go) when the database closed without error (and,
+// with Options.NoSync, its files were fsynced). Later calls answer
+// apierr.TableUnavailable; Store.Open opens the table anew.
 func (t *Table) Close() error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -142,19 +144,25 @@ func (t *Table) Close() error {
 		return nil
 	}
 	var errs []error
-	if err := t.saveDead(true); err != nil {
-		errs = append(errs, err)
-	}
+	clean := true
 	if err := t.db.Close(); err != nil {
 		errs = append(errs, err)
+		clean = false
 	} else if t.store.opts.NoSync {
 		// The journal holds writes that were never fsynced: a clean
 		// shutdown makes them durable.
 		if err := syncTree(t.dir); err != nil {
 			errs = append(errs, err)
+			clean = false
 		}
 	}
 	t.db = nil
+	// No write is in flight (t.mu is held): the estimate is final.
+	d := t.deadSnapshot()
+	d.Clean = clean
+	if err := writeDead(t.dir, d, true); err != nil {
+		errs = append(errs, fmt.Errorf("save dead estimate: %w", err))
+	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("table %s: close: %w", t.name, err)
 	}

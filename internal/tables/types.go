@@ -41,7 +41,7 @@ type ScanResult struct {
 // Stats describes a table.
 type Stats struct {
 	Bytes       int64   `json:"bytes"`        // on disk
-	Records     int64   `json:"records"`      // live records (estimate between scans)
+	Records     int64   `json:"records"`      // live records: an estimate, recounted at an open after an unclean stop and corrected by Verify
 	DeadRecords int64   `json:"dead_records"` // overwrites and deletes since the last rewrite
 	DeadRatio   float64 `json:"dead_ratio"`   // dead / (live + dead)
 	DeadBytes   int64   `json:"dead_bytes"`   // estimate

@@ -3,6 +3,8 @@ package tables
 import (
 	"context"
 	"fmt"
+
+	"github.com/custodian-dev/custodian/internal/apierr"
 )
 
 // Verify is the scrub of a live table. It does two things, while reads and
@@ -28,6 +30,10 @@ import (
 // (the compaction read it with strict checksums; its records are in the
 // newer files, which the next Verify checks).
 //
+// A successful Verify corrects the live-record estimate (Stats.Records and
+// the live bytes) from what its scan counted: the difference between the
+// count and the estimate at the snapshot is added to the current estimate.
+//
 // A corruption is reported to OnCorruption with op "verify". Progress is
 // reported in "bytes" (table files checked, of their total) and then in
 // "records" (scanned, of the live estimate).
@@ -41,18 +47,38 @@ func (t *Table) Verify(ctx context.Context, progress Progress) (VerifyResult, er
 	if _, _, err := checkLiveFiles(ctx, db, t.dir, progress); err != nil {
 		return VerifyResult{}, t.fail("verify", err)
 	}
+	// The snapshot and the estimate it is compared with are taken with no
+	// write in flight (writes hold t.mu.RLock from their goleveldb call
+	// until the estimate has counted them): a pause of one GetSnapshot.
+	t.mu.Lock()
+	if t.db != db {
+		t.mu.Unlock()
+		return VerifyResult{}, apierr.New(apierr.TableUnavailable, "table %s: verify: the database was closed or replaced", t.name)
+	}
 	snap, err := db.GetSnapshot()
+	captured := t.deadSnapshot()
+	t.mu.Unlock()
 	if err != nil {
 		return VerifyResult{}, t.fail("verify", err)
 	}
 	defer snap.Release()
-	total := t.deadSnapshot().Live
 	it := snap.NewIterator(nil, strictRead())
 	defer it.Release()
-	res, err := scanAll(ctx, it, total, progress, nil)
+	res, err := scanAll(ctx, it, captured.Live, progress, nil)
 	if err != nil {
 		return VerifyResult{}, t.fail("verify", err)
 	}
+	// Correct the live figures from the count (writes made since the
+	// snapshot stay counted) and save them, so that an unclean stop does
+	// not bring back the old ones. opMu keeps a rewrite, restore or
+	// salvage from replacing the estimate meanwhile.
+	t.mu.RLock()
+	if t.db == db {
+		t.correctLive(captured.Live, captured.LiveBytes, res.Records, res.Bytes)
+		// Not durable: an estimate; a failure leaves the older sidecar.
+		_ = t.saveDead(false)
+	}
+	t.mu.RUnlock()
 	return res, nil
 }
 
