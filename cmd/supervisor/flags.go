@@ -186,10 +186,8 @@ func (s *settings) validate() error {
 			return fmt.Errorf("table %q: invalid_table: a name matches ^[a-z0-9][a-z0-9_-]{0,63}$", t)
 		}
 	}
-	for t := range s.Overrides {
-		if !events.ValidTable(t) {
-			return fmt.Errorf("config overrides: table %q: invalid_table", t)
-		}
+	if err := s.supervisorConfig().Validate(); err != nil {
+		return fmt.Errorf("config %w", err)
 	}
 	if s.Data == "" {
 		return errors.New("--data: must not be empty")
@@ -212,6 +210,14 @@ func (s *settings) validate() error {
 		return s.Conn.Validate()
 	}
 	return nil
+}
+
+// supervisorConfig is the policy configuration the settings ask for.
+func (s settings) supervisorConfig() supervisor.Config {
+	return supervisor.Config{
+		Node: s.Node, Defaults: s.Defaults, Tables: s.Overrides,
+		MaxConcurrent: s.MaxConcurrent, QueueSize: s.QueueSize,
+	}
 }
 
 // streamConfig is the CUSTODIAN_EVENTS configuration the settings ask for.

@@ -68,6 +68,9 @@ func TestBadFlagsAndConfig(t *testing.T) {
 		"stray argument":   {"extra"},
 		"unknown key":      {"--config", writeConfig(t, "dta: x\n")},
 		"short dup window": {"--config", writeConfig(t, "stream:\n  duplicates: 30s\n")},
+		"bad mode":         {"--config", writeConfig(t, "defaults:\n  mode: bogus\n")},
+		"bad threshold":    {"--config", writeConfig(t, "overrides:\n  users:\n    threshold: 1.5\n")},
+		"bad override":     {"--config", writeConfig(t, "overrides:\n  Bad.Name:\n    threshold: 0.5\n")},
 		"missing config":   {"--config", "/nonexistent/custodian.yaml"},
 		"cert without key": {"--nats", "nats://127.0.0.1:1", "--nats-cert", "/etc/hostname"},
 	}

@@ -111,10 +111,7 @@ func run(ctx context.Context, s settings, log *slog.Logger) (err error) {
 	}()
 
 	// The tables and their policy.
-	sup, err := supervisor.Open(s.Data, tables.Options{NoSync: s.NoSync}, outbox, supervisor.Config{
-		Node: s.Node, Defaults: s.Defaults, Tables: s.Overrides,
-		MaxConcurrent: s.MaxConcurrent, QueueSize: s.QueueSize,
-	})
+	sup, err := supervisor.Open(s.Data, tables.Options{NoSync: s.NoSync}, outbox, s.supervisorConfig())
 	if err != nil {
 		return err
 	}
