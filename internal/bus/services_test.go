@@ -228,7 +228,8 @@ func TestCommandsWithAndWithoutWait(t *testing.T) {
 		t.Fatalf("restore from an unknown backup: %s", r.msg.Data)
 	}
 
-	// Salvage: nothing is quarantined, so it fails, and says so.
+	// Salvage of the copy the restore above moved to quarantine: accepted,
+	// and the reply carries its outcome event.
 	raw = n.request(t, "custodian.cmd.users.salvage", `{"wait":true}`).msg.Data
 	if err := json.Unmarshal(raw, &rep); err != nil || !rep.Accepted || rep.Event == nil {
 		t.Fatalf("salvage: %s", raw)
