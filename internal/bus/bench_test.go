@@ -1,9 +1,13 @@
 package bus
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -203,19 +207,30 @@ func BenchmarkDataPlaneVsNATSKV(b *testing.B) {
 	const rounds = 5
 	per := max(b.N/rounds, 1)
 	var tCustPut, tKVSyncPut, tCustNoSyncPut, tKVPut, tCustGet, tKVGet time.Duration
-	timed := func(acc *time.Duration, cs []*nats.Conn, op func(*nats.Conn, int) error) {
+	// CPU time of the whole process (servers, services, tables, clients)
+	// during the no-sync puts and the gets: it moves less with the
+	// machine's load than the rates do.
+	var cpuCustNoSyncPut, cpuKVPut, cpuCustGet, cpuKVGet time.Duration
+	cpuOK := true
+	timed := func(acc *time.Duration, cpu *time.Duration, cs []*nats.Conn, op func(*nats.Conn, int) error) {
+		c0, ok0 := processCPU()
 		start := time.Now()
 		runClients(b, cs, per, op)
 		*acc += time.Since(start)
+		if cpu != nil {
+			c1, ok1 := processCPU()
+			cpuOK = cpuOK && ok0 && ok1
+			*cpu += c1 - c0
+		}
 	}
 	b.ResetTimer()
 	for range rounds {
-		timed(&tCustPut, conns, putCust)
-		timed(&tKVSyncPut, syncConns, putKV)
-		timed(&tCustNoSyncPut, conns, putCustNoSync)
-		timed(&tKVPut, conns, putKV)
-		timed(&tCustGet, conns, getCust)
-		timed(&tKVGet, conns, getKV)
+		timed(&tCustPut, nil, conns, putCust)
+		timed(&tKVSyncPut, nil, syncConns, putKV)
+		timed(&tCustNoSyncPut, &cpuCustNoSyncPut, conns, putCustNoSync)
+		timed(&tKVPut, &cpuKVPut, conns, putKV)
+		timed(&tCustGet, &cpuCustGet, conns, getCust)
+		timed(&tKVGet, &cpuKVGet, conns, getKV)
 	}
 	total := float64(per * rounds)
 	rate := func(d time.Duration) float64 { return total / d.Seconds() }
@@ -230,9 +245,43 @@ func BenchmarkDataPlaneVsNATSKV(b *testing.B) {
 	b.ReportMetric(kvPut, "natskv-put/s")
 	b.ReportMetric(custNoSyncPut/kvPut, "put-ratio-nosync")
 	b.ReportMetric(custPut/kvPut, "put-ratio-fsync-vs-natskv-default")
+	if cpuOK {
+		perOp := func(d time.Duration) float64 { return float64(d.Microseconds()) / total }
+		b.ReportMetric(perOp(cpuCustNoSyncPut), "custodian-nosync-put-cpu-us/op")
+		b.ReportMetric(perOp(cpuKVPut), "natskv-put-cpu-us/op")
+		b.ReportMetric(perOp(cpuCustGet), "custodian-get-cpu-us/op")
+		b.ReportMetric(perOp(cpuKVGet), "natskv-get-cpu-us/op")
+	}
 	b.ReportMetric(custGet, "custodian-get/s")
 	b.ReportMetric(kvGet, "natskv-get/s")
 	b.ReportMetric(custGet/kvGet, "get-ratio")
+}
+
+// processCPU is the CPU time (user and system, all threads) this process
+// has used, from /proc/self/stat (Linux; ok is false elsewhere). Its unit
+// is the clock tick (10 ms), so it is meant for sums over many requests.
+func processCPU() (time.Duration, bool) {
+	b, err := os.ReadFile("/proc/self/stat")
+	if err != nil {
+		return 0, false
+	}
+	// Fields after the command name, which is in parentheses and may hold
+	// spaces: utime and stime are the 12th and 13th.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, false
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0, false
+	}
+	ut, err1 := strconv.ParseInt(f[11], 10, 64)
+	st, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, false
+	}
+	const tick = 10 * time.Millisecond // USER_HZ is 100 on Linux
+	return time.Duration(ut+st) * tick, true
 }
 
 // BenchmarkOutboxVsJetStream measures events through the outbox (Emit with
