@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/syndtr/goleveldb/leveldb"
 
@@ -267,7 +268,7 @@ func (s *Store) createDB(name string) error {
 		os.RemoveAll(tmp)
 		return err
 	}
-	if err := writeDead(tmp, deadState{Clean: true}, true); err != nil { // empty and closed: exact
+	if err := writeDead(tmp, deadState{Since: time.Now().UTC(), Clean: true}, true); err != nil { // empty and closed: exact
 		os.RemoveAll(tmp)
 		return err
 	}
