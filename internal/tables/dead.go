@@ -30,8 +30,10 @@ import (
 //
 // Unclean stops. The sidecar says whether it was written by a clean close
 // ("clean": true): only Table.Close writes it so, after the database is
-// closed (and, with Options.NoSync, its files fsynced). Every other write
-// of it says false, and opening a table whose sidecar says true first
+// closed (and, with Options.NoSync, its files fsynced), and so does the
+// creation of a table (empty). Every other write of it says false (the
+// exact figures a rewrite, restore or salvage writes too, so a crash soon
+// after one costs a recount), and opening a table whose sidecar says true first
 // rewrites it (durably) with false, before the table serves a write. So a
 // sidecar that says true matches its database, and one that says false
 // (or a sidecar of an older version, without the field) may be behind it:
@@ -40,8 +42,9 @@ import (
 // a full iteration of the database (keys and value lengths; values are
 // not copied) before it serves: see recountLive for its cost. The dead
 // records and dead bytes are not recounted (nothing on disk tells them):
-// they stay the last saved figures, at most deadSaveEvery changes behind
-// what they were. A missing or unreadable sidecar is rebuilt the same way
+// they stay the last saved figures, after a crash of the process at most
+// deadSaveEvery changes behind what they were (after a power loss, maybe
+// more: the periodic saves are not fsynced). A missing or unreadable sidecar is rebuilt the same way
 // (dead = 0).
 //
 // A successful Verify also corrects the live figures from what it counted
