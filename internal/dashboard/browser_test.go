@@ -28,8 +28,26 @@ func browser(t testing.TB) context.Context {
 		}
 		t.Fatalf("CI needs %s: %v", chromiumPath, err)
 	}
+	// Chromium now and then dies at start on a loaded machine (seen once in
+	// a full -race run: crashpad, no page): starting the browser is not what
+	// these tests test, so a start is tried three times, each with a fresh
+	// profile.
+	var err error
+	for attempt := 1; attempt <= 3; attempt++ {
+		var ctx context.Context
+		if ctx, err = startBrowser(t); err == nil {
+			return ctx
+		}
+		t.Logf("start chromium, attempt %d: %v", attempt, err)
+	}
+	t.Fatalf("start chromium: %v", err)
+	return nil
+}
+
+func startBrowser(t testing.TB) (context.Context, error) {
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(chromiumPath),
+		chromedp.Flag("disable-breakpad", true),
 		chromedp.Flag("headless", true),
 		chromedp.NoSandbox,
 		chromedp.DisableGPU,
@@ -44,14 +62,15 @@ func browser(t testing.TB) context.Context {
 	}
 	actx, acancel := chromedp.NewExecAllocator(context.Background(), opts...)
 	bctx, bcancel := chromedp.NewContext(actx)
-	t.Cleanup(func() { bcancel(); acancel() })
 	// The first run starts the browser and must not carry a timeout.
 	if err := chromedp.Do(bctx, chromedp.Navigate("about:blank")); err != nil {
-		t.Fatalf("start chromium: %v", err)
+		bcancel()
+		acancel()
+		return nil, err
 	}
 	tctx, tcancel := context.WithTimeout(bctx, 90*time.Second)
-	t.Cleanup(tcancel)
-	return tctx
+	t.Cleanup(func() { tcancel(); bcancel(); acancel() })
+	return tctx, nil
 }
 
 func screenshotDir(t testing.TB) string {
