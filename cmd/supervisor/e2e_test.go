@@ -323,3 +323,38 @@ func TestBinaryWithNatsCLI(t *testing.T) {
 	}
 	sup.stop(t)
 }
+
+// A part of the one-command mode that cannot start (here the dashboard's
+// port is taken) stops the supervisor with its reason, rather than leaving
+// it running without the part.
+func TestBinaryStopsWhenTheDashboardCannotListen(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := buildSupervisor(t)
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "--data", t.TempDir(), "--tables", "t",
+		"--nats-listen", fmt.Sprintf("127.0.0.1:%d", freePort(t)), "--dashboard", taken.Addr().String())
+	cmd.Env = append(os.Environ(), "NATS_URL=")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err = cmd.Run()
+	if ctx.Err() != nil {
+		t.Fatalf("still running after 60s with its dashboard port taken:\n%s", stderr.String())
+	}
+	if code := cmd.ProcessState.ExitCode(); code != 1 {
+		t.Fatalf("exit %d (%v), want 1:\n%s", code, err, stderr.String())
+	}
+	lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+	last := lines[len(lines)-1]
+	if !strings.HasPrefix(last, "supervisor: dashboard: ") || !strings.Contains(last, "address already in use") ||
+		strings.Contains(last, "dashboard: dashboard:") {
+		t.Fatalf("last line should give the reason once: %q", last)
+	}
+}

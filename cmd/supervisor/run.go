@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -131,15 +132,24 @@ func run(ctx context.Context, s settings, log *slog.Logger) (err error) {
 		}
 	}
 
-	// Everything below stops when work is cancelled, in reverse order.
+	// Everything below stops when work is cancelled, in reverse order. A
+	// part that fails (the dashboard cannot listen, the notifier's config is
+	// refused) stops the whole process with its error rather than leaving
+	// a supervisor that runs without it.
+	ctx, stopAll := context.WithCancel(ctx)
+	defer stopAll()
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var failures []error
 	fail := func(what string, e error) {
 		if e != nil && !errors.Is(e, context.Canceled) {
+			if !strings.HasPrefix(e.Error(), what+":") {
+				e = fmt.Errorf("%s: %w", what, e)
+			}
 			mu.Lock()
-			failures = append(failures, fmt.Errorf("%s: %w", what, e))
+			failures = append(failures, e)
 			mu.Unlock()
+			stopAll()
 		}
 	}
 	supCtx, stopSup := context.WithCancel(context.Background())
@@ -181,7 +191,9 @@ func run(ctx context.Context, s settings, log *slog.Logger) (err error) {
 	}
 	if s.Demo {
 		t, err := sup.Table("demo")
-		if err == nil {
+		if err != nil {
+			fail("demo", err)
+		} else {
 			side.Add(1)
 			go func() {
 				defer side.Done()
