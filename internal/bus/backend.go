@@ -19,8 +19,9 @@ type Backend interface {
 	OnTableAdded(f func(name string))
 	// Table is the data plane of an owned table.
 	Table(name string) (*tables.Table, error)
-	// OpenTable opens or creates a table (node create).
-	OpenTable(ctx context.Context, name string, create bool) error
+	// CreateTable is node create: command.accepted (or .rejected), then
+	// the table opened or created, table.created carrying the command id.
+	CreateTable(ctx context.Context, cmd supervisor.Command) error
 	// Submit queues a command (and emits command.accepted or
 	// command.rejected); Reject emits command.rejected for a command that
 	// could not even be parsed.

@@ -72,8 +72,8 @@ func (s *Services) create(ctx context.Context, r request) (any, error) {
 	}
 	octx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
-	if err := s.b.OpenTable(octx, cmd.Table, true); err != nil {
-		s.reject(cmd, err)
+	// CreateTable records the command itself (accepted, or rejected).
+	if err := s.b.CreateTable(octx, cmd); err != nil {
 		return nil, err
 	}
 	if err := s.AddTable(cmd.Table); err != nil {

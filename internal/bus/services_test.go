@@ -275,7 +275,14 @@ func TestNodeVerbs(t *testing.T) {
 	}
 	n.ok(t, "custodian.kv.fresh.put", `{"key":"a","value":1}`)
 	n.ok(t, "custodian.cmd.fresh.status", nil)
-	n.waitEvent(t, func(e events.Event) bool { return e.Type == events.TableCreated && e.Table == "fresh" })
+	// The reply's command id is on the command's events.
+	id, _ := cr["command_id"].(string)
+	n.waitEvent(t, func(e events.Event) bool {
+		return e.Type == events.CommandAccepted && e.Table == "fresh" && e.CommandID == id && e.Data["verb"] == "create"
+	})
+	n.waitEvent(t, func(e events.Event) bool {
+		return e.Type == events.TableCreated && e.Table == "fresh" && e.CommandID == id
+	})
 	// create again: the table is kept, not emptied.
 	n.ok(t, "custodian.node.n1.create", `{"table":"fresh"}`)
 	n.ok(t, "custodian.kv.fresh.get", `{"key":"a"}`)

@@ -71,6 +71,33 @@ func (ts *tableState) poke() {
 // the error of tables.Store.Open. If table.created cannot be emitted, the
 // table is open and owned and the emit error is returned.
 func (s *Supervisor) OpenTable(ctx context.Context, name string, create bool) error {
+	return s.openTable(ctx, name, create, "")
+}
+
+// CreateTable is the node verb create: command.accepted for cmd (or
+// command.rejected, and the error, for an invalid name), then the table is
+// opened or created as OpenTable does, its table.created carrying cmd.ID.
+// cmd.ID is filled when empty. A failure after the acceptance is returned
+// (the requester gets it) without a second event.
+func (s *Supervisor) CreateTable(ctx context.Context, cmd Command) error {
+	if cmd.ID == "" {
+		cmd.ID = events.NewID()
+	}
+	cmd.Verb = events.VerbCreate
+	if cmd.Trigger == "" {
+		cmd.Trigger = events.TriggerManual
+	}
+	if !events.ValidTable(cmd.Table) {
+		err := apierr.New(apierr.InvalidTable, "invalid table name %q", clip(cmd.Table))
+		return errors.Join(err, s.Reject(ctx, cmd, err))
+	}
+	if err := s.emit(ctx, s.acceptedEvent(cmd)); err != nil {
+		return apierr.Wrap(apierr.Internal, err, "table %s: create: command.accepted could not be recorded", cmd.Table)
+	}
+	return s.openTable(ctx, cmd.Table, true, cmd.ID)
+}
+
+func (s *Supervisor) openTable(ctx context.Context, name string, create bool, commandID string) error {
 	if !events.ValidTable(name) {
 		return apierr.New(apierr.InvalidTable, "invalid table name %q", clip(name))
 	}
@@ -134,6 +161,7 @@ func (s *Supervisor) OpenTable(ctx context.Context, name string, create bool) er
 		return nil // not new: a table that did not open has a history
 	}
 	e := events.New(events.TableCreated, s.cfg.Node, name)
+	e.CommandID = commandID
 	e.Trigger = trigger
 	e.Result = events.ResultOK
 	e.Data = map[string]any{"create": create}
