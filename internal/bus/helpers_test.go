@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -157,4 +158,42 @@ func itoa(i int) string { return fmt.Sprint(i) }
 func natsConnectRetry(o ConnOptions) (*nats.Conn, error) {
 	opts := append(o.NatsOptions(), nats.RetryOnFailedConnect(true))
 	return nats.Connect(o.URL, opts...)
+}
+
+// outageRig is a real nats-server with JetStream on a fixed port and store,
+// a TCP connection to it, the events stream and a running outbox: what the
+// outage tests stop and start the server around.
+type outageRig struct {
+	port  int
+	store string
+	srv   *server.Server
+	nc    *nats.Conn
+	js    jetstream.JetStream
+	o     *Outbox
+}
+
+// startOutageRig starts the server, connects, ensures the stream and runs
+// an outbox publishing to it until the test ends.
+func startOutageRig(t testing.TB) *outageRig {
+	t.Helper()
+	r := &outageRig{port: freePort(t), store: t.TempDir()}
+	r.srv = runJS(t, r.store, r.port)
+	r.nc = connectTCP(t, r.srv.ClientURL())
+	r.js = newJS(t, r.nc)
+	ensureStream(t, r.js)
+	r.o = openOutbox(t, filepath.Join(t.TempDir(), "outbox"))
+	runOutbox(t, r.o, r.js)
+	return r
+}
+
+// stopServer shuts the server down and waits until it is gone.
+func (r *outageRig) stopServer() {
+	r.srv.Shutdown()
+	r.srv.WaitForShutdown()
+}
+
+// restartServer starts the server again on the same port and store.
+func (r *outageRig) restartServer(t testing.TB) {
+	t.Helper()
+	r.srv = runJS(t, r.store, r.port)
 }

@@ -48,14 +48,8 @@ func TestMaintenanceGoesOnThroughNATSOutage(t *testing.T) {
 	if testing.Short() {
 		t.Skip("10 s outage")
 	}
-	port := freePort(t)
-	store := t.TempDir()
-	s := runJS(t, store, port)
-	nc := connectTCP(t, s.ClientURL())
-	js := newJS(t, nc)
-	ensureStream(t, js)
-	o := openOutbox(t, filepath.Join(t.TempDir(), "outbox"))
-	runOutbox(t, o, js)
+	r := startOutageRig(t)
+	nc, js, o := r.nc, r.js, r.o
 	rec := &recordingEmitter{o: o}
 
 	fast := supervisor.Policy{
@@ -105,8 +99,7 @@ func TestMaintenanceGoesOnThroughNATSOutage(t *testing.T) {
 	}()
 
 	waitFor(t, ctx, func() bool { return len(rec.all()) >= 20 })
-	s.Shutdown()
-	s.WaitForShutdown()
+	r.stopServer()
 	before := len(rec.all())
 	time.Sleep(10 * time.Second)
 	during := len(rec.all()) - before
@@ -116,7 +109,7 @@ func TestMaintenanceGoesOnThroughNATSOutage(t *testing.T) {
 	if o.Depth() == 0 {
 		t.Fatal("outbox empty during the outage")
 	}
-	runJS(t, store, port)
+	r.restartServer(t)
 	waitFor(t, ctx, func() bool { return nc.IsConnected() })
 	after := len(rec.all())
 	waitFor(t, ctx, func() bool { return len(rec.all()) >= after+10 })
@@ -181,14 +174,8 @@ func TestMaintenanceGoesOnThroughNATSOutage(t *testing.T) {
 // TestServicesAnswerAgainAfterNATSRestart: the supervisor's connection
 // reconnects to a restarted server and its services answer again.
 func TestServicesAnswerAgainAfterNATSRestart(t *testing.T) {
-	port := freePort(t)
-	store := t.TempDir()
-	s := runJS(t, store, port)
-	nc := connectTCP(t, s.ClientURL())
-	js := newJS(t, nc)
-	ensureStream(t, js)
-	o := openOutbox(t, filepath.Join(t.TempDir(), "outbox"))
-	runOutbox(t, o, js)
+	r := startOutageRig(t)
+	nc, o := r.nc, r.o
 	never := supervisor.Policy{CompactEvery: -1, BackupEvery: -1, VerifyEvery: -1, StatsEvery: -1}
 	sup, err := supervisor.Open(filepath.Join(t.TempDir(), "data"), tables.Options{}, o, supervisor.Config{Node: "n1", Defaults: never})
 	if err != nil {
@@ -209,13 +196,12 @@ func TestServicesAnswerAgainAfterNATSRestart(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = svc.Stop(context.Background()) })
 
-	op := connectTCP(t, s.ClientURL())
+	op := connectTCP(t, r.srv.ClientURL())
 	if _, err := op.Request("custodian.kv.users.put", []byte(`{"key":"a","value":1}`), 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	s.Shutdown()
-	s.WaitForShutdown()
-	runJS(t, store, port)
+	r.stopServer()
+	r.restartServer(t)
 	waitFor(t, ctx, func() bool { return nc.IsConnected() && op.IsConnected() })
 	// Resubscription after reconnect is asynchronous: retry briefly.
 	var m *nats.Msg

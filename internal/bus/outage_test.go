@@ -2,7 +2,6 @@ package bus
 
 import (
 	"context"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -17,15 +16,8 @@ func TestOutboxSurvivesNATSOutage(t *testing.T) {
 	if testing.Short() {
 		t.Skip("10 s outage")
 	}
-	port := freePort(t)
-	store := t.TempDir()
-	s := runJS(t, store, port)
-	nc := connectTCP(t, s.ClientURL())
-	js := newJS(t, nc)
-	ensureStream(t, js)
-
-	o := openOutbox(t, filepath.Join(t.TempDir(), "outbox"))
-	runOutbox(t, o, js)
+	r := startOutageRig(t)
+	nc, js, o := r.nc, r.js, r.o
 
 	ctx := withTimeout(t, 2*time.Minute)
 	var mu sync.Mutex
@@ -57,8 +49,7 @@ func TestOutboxSurvivesNATSOutage(t *testing.T) {
 	}
 	waitFor(t, ctx, func() bool { return count() >= 50 })
 
-	s.Shutdown()
-	s.WaitForShutdown()
+	r.stopServer()
 	before := count()
 	time.Sleep(10 * time.Second)
 	during := count() - before
@@ -73,7 +64,7 @@ func TestOutboxSurvivesNATSOutage(t *testing.T) {
 		t.Errorf("no publish error recorded during the outage: %+v", st)
 	}
 
-	runJS(t, store, port)
+	r.restartServer(t)
 	waitFor(t, ctx, func() bool { return nc.IsConnected() })
 	after := count()
 	waitFor(t, ctx, func() bool { return count() >= after+50 })
