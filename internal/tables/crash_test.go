@@ -2,13 +2,10 @@ package tables
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"syscall"
@@ -152,46 +149,18 @@ func crashAtEveryFailpoint(t *testing.T, noSync bool) {
 	for _, fp := range FailpointNames() {
 		t.Run(fp, func(t *testing.T) {
 			root := t.TempDir()
-			cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$", "-test.count=1")
-			cmd.Env = append(os.Environ(), envHelper+"=1", envRoot+"="+root, envFailpoint+"="+fp)
+			cmd := childCmd("TestHelperProcess", envHelper+"=1", envRoot+"="+root, envFailpoint+"="+fp)
 			if noSync {
 				cmd.Env = append(cmd.Env, envNoSync+"=1")
 			}
-			var stdout, stderr bytes.Buffer
-			cmd.Stdout, cmd.Stderr = &stdout, &stderr
-			err := cmd.Run()
-			var ee *exec.ExitError
-			if !errors.As(err, &ee) {
-				t.Fatalf("child: %v (stderr %s)", err, stderr.String())
-			}
-			ws, ok := ee.Sys().(syscall.WaitStatus)
-			if !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
-				t.Fatalf("child did not die by SIGKILL at %s: %v; stderr: %s", fp, err, stderr.String())
-			}
-			// The last acknowledged value of every key, and the values
-			// tried after it (a write can land without its ack being
-			// printed before the kill). Each key has one writer at a time,
-			// so its lines are in order.
-			acked := map[string]string{}
-			later := map[string]map[string]bool{}
-			sc := bufio.NewScanner(&stdout)
+			stdout := runChildUntilKilled(t, cmd, " at "+fp)
+			acks := newAckLog()
+			sc := bufio.NewScanner(stdout)
 			sc.Buffer(make([]byte, 1<<20), 1<<20)
 			for sc.Scan() {
-				f := strings.SplitN(sc.Text(), " ", 3)
-				if len(f) != 3 {
-					continue
-				}
-				switch f[0] {
-				case "ack":
-					acked[f[1]] = f[2]
-					later[f[1]] = map[string]bool{}
-				case "try":
-					if later[f[1]] == nil {
-						later[f[1]] = map[string]bool{}
-					}
-					later[f[1]][f[2]] = true
-				}
+				acks.add(sc.Text())
 			}
+			acked := acks.acked
 			if len(acked) < 5000 {
 				t.Fatalf("only %d keys acknowledged", len(acked))
 			}
@@ -218,7 +187,7 @@ func crashAtEveryFailpoint(t *testing.T, noSync bool) {
 			}
 			for k, v := range acked {
 				got, err := tb.Get(ctx, k)
-				if err != nil || (string(got) != v && !later[k][string(got)]) {
+				if err != nil || !acks.holds(k, string(got)) {
 					t.Fatalf("acknowledged %s=%s reads %s %v after a crash at %s", k, v, got, err, fp)
 				}
 			}
@@ -229,16 +198,7 @@ func crashAtEveryFailpoint(t *testing.T, noSync bool) {
 			st, _ := tb.Stats(ctx)
 			t.Logf("%s: %d keys acknowledged, %d records, estimate %d live %d dead", fp, len(acked), vr.Records, st.Records, st.DeadRecords)
 			// Every backup listed is whole.
-			bs, err := s.Backups("t")
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, m := range bs {
-				dir, _ := s.BackupDir("t", m.ID)
-				if err := checkBackup(ctx, dir, m); err != nil {
-					t.Fatalf("backup %s after the crash: %v", m.ID, err)
-				}
-			}
+			checkBackupsWhole(t, ctx, s, "t", "after the crash")
 			// And the table keeps working: a rewrite and a backup succeed.
 			if _, err := tb.Compact(ctx, ModeRewrite, nil); err != nil {
 				t.Fatalf("rewrite after the crash: %v", err)

@@ -1,15 +1,19 @@
 package tables
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 )
 
@@ -169,3 +173,94 @@ func leftovers(t *testing.T, root string) []string {
 }
 
 func removeFile(p string) error { return os.Remove(p) }
+
+// childCmd runs this test binary again with only the test named run (a
+// helper process), its environment extended by env ("NAME=value").
+func childCmd(run string, env ...string) *exec.Cmd {
+	cmd := exec.Command(os.Args[0], "-test.run=^"+run+"$", "-test.count=1")
+	cmd.Env = append(os.Environ(), env...)
+	return cmd
+}
+
+// runChildUntilKilled runs cmd to its end and fails the test unless the
+// child died by SIGKILL (what says where, for the message); it returns the
+// child's stdout.
+func runChildUntilKilled(t *testing.T, cmd *exec.Cmd, what string) *bytes.Buffer {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	requireSIGKILL(t, cmd.Run(), stderr.String(), what)
+	return &stdout
+}
+
+// requireSIGKILL fails the test unless err, from running or waiting for a
+// child, says the child died by SIGKILL.
+func requireSIGKILL(t *testing.T, err error, stderr, what string) {
+	t.Helper()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) {
+		t.Fatalf("child: %v (stderr %s)", err, stderr)
+	}
+	if ws, ok := ee.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
+		t.Fatalf("child did not die by SIGKILL%s: %v; stderr: %s", what, err, stderr)
+	}
+}
+
+// ackLog is what a writer child printed: for each key the last
+// acknowledged value ("ack <key> <value>") and the values tried after it
+// ("try <key> <value>"; a write can land without its ack being printed
+// before the kill). Each key has one writer at a time, so its lines are in
+// order.
+type ackLog struct {
+	acked map[string]string
+	later map[string]map[string]bool
+}
+
+func newAckLog() *ackLog {
+	return &ackLog{acked: map[string]string{}, later: map[string]map[string]bool{}}
+}
+
+// add reads one line of the child's output and returns its kind ("ack",
+// "try", or "" for a line that is neither).
+func (l *ackLog) add(line string) string {
+	f := strings.SplitN(line, " ", 3)
+	if len(f) != 3 {
+		return ""
+	}
+	switch f[0] {
+	case "ack":
+		l.acked[f[1]] = f[2]
+		l.later[f[1]] = map[string]bool{}
+	case "try":
+		if l.later[f[1]] == nil {
+			l.later[f[1]] = map[string]bool{}
+		}
+		l.later[f[1]][f[2]] = true
+	default:
+		return ""
+	}
+	return f[0]
+}
+
+// holds says whether have is a value key may read: its last acknowledged
+// one or one tried after it.
+func (l *ackLog) holds(key, have string) bool {
+	return have == l.acked[key] || l.later[key][have]
+}
+
+// checkBackupsWhole fails the test unless every backup listed for table
+// is whole (what says when, for the message); it returns the list.
+func checkBackupsWhole(t *testing.T, ctx context.Context, s *Store, table, what string) []Manifest {
+	t.Helper()
+	bs, err := s.Backups(table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range bs {
+		dir, _ := s.BackupDir(table, m.ID)
+		if err := checkBackup(ctx, dir, m); err != nil {
+			t.Fatalf("backup %s %s: %v", m.ID, what, err)
+		}
+	}
+	return bs
+}

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"syscall"
@@ -130,8 +129,7 @@ func TestNoSyncSurvivesSIGKILL(t *testing.T) {
 	for round := 0; round < 3; round++ {
 		t.Run(fmt.Sprint(round), func(t *testing.T) {
 			root := t.TempDir()
-			cmd := exec.Command(os.Args[0], "-test.run=^TestNoSyncWriterProcess$", "-test.count=1")
-			cmd.Env = append(os.Environ(), envNoSyncWriter+"=1", envNoSyncRoot+"="+root)
+			cmd := childCmd("TestNoSyncWriterProcess", envNoSyncWriter+"=1", envNoSyncRoot+"="+root)
 			stdout, err := cmd.StdoutPipe()
 			if err != nil {
 				t.Fatal(err)
@@ -144,25 +142,12 @@ func TestNoSyncSurvivesSIGKILL(t *testing.T) {
 			// Kill after a number of acknowledgements that differs between
 			// rounds, so that the kill lands at different points.
 			killAt := 3000 + 2500*round
-			acked := map[string]string{}          // last acknowledged value ("-": deleted)
-			later := map[string]map[string]bool{} // values tried after it
+			written := newAckLog() // last acknowledged value ("-": deleted), values tried after it
 			acks, killed := 0, false
 			sc := bufio.NewScanner(stdout)
 			for sc.Scan() {
-				f := strings.SplitN(sc.Text(), " ", 3)
-				if len(f) != 3 {
-					continue
-				}
-				switch f[0] {
-				case "ack":
-					acked[f[1]] = f[2]
-					later[f[1]] = map[string]bool{}
+				if written.add(sc.Text()) == "ack" {
 					acks++
-				case "try":
-					if later[f[1]] == nil {
-						later[f[1]] = map[string]bool{}
-					}
-					later[f[1]][f[2]] = true
 				}
 				if acks >= killAt && !killed {
 					if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
@@ -175,14 +160,10 @@ func TestNoSyncSurvivesSIGKILL(t *testing.T) {
 				t.Fatal(err)
 			}
 			err = cmd.Wait()
-			var ee *exec.ExitError
-			if !errors.As(err, &ee) {
-				t.Fatalf("child: %v (stderr %s)", err, stderr.String())
+			if !killed {
+				t.Fatalf("child ended before our SIGKILL: %v; stderr: %s", err, stderr.String())
 			}
-			ws, ok := ee.Sys().(syscall.WaitStatus)
-			if !killed || !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
-				t.Fatalf("child did not die by our SIGKILL (killed %v): %v; stderr: %s", killed, err, stderr.String())
-			}
+			requireSIGKILL(t, err, stderr.String(), "")
 
 			ctx := context.Background()
 			s := openTestStore(t, root, nil) // default options: the reader fsyncs
@@ -191,6 +172,7 @@ func TestNoSyncSurvivesSIGKILL(t *testing.T) {
 				t.Fatalf("open after SIGKILL: %v", err)
 			}
 			present := 0
+			acked := written.acked
 			for k, v := range acked {
 				got, err := tb.Get(ctx, k)
 				have := string(got)
@@ -202,8 +184,8 @@ func TestNoSyncSurvivesSIGKILL(t *testing.T) {
 				default:
 					present++
 				}
-				if have != v && !later[k][have] {
-					t.Fatalf("acknowledged %s=%s reads %s after SIGKILL (tried later: %v)", k, v, have, later[k])
+				if !written.holds(k, have) {
+					t.Fatalf("acknowledged %s=%s reads %s after SIGKILL (tried later: %v)", k, v, have, written.later[k])
 				}
 			}
 			if present == 0 {
@@ -212,16 +194,7 @@ func TestNoSyncSurvivesSIGKILL(t *testing.T) {
 			if _, err := tb.Verify(ctx, nil); err != nil {
 				t.Fatalf("verify after SIGKILL: %v", err)
 			}
-			bs, err := s.Backups("t")
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, m := range bs {
-				dir, _ := s.BackupDir("t", m.ID)
-				if err := checkBackup(ctx, dir, m); err != nil {
-					t.Fatalf("backup %s after SIGKILL: %v", m.ID, err)
-				}
-			}
+			bs := checkBackupsWhole(t, ctx, s, "t", "after SIGKILL")
 			t.Logf("%d acknowledgements, %d keys (%d present), %d backups", acks, len(acked), present, len(bs))
 		})
 	}

@@ -2,13 +2,10 @@ package tables
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -127,23 +124,13 @@ func TestRecordCountAfterSIGKILL(t *testing.T) {
 			name := fmt.Sprintf("%s-%d", map[bool]string{false: "sync", true: "nosync"}[noSync], n)
 			t.Run(name, func(t *testing.T) {
 				root := t.TempDir()
-				cmd := exec.Command(os.Args[0], "-test.run=^TestCountHelperProcess$", "-test.count=1")
-				cmd.Env = append(os.Environ(), envCountHelper+"="+strconv.Itoa(n), envRoot+"="+root)
+				cmd := childCmd("TestCountHelperProcess", envCountHelper+"="+strconv.Itoa(n), envRoot+"="+root)
 				if noSync {
 					cmd.Env = append(cmd.Env, envNoSync+"=1")
 				}
-				var stdout, stderr bytes.Buffer
-				cmd.Stdout, cmd.Stderr = &stdout, &stderr
-				err := cmd.Run()
-				var ee *exec.ExitError
-				if !errors.As(err, &ee) {
-					t.Fatalf("child: %v (stderr %s)", err, stderr.String())
-				}
-				if ws, ok := ee.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
-					t.Fatalf("child did not die by SIGKILL: %v; stderr %s", err, stderr.String())
-				}
+				stdout := runChildUntilKilled(t, cmd, "")
 				var want, wantBytes int64
-				sc := bufio.NewScanner(&stdout)
+				sc := bufio.NewScanner(stdout)
 				for sc.Scan() {
 					fmt.Sscanf(sc.Text(), "live %d %d", &want, &wantBytes)
 				}
