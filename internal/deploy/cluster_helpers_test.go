@@ -224,3 +224,62 @@ func getJSON(ctx context.Context, url string, out any) error {
 	}
 	return json.NewDecoder(resp.Body).Decode(out)
 }
+
+// connectJS connects to url (one URL or a comma-separated list) and opens
+// JetStream on the connection; the connection is closed at the end of the
+// test.
+func connectJS(t *testing.T, url string, opts ...nats.Option) (*nats.Conn, jetstream.JetStream) {
+	t.Helper()
+	nc, err := nats.Connect(url, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return nc, js
+}
+
+// waitSupervisorAnswers waits until the supervisor of node answers its
+// status request over nc; the test fails if its process p exits first.
+func waitSupervisorAnswers(t *testing.T, ctx context.Context, nc *nats.Conn, p *proc, node string) {
+	t.Helper()
+	waitFor(t, 60*time.Second, "supervisor "+node+" answers status", func() (bool, string) {
+		if p.exited() {
+			t.Fatalf("supervisor %s exited: %v\n%s", node, p.err, tail(p.out.String(), 3000))
+		}
+		rctx, c := context.WithTimeout(ctx, time.Second)
+		defer c()
+		err := request(rctx, nc, "custodian.node."+node+".status", nil, nil)
+		return err == nil, fmt.Sprint(err)
+	})
+}
+
+// waitRepliesStored reads the stream (each read within perRead) until the
+// event of every reply is in it, and returns what it read last.
+func waitRepliesStored(t *testing.T, ctx context.Context, js jetstream.JetStream, within, perRead time.Duration, what string, replies []commandReply) []streamEvent {
+	t.Helper()
+	var evs []streamEvent
+	waitFor(t, within, what, func() (bool, string) {
+		rctx, c := context.WithTimeout(ctx, perRead)
+		defer c()
+		var err error
+		evs, err = readStream(rctx, js)
+		if err != nil {
+			return false, err.Error()
+		}
+		have := map[string]bool{}
+		for _, e := range evs {
+			have[e.ID] = true
+		}
+		for _, r := range replies {
+			if r.Event != nil && !have[r.Event.ID] {
+				return false, "missing " + r.Event.Type + " " + r.Event.ID
+			}
+		}
+		return true, ""
+	})
+	return evs
+}

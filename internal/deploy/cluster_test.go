@@ -15,7 +15,6 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/custodian-dev/custodian/internal/bus"
 	"github.com/custodian-dev/custodian/internal/events"
@@ -81,15 +80,7 @@ func TestClusterSurvivesStreamLeaderLoss(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 
-	nc, err := nats.Connect(urls, nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	nc, js := connectJS(t, urls, nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
 
 	// Two supervisors, each with its own node id, tables and data.
 	nodes := []*node{
@@ -102,15 +93,7 @@ func TestClusterSurvivesStreamLeaderLoss(t *testing.T) {
 			"--tables", join(n.tables), "--dashboard", "off", "--replicas", "3")
 	}
 	for _, n := range nodes {
-		waitFor(t, 60*time.Second, "supervisor "+n.id+" answers status", func() (bool, string) {
-			if n.proc.exited() {
-				t.Fatalf("supervisor %s exited: %v\n%s", n.id, n.proc.err, tail(n.proc.out.String(), 3000))
-			}
-			rctx, c := context.WithTimeout(ctx, time.Second)
-			defer c()
-			err := request(rctx, nc, "custodian.node."+n.id+".status", nil, nil)
-			return err == nil, fmt.Sprint(err)
-		})
+		waitSupervisorAnswers(t, ctx, nc, n.proc, n.id)
 	}
 	st, err := js.Stream(ctx, events.StreamName)
 	if err != nil {
@@ -256,27 +239,11 @@ func TestClusterSurvivesStreamLeaderLoss(t *testing.T) {
 		}
 	}
 
-	var evs []streamEvent
-	waitFor(t, 60*time.Second, "every answered command's events in the stream", func() (bool, string) {
-		rctx, c := context.WithTimeout(ctx, 20*time.Second)
-		defer c()
-		evs, err = readStream(rctx, js)
-		if err != nil {
-			return false, err.Error()
-		}
-		have := map[string]bool{}
-		for _, e := range evs {
-			have[e.ID] = true
-		}
-		for _, n := range nodes {
-			for _, r := range n.replies {
-				if r.Event != nil && !have[r.Event.ID] {
-					return false, "missing " + r.Event.Type + " " + r.Event.ID
-				}
-			}
-		}
-		return true, ""
-	})
+	var answered []commandReply
+	for _, n := range nodes {
+		answered = append(answered, n.replies...)
+	}
+	evs := waitRepliesStored(t, ctx, js, 60*time.Second, 20*time.Second, "every answered command's events in the stream", answered)
 
 	// No event twice, each stored under its own id.
 	byID := map[string]int{}
@@ -446,17 +413,9 @@ func TestClusterNotifierStateIsReplicated(t *testing.T) {
 	_, urls := startCluster(t, 3)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	nc, err := nats.Connect(urls, nats.MaxReconnects(-1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, js := connectJS(t, urls, nats.MaxReconnects(-1))
 	sctx, scancel := context.WithTimeout(ctx, 45*time.Second)
-	_, err = bus.EnsureStream(sctx, js, bus.StreamConfig{Replicas: 3})
+	_, err := bus.EnsureStream(sctx, js, bus.StreamConfig{Replicas: 3})
 	scancel()
 	if err != nil {
 		t.Fatal(err)

@@ -13,8 +13,6 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/custodian-dev/custodian/internal/events"
 )
@@ -59,15 +57,7 @@ func TestComposeClusterRunsWithoutDocker(t *testing.T) {
 		t.Skip("starts a three-server cluster")
 	}
 	url := runComposeWithoutDocker(t, nil, "deploy/compose.cluster.yaml")
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, js := connectJS(t, url)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	st, err := js.Stream(ctx, events.StreamName)

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/custodian-dev/custodian/internal/events"
 )
@@ -27,26 +26,10 @@ func TestClusterOutboxHoldsEventsWithoutQuorum(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	// The test's client talks to s1 only, the server that stays.
-	nc, err := nats.Connect("nats://"+addr(c.opts[0].Port), nats.MaxReconnects(-1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	nc, js := connectJS(t, "nats://"+addr(c.opts[0].Port), nats.MaxReconnects(-1))
 	sup := startProc(t, "supervisor nq", supBin, nil, "--nats", c.urls, "--data", filepath.Join(t.TempDir(), "nq"),
 		"--node", "nq", "--tables", "q1", "--dashboard", "off", "--replicas", "3")
-	waitFor(t, 60*time.Second, "supervisor answers", func() (bool, string) {
-		if sup.exited() {
-			t.Fatalf("supervisor exited: %v", sup.err)
-		}
-		rctx, cl := context.WithTimeout(ctx, time.Second)
-		defer cl()
-		err := request(rctx, nc, "custodian.node.nq.status", nil, nil)
-		return err == nil, fmt.Sprint(err)
-	})
+	waitSupervisorAnswers(t, ctx, nc, sup, "nq")
 	for i := 0; i < 100; i++ {
 		if err := request(ctx, nc, "custodian.kv.q1.put", map[string]any{"key": fmt.Sprintf("k%d", i%10), "value": i}, nil); err != nil {
 			t.Fatal(err)
@@ -88,25 +71,7 @@ func TestClusterOutboxHoldsEventsWithoutQuorum(t *testing.T) {
 	c.start(1)
 	c.start(2)
 	t.Log("s2 and s3 started again")
-	var evs []streamEvent
-	waitFor(t, 90*time.Second, "the outbox's events reach the stream", func() (bool, string) {
-		rctx, cl := context.WithTimeout(ctx, 10*time.Second)
-		defer cl()
-		evs, err = readStream(rctx, js)
-		if err != nil {
-			return false, err.Error()
-		}
-		have := map[string]bool{}
-		for _, e := range evs {
-			have[e.ID] = true
-		}
-		for _, r := range replies {
-			if !have[r.Event.ID] {
-				return false, "missing " + r.Event.Type + " " + r.Event.ID
-			}
-		}
-		return true, ""
-	})
+	evs := waitRepliesStored(t, ctx, js, 90*time.Second, 10*time.Second, "the outbox's events reach the stream", replies)
 	seqOf := map[string]uint64{}
 	count := map[string]int{}
 	for _, e := range evs {
