@@ -349,11 +349,7 @@ func TestPageAndAssets(t *testing.T) {
 
 func TestSeriesThinnedInTheList(t *testing.T) {
 	e := setup(t, Config{})
-	var evs []events.Event
-	for i := 0; i < 200; i++ {
-		evs = append(evs, ev(events.TableStats, "n1", "users", withData("bytes", i)))
-	}
-	e.publish(evs...)
+	e.publish(statsSeries(200, "users")...)
 	var list, one []cardJSON
 	e.do("GET", "/api/tables", nil, nil, &list)
 	e.do("GET", "/api/tables/users", nil, nil, &one)

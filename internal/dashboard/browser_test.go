@@ -44,6 +44,16 @@ func browser(t testing.TB) context.Context {
 	return nil
 }
 
+// browserMust returns a check that fails t on a browser error.
+func browserMust(t testing.TB) func(error) {
+	return func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("browser: %v", err)
+		}
+	}
+}
+
 func startBrowser(t testing.TB) (context.Context, error) {
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(chromiumPath),
@@ -121,12 +131,7 @@ func TestBrowserCompactShowsLiveRow(t *testing.T) {
 
 	cardSel := `article.card[data-table="users"][data-node="n1"]`
 	rowSel := `#history tbody tr[data-type="compaction.completed"][data-table="users"]`
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatalf("browser: %v", err)
-		}
-	}
+	must := browserMust(t)
 	// Log in with the admin token through the page's form.
 	must(chromedp.Do(ctx,
 		chromedp.Navigate(e.url+"/"),
@@ -212,12 +217,7 @@ func TestBrowserHistoryFiltersAndPaging(t *testing.T) {
 		}
 	}
 	e.publish(evs...)
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatalf("browser: %v", err)
-		}
-	}
+	must := browserMust(t)
 	seqs := func() []int {
 		t.Helper()
 		v, err := chromedp.Run(ctx, chromedp.Evaluate[[]int](`[...document.querySelectorAll('#history tbody tr')].map((r) => Number(r.dataset.seq))`))
@@ -291,12 +291,7 @@ func TestBrowserStatsHiddenByDefault(t *testing.T) {
 	}
 	seed = append(seed, ev(events.BackupFailed, "n1", "orders", withResult("failed", 3, "disk full")))
 	last := e.publish(seed...) // 34 events: 30 stats, 3 compactions, 1 failed backup
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatalf("browser: %v", err)
-		}
-	}
+	must := browserMust(t)
 	types := func() []string {
 		t.Helper()
 		v, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('#history tbody tr')].map((r) => r.dataset.type)`))

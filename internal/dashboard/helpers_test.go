@@ -37,13 +37,7 @@ type env struct {
 func setup(t testing.TB, cfg Config) *env {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	srv := natstest.Start(t)
-	nc := srv.Connect(t)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	natstest.CreateStream(ctx, t, js, prefix)
+	srv, nc, js := natstest.StartWithStream(ctx, t, prefix)
 	dash, err := New(nc, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -77,12 +71,33 @@ func setup(t testing.TB, cfg Config) *env {
 // applied them; it returns the last sequence.
 func (e *env) publish(evs ...events.Event) uint64 {
 	e.t.Helper()
-	var seq uint64
-	for _, ev := range evs {
-		seq = natstest.MustPublish(e.ctx, e.t, e.js, prefix, ev)
-	}
+	seq := natstest.PublishAll(e.ctx, e.t, e.js, prefix, evs)
 	e.waitSeq(seq)
 	return seq
+}
+
+// statsSeries is n table.stats events of node n1 for table, with bytes
+// 0, 1, ..., n-1.
+func statsSeries(n int, table string) []events.Event {
+	evs := make([]events.Event, 0, n)
+	for i := 0; i < n; i++ {
+		evs = append(evs, ev(events.TableStats, "n1", table, withData("bytes", i)))
+	}
+	return evs
+}
+
+// statusWithHost sends GET url with the Host header set to host and
+// returns the status code.
+func statusWithHost(t testing.TB, url, host string) int {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	req.Host = host
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }
 
 func (e *env) waitSeq(seq uint64) {

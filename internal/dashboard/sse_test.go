@@ -49,11 +49,7 @@ func TestStreamDeliversNewEvents(t *testing.T) {
 
 func TestStreamCatchesUpAfterReconnect(t *testing.T) {
 	e := setup(t, Config{})
-	var evs []events.Event
-	for i := 0; i < 5; i++ {
-		evs = append(evs, ev(events.TableStats, "n1", "users", withData("bytes", i)))
-	}
-	e.publish(evs...)
+	e.publish(statsSeries(5, "users")...)
 	// An EventSource that saw seq 2 reconnects: it gets 3, 4, 5 in order.
 	c := e.stream("/api/stream", map[string]string{"Last-Event-ID": "2"})
 	for want := 3; want <= 5; want++ {

@@ -128,3 +128,36 @@ func MustPublish(ctx context.Context, t testing.TB, js jetstream.JetStream, pref
 	}
 	return seq
 }
+
+// JetStream connects to s (see Connect) and opens a JetStream context on
+// that connection with opts.
+func (s *Server) JetStream(t testing.TB, opts ...jetstream.JetStreamOpt) (*nats.Conn, jetstream.JetStream) {
+	t.Helper()
+	nc := s.Connect(t)
+	js, err := jetstream.New(nc, opts...)
+	if err != nil {
+		t.Fatalf("jetstream: %v", err)
+	}
+	return nc, js
+}
+
+// StartWithStream starts a server (see Start), connects to it (see
+// JetStream) and creates the event stream for prefix (see CreateStream).
+func StartWithStream(ctx context.Context, t testing.TB, prefix string, opts ...jetstream.JetStreamOpt) (*Server, *nats.Conn, jetstream.JetStream) {
+	t.Helper()
+	s := Start(t)
+	nc, js := s.JetStream(t, opts...)
+	CreateStream(ctx, t, js, prefix)
+	return s, nc, js
+}
+
+// PublishAll publishes evs in order (see MustPublish) and returns the
+// sequence of the last one (0 when evs is empty).
+func PublishAll(ctx context.Context, t testing.TB, js jetstream.JetStream, prefix string, evs []events.Event) uint64 {
+	t.Helper()
+	var seq uint64
+	for _, e := range evs {
+		seq = MustPublish(ctx, t, js, prefix, e)
+	}
+	return seq
+}

@@ -167,13 +167,7 @@ func projectionReplay(ctx context.Context, b *testing.B, js jetstream.JetStream,
 func BenchmarkReplay(b *testing.B) {
 	ctx := context.Background()
 	n := benchEvents(b)
-	srv := natstest.Start(b)
-	nc := srv.Connect(b)
-	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096))
-	if err != nil {
-		b.Fatal(err)
-	}
-	natstest.CreateStream(ctx, b, js, prefix)
+	_, _, js := natstest.StartWithStream(ctx, b, prefix, jetstream.WithPublishAsyncMaxPending(4096))
 	last := fillStream(ctx, b, js, n)
 
 	b.ResetTimer()

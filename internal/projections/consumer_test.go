@@ -6,70 +6,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/custodian-dev/custodian/internal/events"
 	"github.com/custodian-dev/custodian/internal/natstest"
 )
 
-const prefix = "custodian"
-
-// fresh gives each event a new id, so that the stream's duplicate window
-// does not drop a script's events across tests.
-func fresh(evs []events.Event) []events.Event {
-	out := make([]events.Event, len(evs))
-	for i, e := range evs {
-		e.ID = events.NewID()
-		out[i] = e
-	}
-	return out
-}
-
-func startConsumer(ctx context.Context, t *testing.T, js jetstream.JetStream, opts Options) (*Projection, *Consumer, chan error) {
-	t.Helper()
-	p := New(opts)
-	c := NewConsumer(js, events.StreamName, p)
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	return p, c, done
-}
-
-func waitSeq(t *testing.T, p *Projection, seq uint64) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for p.LastSeq() < seq {
-		if time.Now().After(deadline) {
-			t.Fatalf("projection stuck at %d, want %d", p.LastSeq(), seq)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
-func waitReady(t *testing.T, c *Consumer) {
-	t.Helper()
-	select {
-	case <-c.Ready():
-	case <-time.After(20 * time.Second):
-		t.Fatalf("consumer not ready: %+v", c.Status())
-	}
-}
-
-func stateOf(p *Projection) *State {
-	var s *State
-	p.Read(func(st *State) { s = st })
-	return s
-}
-
 func TestConsumerReplayEqualsLive(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	srv := natstest.Start(t)
-	nc := srv.Connect(t)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	natstest.CreateStream(ctx, t, js, prefix)
+	_, _, js := natstest.StartWithStream(ctx, t, prefix)
 
 	live, liveC, liveDone := startConsumer(ctx, t, js, Options{HistoryLimit: 300})
 	waitReady(t, liveC) // empty stream: ready at once
@@ -97,9 +41,7 @@ func TestConsumerReplayEqualsLive(t *testing.T) {
 	}
 
 	// Both went through the stream: the same JSON, the same state.
-	var equal bool
-	live.Read(func(a *State) { replay.Read(func(b *State) { equal = reflect.DeepEqual(a, b) }) })
-	if !equal {
+	if !sameState(live, replay) {
 		t.Fatal("replayed state differs from live state")
 	}
 	// And the same as folding the events directly.
@@ -132,29 +74,17 @@ func TestConsumerReplayEqualsLive(t *testing.T) {
 func TestConsumerSurvivesNATSRestart(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	srv := natstest.Start(t)
-	nc := srv.Connect(t)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	natstest.CreateStream(ctx, t, js, prefix)
+	srv, _, js := natstest.StartWithStream(ctx, t, prefix)
 	evs := fresh(script(300))
-	for _, e := range evs[:100] {
-		natstest.MustPublish(ctx, t, js, prefix, e)
-	}
+	natstest.PublishAll(ctx, t, js, prefix, evs[:100])
 	p, c, _ := startConsumer(ctx, t, js, Options{})
 	waitReady(t, c)
 	waitSeq(t, p, 100)
 
 	srv.Restart()
-	for _, e := range evs[100:200] {
-		publishRetry(ctx, t, js, e)
-	}
+	publishAllRetry(ctx, t, js, evs[100:200])
 	srv.Restart()
-	for _, e := range evs[200:] {
-		publishRetry(ctx, t, js, e)
-	}
+	publishAllRetry(ctx, t, js, evs[200:])
 	waitSeq(t, p, 300)
 	time.Sleep(200 * time.Millisecond) // let anything extra arrive, if it would
 
@@ -181,41 +111,15 @@ func TestConsumerSurvivesNATSRestart(t *testing.T) {
 
 	replay, rc, _ := startConsumer(ctx, t, js, Options{})
 	waitReady(t, rc)
-	var equal bool
-	p.Read(func(a *State) { replay.Read(func(b *State) { equal = reflect.DeepEqual(a, b) }) })
-	if !equal {
+	if !sameState(p, replay) {
 		t.Fatal("state after restarts differs from a fresh replay")
-	}
-}
-
-// publishRetry publishes through a reconnecting client: a publish that
-// fails while the server restarts is retried with the same message id.
-func publishRetry(ctx context.Context, t *testing.T, js jetstream.JetStream, e events.Event) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		_, err := natstest.Publish(pctx, js, prefix, e)
-		cancel()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("publish %s: %v", e.Type, err)
-		}
-		time.Sleep(50 * time.Millisecond)
 	}
 }
 
 func TestConsumerWaitsForStream(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	srv := natstest.Start(t)
-	nc := srv.Connect(t)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, js := natstest.Start(t).JetStream(t)
 	p, c, _ := startConsumer(ctx, t, js, Options{})
 	waitReady(t, c) // no stream yet: nothing to replay
 	natstest.CreateStream(ctx, t, js, prefix)
@@ -229,13 +133,7 @@ func TestConsumerWaitsForStream(t *testing.T) {
 func TestConsumerSkipsGarbage(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	srv := natstest.Start(t)
-	nc := srv.Connect(t)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	natstest.CreateStream(ctx, t, js, prefix)
+	_, _, js := natstest.StartWithStream(ctx, t, prefix)
 	if _, err := js.Publish(ctx, prefix+".events.n1.users.table.stats", []byte("not json")); err != nil {
 		t.Fatal(err)
 	}
@@ -252,20 +150,9 @@ func TestConsumerSkipsGarbage(t *testing.T) {
 func TestConsumerStartsOverOnANewStream(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	srv := natstest.Start(t)
-	nc := srv.Connect(t)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	natstest.CreateStream(ctx, t, js, prefix)
-	for _, e := range fresh(script(20)) {
-		natstest.MustPublish(ctx, t, js, prefix, e)
-	}
-	p := New(Options{})
-	c := NewConsumer(js, events.StreamName, p)
-	c.checkEvery = 50 * time.Millisecond
-	go func() { _ = c.Run(ctx) }()
+	_, _, js := natstest.StartWithStream(ctx, t, prefix)
+	natstest.PublishAll(ctx, t, js, prefix, fresh(script(20)))
+	p, c, _ := startConsumer(ctx, t, js, Options{}, func(c *Consumer) { c.checkEvery = 50 * time.Millisecond })
 	waitReady(t, c)
 	waitSeq(t, p, 20)
 
@@ -276,9 +163,7 @@ func TestConsumerStartsOverOnANewStream(t *testing.T) {
 	}
 	natstest.CreateStream(ctx, t, js, prefix)
 	evs := fresh(script(30))
-	for _, e := range evs {
-		natstest.MustPublish(ctx, t, js, prefix, e)
-	}
+	natstest.PublishAll(ctx, t, js, prefix, evs)
 	// Until the watch notices (checkEvery), the ordered consumer may go on
 	// at sequence 21 of the new stream: applied 30, last 30 can be seen
 	// with the old 20 events still in. Wait for the projection to hold
@@ -309,21 +194,10 @@ func TestConsumerStartsOverOnANewStream(t *testing.T) {
 func TestConsumerStopsWhileTheStreamIsGone(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	srv := natstest.Start(t)
-	nc := srv.Connect(t)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	natstest.CreateStream(ctx, t, js, prefix)
-	for _, e := range fresh(script(5)) {
-		natstest.MustPublish(ctx, t, js, prefix, e)
-	}
-	p := New(Options{})
-	c := NewConsumer(js, events.StreamName, p)
+	_, _, js := natstest.StartWithStream(ctx, t, prefix)
+	natstest.PublishAll(ctx, t, js, prefix, fresh(script(5)))
 	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- c.Run(runCtx) }()
+	_, c, done := startConsumer(runCtx, t, js, Options{})
 	waitReady(t, c)
 	if err := js.DeleteStream(ctx, events.StreamName); err != nil {
 		t.Fatal(err)

@@ -1,10 +1,16 @@
 package projections
 
 import (
+	"context"
 	"fmt"
+	"reflect"
+	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/custodian-dev/custodian/internal/events"
+	"github.com/custodian-dev/custodian/internal/natstest"
 )
 
 var baseTime = time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
@@ -84,4 +90,94 @@ func script(n int) []events.Event {
 		}
 	}
 	return out
+}
+
+const prefix = "custodian"
+
+// fresh gives each event a new id, so that the stream's duplicate window
+// does not drop a script's events across tests.
+func fresh(evs []events.Event) []events.Event {
+	out := make([]events.Event, len(evs))
+	for i, e := range evs {
+		e.ID = events.NewID()
+		out[i] = e
+	}
+	return out
+}
+
+// startConsumer runs a consumer of the event stream into a new projection
+// until ctx ends; tune, if any, adjusts the consumer before it runs. Run's
+// result arrives on the channel.
+func startConsumer(ctx context.Context, t *testing.T, js jetstream.JetStream, opts Options, tune ...func(*Consumer)) (*Projection, *Consumer, chan error) {
+	t.Helper()
+	p := New(opts)
+	c := NewConsumer(js, events.StreamName, p)
+	for _, f := range tune {
+		f(c)
+	}
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	return p, c, done
+}
+
+func waitSeq(t *testing.T, p *Projection, seq uint64) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for p.LastSeq() < seq {
+		if time.Now().After(deadline) {
+			t.Fatalf("projection stuck at %d, want %d", p.LastSeq(), seq)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func waitReady(t *testing.T, c *Consumer) {
+	t.Helper()
+	select {
+	case <-c.Ready():
+	case <-time.After(20 * time.Second):
+		t.Fatalf("consumer not ready: %+v", c.Status())
+	}
+}
+
+// sameState tells whether a and b hold deeply equal states.
+func sameState(a, b *Projection) bool {
+	var equal bool
+	a.Read(func(sa *State) { b.Read(func(sb *State) { equal = reflect.DeepEqual(sa, sb) }) })
+	return equal
+}
+
+func stateOf(p *Projection) *State {
+	var s *State
+	p.Read(func(st *State) { s = st })
+	return s
+}
+
+// publishAllRetry publishes evs in order through a reconnecting client: a
+// publish that fails while the server restarts is retried with the same
+// message id.
+func publishAllRetry(ctx context.Context, t *testing.T, js jetstream.JetStream, evs []events.Event) {
+	t.Helper()
+	for _, e := range evs {
+		publishRetry(ctx, t, js, e)
+	}
+}
+
+// publishRetry publishes through a reconnecting client: a publish that
+// fails while the server restarts is retried with the same message id.
+func publishRetry(ctx context.Context, t *testing.T, js jetstream.JetStream, e events.Event) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		_, err := natstest.Publish(pctx, js, prefix, e)
+		cancel()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("publish %s: %v", e.Type, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
