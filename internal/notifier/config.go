@@ -90,42 +90,18 @@ func (c Config) HasSinks() bool { return len(c.Webhooks)+len(c.Ntfys) > 0 }
 
 // withDefaults fills zero fields.
 func (c Config) withDefaults() Config {
-	if c.Name == "" {
-		c.Name = DefaultName
-	}
-	if c.Prefix == "" {
-		c.Prefix = events.DefaultPrefix
-	}
-	if c.GiveUp == 0 {
-		c.GiveUp = DefaultGiveUp
-	}
-	if c.Burst == 0 {
-		c.Burst = DefaultBurst
-	}
-	if c.BurstWindow == 0 {
-		c.BurstWindow = DefaultBurstWindow
-	}
-	if c.BackoffBase == 0 {
-		c.BackoffBase = DefaultBackoffBase
-	}
-	if c.BackoffMax == 0 {
-		c.BackoffMax = DefaultBackoffMax
-	}
-	if c.GroupWait == 0 {
-		c.GroupWait = DefaultGroupWait
-	}
-	if c.AckWait == 0 {
-		c.AckWait = DefaultAckWait
-	}
-	if c.HTTPTimeout == 0 {
-		c.HTTPTimeout = DefaultHTTPTimeout
-	}
-	if c.DeliveredTTL == 0 {
-		c.DeliveredTTL = DefaultDeliveredTTL
-	}
-	if c.MaxPending == 0 {
-		c.MaxPending = DefaultMaxPending
-	}
+	defaultTo(&c.Name, DefaultName)
+	defaultTo(&c.Prefix, events.DefaultPrefix)
+	defaultTo(&c.GiveUp, DefaultGiveUp)
+	defaultTo(&c.Burst, DefaultBurst)
+	defaultTo(&c.BurstWindow, DefaultBurstWindow)
+	defaultTo(&c.BackoffBase, DefaultBackoffBase)
+	defaultTo(&c.BackoffMax, DefaultBackoffMax)
+	defaultTo(&c.GroupWait, DefaultGroupWait)
+	defaultTo(&c.AckWait, DefaultAckWait)
+	defaultTo(&c.HTTPTimeout, DefaultHTTPTimeout)
+	defaultTo(&c.DeliveredTTL, DefaultDeliveredTTL)
+	defaultTo(&c.MaxPending, DefaultMaxPending)
 	if c.Log == nil {
 		c.Log = slog.Default()
 	}
@@ -181,3 +157,11 @@ func checkURL(s string) error {
 // claimLease is how long a notifier's claim on a (sink, event) pair lasts
 // without a refresh: after that (the notifier died) another one takes it.
 func (c Config) claimLease() time.Duration { return 2 * c.AckWait }
+
+// defaultTo sets *v to d when it holds its type's zero value.
+func defaultTo[T comparable](v *T, d T) {
+	var zero T
+	if *v == zero {
+		*v = d
+	}
+}
