@@ -129,12 +129,9 @@ func (t *Table) writeOne(ctx context.Context, op, key string, value json.RawMess
 		t.mu.RUnlock()
 		return err
 	}
-	// The old value for the dead estimate (see write).
-	old, err := db.Get(k, nil)
-	existed := err == nil
-	if errors.Is(err, leveldb.ErrNotFound) {
-		err = nil
-	}
+	// What the key held before, for the dead estimate (see write): from
+	// the recent writes if this table wrote it lately, else read.
+	existed, oldLen, err := t.prior(db, k, key)
 	if err == nil {
 		if value != nil {
 			err = db.Put(k, value, dataWrite(t.store.opts.NoSync))
@@ -150,7 +147,8 @@ func (t *Table) writeOne(ctx context.Context, op, key string, value json.RawMess
 		if value != nil {
 			newLen = len(value)
 		}
-		t.change(len(key), existed, len(old), newLen)
+		t.recent.set(db, key, newLen)
+		t.change(len(key), existed, oldLen, newLen)
 	}
 	t.mu.RUnlock()
 	if err != nil {
@@ -190,17 +188,12 @@ func (t *Table) write(ctx context.Context, op string, ops []Op) error {
 	}
 	priors := make([]prior, len(ops))
 	for i, o := range ops {
-		v, gerr := db.Get([]byte(o.Key), nil)
-		switch {
-		case gerr == nil:
-			priors[i] = prior{true, len(v)}
-		case errors.Is(gerr, leveldb.ErrNotFound):
-		default:
+		existed, n, gerr := t.prior(db, []byte(o.Key), o.Key)
+		if gerr != nil {
 			err = gerr
-		}
-		if err != nil {
 			break
 		}
+		priors[i] = prior{existed, n}
 	}
 	if err == nil {
 		err = db.Write(&b, dataWrite(t.store.opts.NoSync))
@@ -214,6 +207,7 @@ func (t *Table) write(ctx context.Context, op string, ops []Op) error {
 			if o.Op == "put" {
 				newLen = len(o.Value)
 			}
+			t.recent.set(db, o.Key, newLen)
 			t.change(len(o.Key), priors[i].existed, priors[i].oldLen, newLen)
 		}
 	}
@@ -222,4 +216,22 @@ func (t *Table) write(ctx context.Context, op string, ops []Op) error {
 		return t.fail(op, err)
 	}
 	return nil
+}
+
+// prior tells whether key exists in db and the length of its value, for
+// the dead estimate: from t.recent when this table wrote the key lately
+// (see recentLens), else by reading it (the bloom filters make an absent
+// key cheap). k is key as bytes. A read error (corruption) is returned.
+func (t *Table) prior(db *leveldb.DB, k []byte, key string) (existed bool, n int, err error) {
+	if existed, n, ok := t.recent.lookup(db, key); ok {
+		return existed, n, nil
+	}
+	v, err := db.Get(k, nil)
+	switch {
+	case err == nil:
+		return true, len(v), nil
+	case errors.Is(err, leveldb.ErrNotFound):
+		return false, 0, nil
+	}
+	return false, 0, err
 }

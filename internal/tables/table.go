@@ -44,6 +44,8 @@ type Table struct {
 	deadMu  sync.Mutex
 	dead    deadState
 	unsaved int // changes to dead since the last save
+
+	recent recentLens // the last writes' value lengths, for the dead estimate
 }
 
 // Name is the table's name.
