@@ -3,7 +3,6 @@ package bus
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -65,10 +64,17 @@ func runClients(b *testing.B, conns []*nats.Conn, n int, op func(c *nats.Conn, i
 // It is what cmd/supervisor wires when writes are not fsynced.
 func startNoSyncSupervisor(b *testing.B, n *node, table string) {
 	b.Helper()
+	startBenchSupervisor(b, n.nc, n.outbox, filepath.Join(n.data, "store-nosync"), "n2", table, true)
+}
+
+// startBenchSupervisor runs a supervisor (node, its store under dir, no
+// schedules) owning table, with its services on nc, emitting into ob;
+// noSync as tables.Options.NoSync. Stopped when b ends.
+func startBenchSupervisor(b *testing.B, nc *nats.Conn, ob *Outbox, dir, node, table string, noSync bool) {
+	b.Helper()
 	ctx := withTimeout(b, 60*time.Second)
 	never := supervisor.Policy{CompactEvery: -1, BackupEvery: -1, VerifyEvery: -1, StatsEvery: -1}
-	sup, err := supervisor.Open(filepath.Join(n.data, "store-nosync"), tables.Options{NoSync: true}, n.outbox,
-		supervisor.Config{Node: "n2", Defaults: never})
+	sup, err := supervisor.Open(dir, tables.Options{NoSync: noSync}, ob, supervisor.Config{Node: node, Defaults: never})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -80,22 +86,22 @@ func startNoSyncSupervisor(b *testing.B, n *node, table string) {
 	go func() { done <- sup.Run(runCtx) }()
 	b.Cleanup(func() {
 		if err := sup.Close(); err != nil {
-			b.Errorf("no-sync supervisor close: %v", err)
+			b.Errorf("supervisor %s close: %v", node, err)
 		}
 	})
 	b.Cleanup(func() {
 		stop()
 		if err := <-done; err != nil {
-			b.Errorf("no-sync supervisor run: %v", err)
+			b.Errorf("supervisor %s run: %v", node, err)
 		}
 	})
-	svc, err := StartServices(n.nc, sup, ServicesOptions{})
+	svc, err := StartServices(nc, sup, ServicesOptions{})
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() {
 		if err := svc.Stop(withTimeout(b, 30*time.Second)); err != nil {
-			b.Errorf("no-sync services stop: %v", err)
+			b.Errorf("supervisor %s services stop: %v", node, err)
 		}
 	})
 }
@@ -165,42 +171,24 @@ func BenchmarkDataPlaneVsNATSKV(b *testing.B) {
 		kvOf[c] = kv
 	}
 
-	const keys = 1000
-	value := []byte(`{"name":"ada lovelace","visits":12345,"tags":["a","b","c"]}`)
-	keyOf := func(i int) string { return fmt.Sprintf("k%05d", i%keys) }
-
-	putTo := func(subject string) func(c *nats.Conn, i int) error {
-		return func(c *nats.Conn, i int) error {
-			m, err := c.Request(subject, fmt.Appendf(nil, `{"key":%q,"value":%s}`, keyOf(i), value), 30*time.Second)
-			if err == nil && m.Header.Get("Nats-Service-Error-Code") != "" {
-				err = fmt.Errorf("put: %s", m.Data)
-			}
-			return err
-		}
-	}
-	putCust := putTo("custodian.kv.bench.put")
-	putCustNoSync := putTo("custodian.kv.benchns.put")
+	value := []byte(benchValue)
+	putCust := custodianPut("bench")
+	putCustNoSync := custodianPut("benchns")
 	putKV := func(c *nats.Conn, i int) error {
-		_, err := kvOf[c].Put(ctx, keyOf(i), value)
+		_, err := kvOf[c].Put(ctx, benchKey(i), value)
 		return err
 	}
-	getCust := func(c *nats.Conn, i int) error {
-		m, err := c.Request("custodian.kv.bench.get", fmt.Appendf(nil, `{"key":%q}`, keyOf(i)), 30*time.Second)
-		if err == nil && m.Header.Get("Nats-Service-Error-Code") != "" {
-			err = fmt.Errorf("get: %s", m.Data)
-		}
-		return err
-	}
+	getCust := custodianGet("bench")
 	getKV := func(c *nats.Conn, i int) error {
-		_, err := kvOf[c].Get(ctx, keyOf(i))
+		_, err := kvOf[c].Get(ctx, benchKey(i))
 		return err
 	}
 	// Every key exists before the gets; every store has its keys before the
 	// timed puts (so that they are all overwrites).
-	runClients(b, conns, keys, putCust)
-	runClients(b, conns, keys, putCustNoSync)
-	runClients(b, conns, keys, putKV)
-	runClients(b, syncConns, keys, putKV)
+	runClients(b, conns, benchKeys, putCust)
+	runClients(b, conns, benchKeys, putCustNoSync)
+	runClients(b, conns, benchKeys, putKV)
+	runClients(b, syncConns, benchKeys, putKV)
 
 	// The machine is shared: the kinds take turns in short rounds so that
 	// a change of load hits them alike. A rate is ops / total time.

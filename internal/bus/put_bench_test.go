@@ -1,7 +1,6 @@
 package bus
 
 import (
-	"fmt"
 	"testing"
 	"time"
 
@@ -19,9 +18,6 @@ import (
 //	go test -run '^$' -bench 'NoSyncPut/custodian' -benchtime 40000x \
 //	    -cpuprofile /tmp/cpu.out ./internal/bus/
 func BenchmarkNoSyncPut(b *testing.B) {
-	const keys = 1000
-	value := []byte(`{"name":"ada lovelace","visits":12345,"tags":["a","b","c"]}`)
-	keyOf := func(i int) string { return fmt.Sprintf("k%05d", i%keys) }
 	setup := func(b *testing.B) (*node, []*nats.Conn) {
 		n := startNode(b, nodeOptions{tables: []string{"bench"}})
 		conns := make([]*nats.Conn, benchClients)
@@ -33,14 +29,8 @@ func BenchmarkNoSyncPut(b *testing.B) {
 	b.Run("custodian", func(b *testing.B) {
 		n, conns := setup(b)
 		startNoSyncSupervisor(b, n, "benchns")
-		put := func(c *nats.Conn, i int) error {
-			m, err := c.Request("custodian.kv.benchns.put", fmt.Appendf(nil, `{"key":%q,"value":%s}`, keyOf(i), value), 30*time.Second)
-			if err == nil && m.Header.Get("Nats-Service-Error-Code") != "" {
-				err = fmt.Errorf("put: %s", m.Data)
-			}
-			return err
-		}
-		runClients(b, conns, keys, put)
+		put := custodianPut("benchns")
+		runClients(b, conns, benchKeys, put)
 		b.ResetTimer()
 		b.ReportMetric(runClients(b, conns, b.N, put), "put/s")
 	})
@@ -59,10 +49,10 @@ func BenchmarkNoSyncPut(b *testing.B) {
 			kvOf[c] = kv
 		}
 		put := func(c *nats.Conn, i int) error {
-			_, err := kvOf[c].Put(ctx, keyOf(i), value)
+			_, err := kvOf[c].Put(ctx, benchKey(i), []byte(benchValue))
 			return err
 		}
-		runClients(b, conns, keys, put)
+		runClients(b, conns, benchKeys, put)
 		b.ResetTimer()
 		b.ReportMetric(runClients(b, conns, b.N, put), "put/s")
 	})
