@@ -18,8 +18,10 @@ import (
 // existing key makes one dead record and adds the old key and value to the
 // dead bytes; a delete of an absent key still writes a tombstone (one dead
 // record, the key's bytes). Live records and live bytes follow puts of new
-// keys and deletes. Concurrent writes of the same key can make it drift;
-// it is an estimate.
+// keys and deletes. What a key held before a write comes from the table's
+// recent writes (recentLens) or, for a key it has not written lately, from
+// a read. Concurrent writes of the same key can make it drift; it is an
+// estimate.
 //
 // It is kept in a sidecar file, custodian-dead.json, inside the table's
 // directory (goleveldb ignores files it does not name), so that it moves

@@ -180,8 +180,9 @@ func (t *Table) write(ctx context.Context, op string, ops []Op) error {
 		t.mu.RUnlock()
 		return err
 	}
-	// Read the old values for the dead estimate (a bloom filter makes the
-	// absent case cheap). Within a batch a key may repeat; count each op.
+	// What each key held before, for the dead estimate (see prior).
+	// Within a batch a key may repeat; each op counts against the state
+	// before the batch.
 	type prior struct {
 		existed bool
 		oldLen  int

@@ -12,7 +12,7 @@ import (
 // BenchmarkNoSyncPut is the table's share of a data-plane put: Put on a
 // NoSync table from 16 goroutines over 1000 existing keys (every put an
 // overwrite), the shape of the bus benchmark BenchmarkDataPlaneVsNATSKV.
-// It is for profiling the write path (the read of the old value for the
+// It is for profiling the write path (the old value's length for the
 // dead estimate, the goleveldb write, the estimate's bookkeeping):
 //
 //	go test -run '^$' -bench NoSyncPut -benchmem ./internal/tables/
