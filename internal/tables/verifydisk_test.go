@@ -15,14 +15,23 @@ import (
 	"github.com/syndtr/goleveldb/leveldb/util"
 )
 
-// ldbFiles lists the .ldb files in dir.
-func ldbFiles(t *testing.T, dir string) []string {
+// liveLdbFiles lists the paths of the table files of tb's current version.
+// Not a listing of the directory: goleveldb deletes the files a compaction
+// replaced in the background, so one may still be there for a moment (and
+// after a close that came first).
+func liveLdbFiles(t *testing.T, tb *Table) []string {
 	t.Helper()
-	m, err := filepath.Glob(filepath.Join(dir, "*.ldb"))
+	tb.mu.RLock()
+	defer tb.mu.RUnlock()
+	list, err := liveTables(tb.db)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return m
+	var paths []string
+	for _, f := range list {
+		paths = append(paths, filepath.Join(tb.dir, fmt.Sprintf("%06d.ldb", f.num)))
+	}
+	return paths
 }
 
 // TestVerifyReadsDisk is the operator's report: a running table whose
@@ -50,7 +59,7 @@ func TestVerifyReadsDisk(t *testing.T) {
 	if err != nil || vr.Records != 300 {
 		t.Fatalf("verify of the healthy table: %+v %v", vr, err)
 	}
-	files := ldbFiles(t, tb.Dir())
+	files := liveLdbFiles(t, tb)
 	if len(files) != 1 {
 		t.Fatalf("want the table in one .ldb after a native compaction, have %v", files)
 	}
@@ -181,10 +190,10 @@ func TestVerifyFilterBlock(t *testing.T) {
 	if _, err := tb.Compact(ctx, ModeNative, nil); err != nil {
 		t.Fatal(err)
 	}
+	files := liveLdbFiles(t, tb)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	files := ldbFiles(t, filepath.Join(root, tablesDir, "t"))
 	if len(files) != 1 {
 		t.Fatalf("files %v", files)
 	}
@@ -234,10 +243,10 @@ func TestVerifyLegacySST(t *testing.T) {
 	if _, err := tb.Compact(ctx, ModeNative, nil); err != nil {
 		t.Fatal(err)
 	}
+	files := liveLdbFiles(t, tb)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	files := ldbFiles(t, filepath.Join(root, tablesDir, "t"))
 	if len(files) != 1 {
 		t.Fatalf("files %v", files)
 	}
