@@ -1,20 +1,21 @@
 package supervisor
 
 import (
-	"fmt"
-	"strings"
+	"errors"
+
+	"github.com/custodian-dev/custodian/internal/tables"
 )
 
-// opError wraps err with the table and operation, unless tables already did
-// (its errors read "table <name>: <op>: ..."), so that a message names them
-// once.
+// opError wraps err with the table and operation, unless it already is (or
+// wraps) a *tables.OpError of the same table and operation, so that a
+// message names them once.
 func opError(table, op string, err error) error {
 	if err == nil {
 		return nil
 	}
-	prefix := fmt.Sprintf("table %s: %s", table, op)
-	if strings.HasPrefix(err.Error(), prefix) {
+	var oe *tables.OpError
+	if errors.As(err, &oe) && oe.Table == table && oe.Op == op {
 		return err
 	}
-	return fmt.Errorf("%s: %w", prefix, err)
+	return &tables.OpError{Table: table, Op: op, Err: err}
 }

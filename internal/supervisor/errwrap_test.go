@@ -3,6 +3,8 @@ package supervisor
 import (
 	"errors"
 	"testing"
+
+	"github.com/custodian-dev/custodian/internal/tables"
 )
 
 func TestOpErrorNamesTableAndOperationOnce(t *testing.T) {
@@ -14,8 +16,18 @@ func TestOpErrorNamesTableAndOperationOnce(t *testing.T) {
 	if again := opError("users", "verify", once); again.Error() != once.Error() {
 		t.Fatalf("wrapped twice: %q", again)
 	}
-	if other := opError("users", "backup", once); other.Error() != "table users: backup: table users: verify: checksum mismatch" {
+	other := opError("users", "backup", once)
+	if other.Error() != "table users: backup: table users: verify: checksum mismatch" {
 		t.Fatalf("another operation must still wrap: %q", other)
+	}
+	var oe *tables.OpError
+	if !errors.As(other, &oe) || oe.Table != "users" || oe.Op != "backup" {
+		t.Fatalf("not a *tables.OpError naming users/backup: %#v", other)
+	}
+	// What tables returns is recognised by its type, not by its text.
+	lookalike := errors.New("table users: verify: made up")
+	if got := opError("users", "verify", lookalike); got.Error() != "table users: verify: table users: verify: made up" {
+		t.Fatalf("a plain error that only reads like one must be wrapped: %q", got)
 	}
 	if opError("users", "verify", nil) != nil {
 		t.Fatal("nil must stay nil")

@@ -47,7 +47,7 @@ func (t *Table) fail(op string, err error) error {
 		return nil
 	}
 	if !IsCorruption(err) {
-		return fmt.Errorf("table %s: %s: %w", t.name, op, err)
+		return &OpError{Table: t.name, Op: op, Err: err}
 	}
 	if t.store.opts.OnCorruption != nil {
 		t.store.opts.OnCorruption(t.name, op, err)
@@ -56,7 +56,7 @@ func (t *Table) fail(op string, err error) error {
 		return apierr.Wrap(apierr.TableUnavailable, err,
 			"table %s: %s: corruption detected; the table is unavailable while it is restored", t.name, op)
 	}
-	return fmt.Errorf("table %s: %s: %w", t.name, op, err)
+	return &OpError{Table: t.name, Op: op, Err: err}
 }
 
 // dataPlaneOp reports whether op names a data-plane operation (the op
@@ -75,7 +75,7 @@ func dataPlaneOp(op string) bool {
 func (t *Table) failCopy(op string, err error) error {
 	var de *dstError
 	if errors.As(err, &de) {
-		return fmt.Errorf("table %s: %s: %v", t.name, op, err)
+		return &OpError{Table: t.name, Op: op, Err: textError(err.Error())}
 	}
 	return t.fail(op, err)
 }
