@@ -20,6 +20,33 @@ const (
 
 func benchKey(i int) string { return fmt.Sprintf("k%05d", i%benchKeys) }
 
+// benchKind is one kind of operation of an interleaved benchmark.
+type benchKind struct {
+	name string
+	op   func(c *nats.Conn, i int) error
+}
+
+// interleave runs per operations of each kind (spread over conns), kind
+// after kind, rounds times, so that a change of the machine's load hits
+// every kind alike, and returns each kind's operations per second over its
+// rounds.
+func interleave(b *testing.B, conns []*nats.Conn, rounds, per int, kinds []benchKind) []float64 {
+	b.Helper()
+	spent := make([]time.Duration, len(kinds))
+	for range rounds {
+		for i, k := range kinds {
+			start := time.Now()
+			runClients(b, conns, per, k.op)
+			spent[i] += time.Since(start)
+		}
+	}
+	rates := make([]float64, len(kinds))
+	for i := range kinds {
+		rates[i] = float64(rounds*per) / spent[i].Seconds()
+	}
+	return rates
+}
+
 // custodianPut is a client's put of key i through custodian.kv.<table>.put.
 func custodianPut(table string) func(c *nats.Conn, i int) error {
 	subject := "custodian.kv." + table + ".put"
@@ -116,10 +143,7 @@ func BenchmarkDataPlaneVsReplicatedKV(b *testing.B) {
 		return err
 	}
 
-	kinds := []struct {
-		name string
-		op   func(c *nats.Conn, i int) error
-	}{
+	kinds := []benchKind{
 		{"custodian-put/s", custodianPut("bench")},
 		{"custodian-nosync-put/s", custodianPut("benchns")},
 		{"natskv-r3-put/s", kvPut(true)},
@@ -130,22 +154,13 @@ func BenchmarkDataPlaneVsReplicatedKV(b *testing.B) {
 	for _, k := range kinds[:4] { // every key exists before the timed rounds
 		runClients(b, conns, benchKeys, k.op)
 	}
-	const rounds = 5
-	per := max(b.N/rounds, 1)
-	spent := make([]time.Duration, len(kinds))
 	b.ResetTimer()
-	for range rounds {
-		for i, k := range kinds {
-			start := time.Now()
-			runClients(b, conns, per, k.op)
-			spent[i] += time.Since(start)
-		}
-	}
+	rates := interleave(b, conns, 5, max(b.N/5, 1), kinds)
 	b.StopTimer()
 	rate := map[string]float64{}
 	for i, k := range kinds {
-		rate[k.name] = float64(per*rounds) / spent[i].Seconds()
-		b.ReportMetric(rate[k.name], k.name)
+		rate[k.name] = rates[i]
+		b.ReportMetric(rates[i], k.name)
 	}
 	b.ReportMetric(rate["custodian-nosync-put/s"]/rate["natskv-r3-put/s"], "put-ratio-nosync-vs-r3")
 	b.ReportMetric(rate["custodian-put/s"]/rate["natskv-r3-put/s"], "put-ratio-fsync-vs-r3")

@@ -126,10 +126,7 @@ func BenchmarkRequestPathParts(b *testing.B) {
 			return err
 		}
 	}
-	kinds := []struct {
-		name string
-		op   func(c *nats.Conn, i int) error
-	}{
+	kinds := []benchKind{
 		{"noop", request("parts.noop")},
 		{"micro-noop", request("parts.micro")},
 		{"handoff-noop", request("parts.handoff")},
@@ -146,16 +143,8 @@ func BenchmarkRequestPathParts(b *testing.B) {
 	}
 	for _, clients := range []int{1, benchClients} {
 		b.Run(map[int]string{1: "1-client", benchClients: "16-clients"}[clients], func(b *testing.B) {
-			spent := make([]time.Duration, len(kinds))
-			for range 3 {
-				for i, k := range kinds {
-					start := time.Now()
-					runClients(b, conns[:clients], b.N, k.op)
-					spent[i] += time.Since(start)
-				}
-			}
-			for i, k := range kinds {
-				b.ReportMetric(float64(3*b.N)/spent[i].Seconds(), k.name+"/s")
+			for i, r := range interleave(b, conns[:clients], 3, b.N, kinds) {
+				b.ReportMetric(r, kinds[i].name+"/s")
 			}
 		})
 	}
