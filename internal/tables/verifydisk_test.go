@@ -63,7 +63,8 @@ func TestVerifyReadsDisk(t *testing.T) {
 	if len(files) != 1 {
 		t.Fatalf("want the table in one .ldb after a native compaction, have %v", files)
 	}
-	flipByte(t, files[0], -1)
+	file := files[0]
+	flipByte(t, file, -1)
 
 	var units []string
 	_, err = tb.Verify(ctx, func(done, total int64, unit string) { units = append(units, unit) })
@@ -73,8 +74,8 @@ func TestVerifyReadsDisk(t *testing.T) {
 	if !IsCorruption(err) {
 		t.Fatalf("verify error is not a corruption: %v", err)
 	}
-	if !strings.Contains(err.Error(), filepath.Base(files[0])) {
-		t.Fatalf("verify error does not name the damaged file %s: %v", files[0], err)
+	if !strings.Contains(err.Error(), filepath.Base(file)) {
+		t.Fatalf("verify error does not name the damaged file %s: %v", file, err)
 	}
 	calls := det.list()
 	if len(calls) != 1 || calls[0].table != "t" || calls[0].op != "verify" || !IsCorruption(calls[0].err) {
@@ -178,16 +179,15 @@ func TestCheckTableFileEveryByte(t *testing.T) {
 	}
 }
 
-// TestVerifyFilterBlock damages the filter block of a live table: goleveldb
-// ignores a damaged filter (it reads without it), so no scan can see it;
-// Verify's file check must.
-func TestVerifyFilterBlock(t *testing.T) {
-	ctx := context.Background()
-	root := t.TempDir()
+// compactedTableFile makes table "t" of a store in root with 300 records
+// in one table file (a native compaction), closes the store and returns
+// that file's path.
+func compactedTableFile(t *testing.T, root string) string {
+	t.Helper()
 	s := openTestStore(t, root, nil)
 	tb := mustOpen(t, s, "t")
 	fillBatch(t, tb, "k", 0, 300)
-	if _, err := tb.Compact(ctx, ModeNative, nil); err != nil {
+	if _, err := tb.Compact(context.Background(), ModeNative, nil); err != nil {
 		t.Fatal(err)
 	}
 	files := liveLdbFiles(t, tb)
@@ -197,7 +197,17 @@ func TestVerifyFilterBlock(t *testing.T) {
 	if len(files) != 1 {
 		t.Fatalf("files %v", files)
 	}
-	b, err := os.ReadFile(files[0])
+	return files[0]
+}
+
+// TestVerifyFilterBlock damages the filter block of a live table: goleveldb
+// ignores a damaged filter (it reads without it), so no scan can see it;
+// Verify's file check must.
+func TestVerifyFilterBlock(t *testing.T) {
+	ctx := context.Background()
+	root := t.TempDir()
+	file := compactedTableFile(t, root)
+	b, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,14 +226,14 @@ func TestVerifyFilterBlock(t *testing.T) {
 		t.Fatal("no filter block")
 	}
 	b[filterBH.offset+filterBH.length/2] ^= 0x80
-	if err := os.WriteFile(files[0], b, 0o644); err != nil {
+	if err := os.WriteFile(file, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	// The scan of a freshly opened database does not see it.
 	vr, err := VerifyDir(ctx, filepath.Join(root, tablesDir, "t"))
 	t.Logf("VerifyDir (a strict scan): %+v %v", vr, err)
 	s2 := openTestStore(t, root, nil)
-	tb, err = s2.Open(ctx, "t", false)
+	tb, err := s2.Open(ctx, "t", false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,21 +247,9 @@ func TestVerifyFilterBlock(t *testing.T) {
 func TestVerifyLegacySST(t *testing.T) {
 	ctx := context.Background()
 	root := t.TempDir()
-	s := openTestStore(t, root, nil)
-	tb := mustOpen(t, s, "t")
-	fillBatch(t, tb, "k", 0, 300)
-	if _, err := tb.Compact(ctx, ModeNative, nil); err != nil {
-		t.Fatal(err)
-	}
-	files := liveLdbFiles(t, tb)
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if len(files) != 1 {
-		t.Fatalf("files %v", files)
-	}
-	sst := strings.TrimSuffix(files[0], ".ldb") + ".sst"
-	if err := os.Rename(files[0], sst); err != nil {
+	file := compactedTableFile(t, root)
+	sst := strings.TrimSuffix(file, ".ldb") + ".sst"
+	if err := os.Rename(file, sst); err != nil {
 		t.Fatal(err)
 	}
 	s2 := openTestStore(t, root, nil)
