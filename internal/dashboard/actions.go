@@ -140,16 +140,6 @@ func writeReply(w http.ResponseWriter, reply *nats.Msg) {
 	writeRaw(w, status, reply.Data)
 }
 
-func writeRaw(w http.ResponseWriter, status int, b []byte) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_, _ = w.Write(b)
-	if len(b) == 0 || b[len(b)-1] != '\n' {
-		_, _ = w.Write([]byte{'\n'})
-	}
-}
-
 func codeFromStatus(status int) apierr.Code {
 	for _, c := range []apierr.Code{apierr.InvalidRequest, apierr.NotFound, apierr.Busy, apierr.TooLarge, apierr.TableUnavailable} {
 		if c.Status() == status {

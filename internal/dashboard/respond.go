@@ -30,18 +30,23 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 		writeError(w, http.StatusInternalServerError, string(apierr.Internal), "encode: "+err.Error())
 		return
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_, _ = w.Write(append(b, '\n'))
+	writeRaw(w, status, append(b, '\n'))
 }
 
+// writeError answers with the contract's error shape (which always encodes).
 func writeError(w http.ResponseWriter, status int, code, msg string) {
-	b, _ := json.Marshal(errorBody{Error: errorDetail{Code: code, Message: msg}})
+	writeJSON(w, status, errorBody{Error: errorDetail{Code: code, Message: msg}})
+}
+
+// writeRaw answers with a JSON body as it is, ending it with a newline.
+func writeRaw(w http.ResponseWriter, status int, b []byte) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	_, _ = w.Write(append(b, '\n'))
+	_, _ = w.Write(b)
+	if len(b) == 0 || b[len(b)-1] != '\n' {
+		_, _ = w.Write([]byte{'\n'})
+	}
 }
 
 // writeAPIError answers with err's contract code and its status.
