@@ -50,20 +50,27 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 	if _, err := fmt.Fprintf(w, "retry: 2000\n: custodian events, last seq %d\n\n", s.proj.LastSeq()); err != nil {
 		return
 	}
+	// send writes a row the client has not had and the filter selects; it
+	// fails only when the client is gone.
 	sent := after
+	send := func(row projections.Row) error {
+		if row.Seq <= sent || !f.Match(row) {
+			return nil
+		}
+		if err := writeEvent(w, row); err != nil {
+			return err
+		}
+		sent = row.Seq
+		return nil
+	}
 	if after > 0 {
 		// Missed rows, oldest first; rows that also arrive on sub are
 		// skipped below by sequence.
 		missed := s.proj.History(projections.Filter{Limit: projections.DefaultHistoryLimit})
 		for i := len(missed) - 1; i >= 0; i-- {
-			row := missed[i]
-			if row.Seq <= sent || !f.Match(row) {
-				continue
-			}
-			if writeEvent(w, row) != nil {
+			if send(missed[i]) != nil {
 				return
 			}
-			sent = row.Seq
 		}
 	}
 	fl.Flush()
@@ -84,12 +91,11 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 				return // fell behind: the client reconnects with Last-Event-ID
 			}
 			if row.Seq <= sent || !f.Match(row) {
-				continue
+				continue // nothing written: nothing to flush
 			}
-			if writeEvent(w, row) != nil {
+			if send(row) != nil {
 				return
 			}
-			sent = row.Seq
 			// Send what else is queued before flushing.
 			for drained := false; !drained; {
 				select {
@@ -98,11 +104,8 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 						fl.Flush()
 						return
 					}
-					if row.Seq > sent && f.Match(row) {
-						if writeEvent(w, row) != nil {
-							return
-						}
-						sent = row.Seq
+					if send(row) != nil {
+						return
 					}
 				default:
 					drained = true
