@@ -35,22 +35,13 @@ func TestHelperProcess(t *testing.T) {
 		fmt.Fprintf(os.Stdout, "ack %s %s\n", k, v)
 		outMu.Unlock()
 	}
-	s, err := OpenStore(os.Getenv(envRoot), Options{NoSync: os.Getenv(envNoSync) == "1", Failpoint: func(name string) {
+	tb := childTable(os.Getenv(envRoot), Options{NoSync: os.Getenv(envNoSync) == "1", Failpoint: func(name string) {
 		if name == fp {
 			syscall.Kill(os.Getpid(), syscall.SIGKILL)
 			select {} // never returns
 		}
 	}})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(3)
-	}
 	ctx := context.Background()
-	tb, err := s.Open(ctx, "t", true)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(3)
-	}
 	put := func(k string, v json.RawMessage) {
 		outMu.Lock()
 		fmt.Fprintf(os.Stdout, "try %s %s\n", k, v)
@@ -115,6 +106,7 @@ func TestHelperProcess(t *testing.T) {
 			os.Exit(3)
 		}
 	}
+	var err error
 	switch kind {
 	case "salvage":
 		_, err = tb.Salvage(ctx, nil)

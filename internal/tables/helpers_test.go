@@ -182,6 +182,27 @@ func childCmd(run string, env ...string) *exec.Cmd {
 	return cmd
 }
 
+// childExit ends a helper process that met err: the error on stderr, exit
+// status 3, which the parent reports as a failure of the child.
+func childExit(err error) {
+	fmt.Fprintln(os.Stderr, err)
+	os.Exit(3)
+}
+
+// childTable opens (creating it) table "t" of the store at root with opts,
+// for a helper process; an error ends the process (childExit).
+func childTable(root string, opts Options) *Table {
+	s, err := OpenStore(root, opts)
+	if err != nil {
+		childExit(err)
+	}
+	tb, err := s.Open(context.Background(), "t", true)
+	if err != nil {
+		childExit(err)
+	}
+	return tb
+}
+
 // runChildUntilKilled runs cmd to its end and fails the test unless the
 // child died by SIGKILL (what says where, for the message); it returns the
 // child's stdout.

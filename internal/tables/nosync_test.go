@@ -38,19 +38,9 @@ func TestNoSyncWriterProcess(t *testing.T) {
 	if os.Getenv(envNoSyncWriter) != "1" {
 		t.Skip("helper process")
 	}
-	fail := func(err error) {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(3)
-	}
-	s, err := OpenStore(os.Getenv(envNoSyncRoot), Options{NoSync: true})
-	if err != nil {
-		fail(err)
-	}
+	fail := childExit
+	tb := childTable(os.Getenv(envNoSyncRoot), Options{NoSync: true})
 	ctx := context.Background()
-	tb, err := s.Open(ctx, "t", true)
-	if err != nil {
-		fail(err)
-	}
 	out := bufio.NewWriter(os.Stdout)
 	var outMu sync.Mutex
 	say := func(kind string, ops []Op) {

@@ -91,21 +91,11 @@ func TestCountHelperProcess(t *testing.T) {
 	if err != nil {
 		t.Skip("helper process")
 	}
-	s, err := OpenStore(os.Getenv(envRoot), Options{NoSync: os.Getenv(envNoSync) == "1"})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(3)
-	}
+	tb := childTable(os.Getenv(envRoot), Options{NoSync: os.Getenv(envNoSync) == "1"})
 	ctx := context.Background()
-	tb, err := s.Open(ctx, "t", true)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(3)
-	}
 	live, lb, err := countWorkload(ctx, tb, n)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(3)
+		childExit(err)
 	}
 	fmt.Fprintf(os.Stdout, "live %d %d\n", live, lb)
 	syscall.Kill(os.Getpid(), syscall.SIGKILL)
