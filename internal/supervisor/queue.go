@@ -139,14 +139,19 @@ func (s *Supervisor) enqueueLocked(ts *tableState, j *job, front bool) {
 	ts.poke()
 }
 
-// finishJob hands the outcome to every ticket of j and clears the running
-// mark.
-func (s *Supervisor) finishJob(ts *tableState, j *job, outcome events.Event, err error) {
-	s.mu.Lock()
+// clearRunningLocked clears ts's running mark if j holds it; s.mu is held.
+func clearRunningLocked(ts *tableState, j *job) {
 	if ts.running == j {
 		ts.running = nil
 		ts.progress.Store(nil)
 	}
+}
+
+// finishJob hands the outcome to every ticket of j and clears the running
+// mark.
+func (s *Supervisor) finishJob(ts *tableState, j *job, outcome events.Event, err error) {
+	s.mu.Lock()
+	clearRunningLocked(ts, j)
 	if !j.needsSlot() {
 		ts.restorePending = false
 		for _, q := range ts.queue {

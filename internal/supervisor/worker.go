@@ -22,10 +22,7 @@ func (s *Supervisor) runJob(ts *tableState, j *job) {
 			// work cannot run; it is refused, not failed (see refusal).
 			e, err, eerr := s.refusal(j, reason)
 			s.mu.Lock()
-			if ts.running == j {
-				ts.running = nil
-				ts.progress.Store(nil)
-			}
+			clearRunningLocked(ts, j)
 			s.mu.Unlock()
 			s.endTickets(j, e, joinErr(err, eerr))
 			return
@@ -56,10 +53,7 @@ func (s *Supervisor) runJob(ts *tableState, j *job) {
 // outcome; the table is left for its next schedule.
 func (s *Supervisor) retryLater(ts *tableState, j *job, last events.Event, lastErr error) {
 	s.mu.Lock()
-	if ts.running == j {
-		ts.running = nil
-		ts.progress.Store(nil)
-	}
+	clearRunningLocked(ts, j)
 	if lastErr != nil {
 		ts.lastError = lastErr.Error()
 	}
