@@ -199,16 +199,24 @@ func benchSetup(b *testing.B) benchTemplate {
 	return tpl
 }
 
+// openRawCopy copies the template's database (cp -r) and opens the copy
+// with goleveldb alone, as a baseline's starting point.
+func openRawCopy(b *testing.B, tpl benchTemplate) *leveldb.DB {
+	b.Helper()
+	raw := filepath.Join(b.TempDir(), "raw")
+	cpR(b, tpl.dir, raw)
+	db, err := leveldb.OpenFile(raw, dbOptions(false))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return db
+}
+
 func BenchmarkNativeCompact(b *testing.B) {
 	tpl := benchSetup(b)
 	var base, ours time.Duration
 	for i := 0; i < b.N; i++ {
-		raw := filepath.Join(b.TempDir(), "raw")
-		cpR(b, tpl.dir, raw)
-		db, err := leveldb.OpenFile(raw, dbOptions(false))
-		if err != nil {
-			b.Fatal(err)
-		}
+		db := openRawCopy(b, tpl)
 		t0 := time.Now()
 		if err := db.CompactRange(util.Range{}); err != nil {
 			b.Fatal(err)
@@ -275,12 +283,7 @@ func BenchmarkRewrite(b *testing.B) {
 	var base, ours time.Duration
 	var pause, after, idleP99, busyP99 float64
 	for i := 0; i < b.N; i++ {
-		raw := filepath.Join(b.TempDir(), "raw")
-		cpR(b, tpl.dir, raw)
-		db, err := leveldb.OpenFile(raw, dbOptions(false))
-		if err != nil {
-			b.Fatal(err)
-		}
+		db := openRawCopy(b, tpl)
 		t0 := time.Now()
 		rawCopy(b, db, filepath.Join(b.TempDir(), "copy"))
 		base += time.Since(t0)
@@ -289,6 +292,7 @@ func BenchmarkRewrite(b *testing.B) {
 		s, tb := storeWith(b, b.TempDir(), tpl)
 		idle := latencies(tb, "idle", 500, nil)
 		var res CompactResult
+		var err error
 		b.StartTimer()
 		d, lat := during(tb, "busy", func() {
 			res, err = tb.Compact(context.Background(), ModeRewrite, nil)
@@ -451,12 +455,7 @@ func BenchmarkVerify(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		// Baseline: one strict scan with digest of an open copy, twice
 		// (the second with goleveldb's block cache as the first left it).
-		raw := filepath.Join(b.TempDir(), "raw")
-		cpR(b, tpl.dir, raw)
-		db, err := leveldb.OpenFile(raw, dbOptions(false))
-		if err != nil {
-			b.Fatal(err)
-		}
+		db := openRawCopy(b, tpl)
 		t0 := time.Now()
 		want := rawStrictScan(b, db)
 		base += time.Since(t0)
