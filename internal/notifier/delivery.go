@@ -189,29 +189,18 @@ func (d *delivery) record(ctx context.Context, r sinkResult) bool {
 	if r.digestID != "" {
 		out.Data["digest_id"] = r.digestID
 	}
+	mark := func(ctx context.Context) error { return d.n.ledger.mark(ctx, r.sink.Key(), d.ev.ID, state) }
+	publish := func(ctx context.Context) error { return d.n.publish(ctx, out) }
 	if r.ok {
 		out.Result = events.ResultOK
 		d.n.cfg.Log.Info("notifier: delivered", "sink", r.sink.Name(), "event", d.ev.ID, "type", d.ev.Type, "digest", r.digestID)
-	} else {
-		out.Result = events.ResultFailed
-		out.Error = fmt.Sprint(r.err)
-		out.Data["error"] = out.Error
+		return d.n.retry(ctx, "mark delivered", mark) && d.n.retry(ctx, "publish "+typ, publish)
 	}
-	if r.ok {
-		if !d.n.retry(ctx, "mark delivered", func(ctx context.Context) error {
-			return d.n.ledger.mark(ctx, r.sink.Key(), d.ev.ID, state)
-		}) {
-			return false
-		}
-		return d.n.retry(ctx, "publish "+typ, func(ctx context.Context) error { return d.n.publish(ctx, out) })
-	}
+	out.Result = events.ResultFailed
+	out.Error = fmt.Sprint(r.err)
+	out.Data["error"] = out.Error
 	// A give-up is marked only once notification.failed is in the stream.
-	if !d.n.retry(ctx, "publish "+typ, func(ctx context.Context) error { return d.n.publish(ctx, out) }) {
-		return false
-	}
-	return d.n.retry(ctx, "mark given up", func(ctx context.Context) error {
-		return d.n.ledger.mark(ctx, r.sink.Key(), d.ev.ID, state)
-	})
+	return d.n.retry(ctx, "publish "+typ, publish) && d.n.retry(ctx, "mark given up", mark)
 }
 
 // release gives up this notifier's claim when it stops before the sink's
