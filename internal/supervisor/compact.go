@@ -16,10 +16,7 @@ import (
 func (s *Supervisor) compact(ctx context.Context, ts *tableState, j *job) (e events.Event, retry bool, err error) {
 	start := time.Now()
 	pol := ts.pol
-	mode := tables.Mode(j.cmd.Body.Mode)
-	if mode == "" {
-		mode = pol.Mode
-	}
+	mode := compactMode(j.cmd, pol)
 	base := map[string]any{"mode": string(mode), "force": j.cmd.Body.Force, "threshold": pol.Threshold}
 
 	st, serr := ts.t.Stats(ctx)
@@ -66,6 +63,14 @@ func (s *Supervisor) compact(ctx context.Context, ts *tableState, j *job) (e eve
 	})
 	e = outcome(s.jobEvent(events.CompactionCompleted, j), events.ResultOK, start, nil, data)
 	return e, false, s.record(e)
+}
+
+// compactMode is the compaction mode of cmd: its body's, else the policy's.
+func compactMode(cmd Command, pol Policy) tables.Mode {
+	if cmd.Body.Mode != "" {
+		return tables.Mode(cmd.Body.Mode)
+	}
+	return pol.Mode
 }
 
 // compactFailed emits compaction.failed for this attempt; a first attempt is

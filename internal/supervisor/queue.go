@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"github.com/custodian-dev/custodian/internal/events"
-	"github.com/custodian-dev/custodian/internal/tables"
 )
 
 // job is one piece of work queued for a table: a command and the tickets
@@ -36,13 +35,9 @@ func (j *job) needsSlot() bool {
 // coalesceKey is what makes two queued commands identical: verb and body
 // (the compaction mode resolved against the policy; wait is not part of it).
 func coalesceKey(cmd Command, pol Policy) string {
-	mode := tables.Mode(cmd.Body.Mode)
-	if mode == "" {
-		mode = pol.Mode
-	}
 	switch cmd.Verb {
 	case events.VerbCompact:
-		return fmt.Sprintf("compact force=%t mode=%s", cmd.Body.Force, mode)
+		return fmt.Sprintf("compact force=%t mode=%s", cmd.Body.Force, compactMode(cmd, pol))
 	case events.VerbRestore:
 		return "restore backup=" + cmd.Body.BackupID
 	default:
