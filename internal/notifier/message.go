@@ -226,21 +226,19 @@ func quarantineOf(e events.Event) string {
 
 // triedOf tells which backups a failed automatic restore tried (data.tried).
 func triedOf(e events.Event) string {
+	var ids []string
 	switch v := e.Data["tried"].(type) {
-	case []any:
-		if len(v) > 0 {
-			ids := make([]string, len(v))
-			for i, x := range v {
-				ids[i] = fmt.Sprint(x)
-			}
-			return fmt.Sprintf("tried %d backup(s), none good: %s", len(v), strings.Join(ids, ", "))
+	case []any: // decoded JSON
+		for _, x := range v {
+			ids = append(ids, fmt.Sprint(x))
 		}
-	case []string:
-		if len(v) > 0 {
-			return fmt.Sprintf("tried %d backup(s), none good: %s", len(v), strings.Join(v, ", "))
-		}
+	case []string: // built in process
+		ids = v
 	}
-	return "found no good backup to restore"
+	if len(ids) == 0 {
+		return "found no good backup to restore"
+	}
+	return fmt.Sprintf("tried %d backup(s), none good: %s", len(ids), strings.Join(ids, ", "))
 }
 
 func fromBackup(e events.Event) string {
