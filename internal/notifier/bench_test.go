@@ -19,7 +19,7 @@ import (
 func benchEnv(b *testing.B) (*env, string, *atomic.Int64) {
 	b.Helper()
 	dir := b.TempDir()
-	srv := startNATSB(b, dir)
+	srv := startNATS(b, dir, -1)
 	nc := connectB(b, srv.ClientURL())
 	js, err := jetstream.New(nc)
 	if err != nil {

@@ -3,6 +3,7 @@ package notifier
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -10,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -24,7 +26,7 @@ const testPrefix = "custodian"
 
 // startNATS runs an embedded JetStream server on port (-1: any) storing
 // under dir.
-func startNATS(t *testing.T, dir string, port int) *server.Server {
+func startNATS(t testing.TB, dir string, port int) *server.Server {
 	t.Helper()
 	opts := natstest.DefaultTestOptions
 	opts.Port = port
@@ -99,6 +101,19 @@ func (e *env) publish(ev events.Event) {
 	if _, err := e.js.Publish(ctx, events.Subject(testPrefix, ev), b, jetstream.WithMsgID(ev.ID)); err != nil {
 		e.t.Fatalf("publish %s: %v", ev.Type, err)
 	}
+}
+
+// publishEach publishes one event of type typ for each of n tables named
+// by format (fmt.Sprintf(format, i)) and returns them.
+func (e *env) publishEach(typ, format string, n int) []events.Event {
+	e.t.Helper()
+	evs := make([]events.Event, 0, n)
+	for i := range n {
+		x := ev(typ, fmt.Sprintf(format, i), nil)
+		evs = append(evs, x)
+		e.publish(x)
+	}
+	return evs
 }
 
 // testConfig is a Config with fast retries for tests.
@@ -193,6 +208,19 @@ func (s *sink) setPolicy(p func(n int, w http.ResponseWriter) int) {
 	s.mu.Lock()
 	s.policy = p
 	s.mu.Unlock()
+}
+
+// failUntilHealthy makes s answer 503 until the returned flag is set, and
+// 200 from then on.
+func (s *sink) failUntilHealthy() *atomic.Bool {
+	healthy := new(atomic.Bool)
+	s.setPolicy(func(int, http.ResponseWriter) int {
+		if healthy.Load() {
+			return http.StatusOK
+		}
+		return http.StatusServiceUnavailable
+	})
+	return healthy
 }
 
 func (s *sink) requests() []request {
@@ -307,16 +335,6 @@ func mustJSON(t *testing.T, b []byte, v any) {
 	if err := json.Unmarshal(b, v); err != nil {
 		t.Fatalf("%s: %v", b, err)
 	}
-}
-
-func startNATSB(b *testing.B, dir string) *server.Server {
-	opts := natstest.DefaultTestOptions
-	opts.Port = -1
-	opts.JetStream = true
-	opts.StoreDir = dir
-	s := natstest.RunServer(&opts)
-	b.Cleanup(s.Shutdown)
-	return s
 }
 
 func connectB(b *testing.B, url string) *nats.Conn {

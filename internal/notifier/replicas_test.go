@@ -1,9 +1,6 @@
 package notifier
 
 import (
-	"fmt"
-	"net/http"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,12 +19,7 @@ func TestReplicasWithSameNameShareTheWork(t *testing.T) {
 	runNotifier(t, connect(t, e.srv.ClientURL()), cfg)
 	waitFor(t, 20*time.Second, "the consumer", func() bool { return e.drained("pager") })
 
-	var evs []events.Event
-	for i := range 40 {
-		x := ev(events.BackupFailed, fmt.Sprintf("t%02d", i), nil)
-		evs = append(evs, x)
-		e.publish(x)
-	}
+	evs := e.publishEach(events.BackupFailed, "t%02d", 40)
 	waitFor(t, 60*time.Second, "every event at both sinks", func() bool {
 		return len(hook.requests()) >= len(evs) && len(topic.requests()) >= len(evs) && e.drained("pager")
 	})
@@ -66,12 +58,7 @@ func TestDifferentNamesEachGetEveryEvent(t *testing.T) {
 	runNotifier(t, connect(t, e.srv.ClientURL()), b)
 	waitFor(t, 20*time.Second, "both consumers", func() bool { return e.drained("ops") && e.drained("dba") })
 
-	var evs []events.Event
-	for i := range 5 {
-		x := ev(events.TableDegraded, fmt.Sprintf("t%d", i), nil)
-		evs = append(evs, x)
-		e.publish(x)
-	}
+	evs := e.publishEach(events.TableDegraded, "t%d", 5)
 	waitFor(t, 30*time.Second, "every event at both sinks", func() bool {
 		return len(ops.requests()) >= len(evs) && len(dba.requests()) >= len(evs) && e.drained("ops") && e.drained("dba")
 	})
@@ -102,25 +89,14 @@ func TestDifferentNamesEachGetEveryEvent(t *testing.T) {
 func TestReplicaTakesOverWhenOneStops(t *testing.T) {
 	e := newEnv(t)
 	hook := newSink(t)
-	var healthy atomic.Bool
-	hook.setPolicy(func(int, http.ResponseWriter) int {
-		if healthy.Load() {
-			return http.StatusOK
-		}
-		return http.StatusServiceUnavailable
-	})
+	healthy := hook.failUntilHealthy()
 	cfg := testConfig("pager")
 	cfg.Webhooks = []string{hook.URL()}
 	stopA := runNotifier(t, connect(t, e.srv.ClientURL()), cfg)
 	runNotifier(t, connect(t, e.srv.ClientURL()), cfg)
 	waitFor(t, 20*time.Second, "the consumer", func() bool { return e.drained("pager") })
 
-	var evs []events.Event
-	for i := range 10 {
-		x := ev(events.VerifyFailed, fmt.Sprintf("t%d", i), nil)
-		evs = append(evs, x)
-		e.publish(x)
-	}
+	evs := e.publishEach(events.VerifyFailed, "t%d", 10)
 	waitFor(t, 30*time.Second, "attempts for every event", func() bool { return len(webhookIDs(t, hook.requests())) == len(evs) })
 	stopA()
 	healthy.Store(true)

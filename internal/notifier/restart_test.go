@@ -2,8 +2,6 @@ package notifier
 
 import (
 	"context"
-	"net/http"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -19,13 +17,7 @@ import (
 func TestKilledDuringRetriesThenRestarted(t *testing.T) {
 	e := newEnv(t)
 	up, down := newSink(t), newSink(t)
-	var healthy atomic.Bool
-	down.setPolicy(func(int, http.ResponseWriter) int {
-		if healthy.Load() {
-			return http.StatusOK
-		}
-		return http.StatusServiceUnavailable
-	})
+	healthy := down.failUntilHealthy()
 	child := startChild(t, e.srv.ClientURL(), "pager", up.URL(), down.URL())
 
 	evs := []events.Event{
@@ -79,13 +71,7 @@ func TestKilledDuringRetriesThenRestarted(t *testing.T) {
 func TestNATSRestartWhileEventsWait(t *testing.T) {
 	e := newEnv(t)
 	hook := newSink(t)
-	var healthy atomic.Bool
-	hook.setPolicy(func(int, http.ResponseWriter) int {
-		if healthy.Load() {
-			return http.StatusOK
-		}
-		return http.StatusServiceUnavailable
-	})
+	healthy := hook.failUntilHealthy()
 	cfg := testConfig("notifier")
 	cfg.Webhooks = []string{hook.URL()}
 	runNotifier(t, e.nc, cfg)
