@@ -97,11 +97,7 @@ func BenchmarkCommandToLiveRow(b *testing.B) {
 
 	// The page's side: one SSE connection, rows by command id.
 	sse := newArrivals()
-	req, err := http.NewRequestWithContext(e.ctx, http.MethodGet, e.url+"/api/stream?table=bench&type=compaction.completed", nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := http.DefaultClient.Do(e.request(e.ctx, http.MethodGet, "/api/stream?table=bench&type=compaction.completed", nil, nil))
 	if err != nil {
 		b.Fatal(err)
 	}

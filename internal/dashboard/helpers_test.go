@@ -111,17 +111,23 @@ func (e *env) waitSeq(seq uint64) {
 	}
 }
 
-// do sends a request and decodes a JSON answer into out (when non-nil).
-func (e *env) do(method, path string, body io.Reader, hdr map[string]string, out any) *http.Response {
+// request builds a request to the dashboard with the headers hdr.
+func (e *env) request(ctx context.Context, method, path string, body io.Reader, hdr map[string]string) *http.Request {
 	e.t.Helper()
-	req, err := http.NewRequestWithContext(e.ctx, method, e.url+path, body)
+	req, err := http.NewRequestWithContext(ctx, method, e.url+path, body)
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	for k, v := range hdr {
 		req.Header.Set(k, v)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	return req
+}
+
+// do sends a request and decodes a JSON answer into out (when non-nil).
+func (e *env) do(method, path string, body io.Reader, hdr map[string]string, out any) *http.Response {
+	e.t.Helper()
+	resp, err := http.DefaultClient.Do(e.request(e.ctx, method, path, body, hdr))
 	if err != nil {
 		e.t.Fatalf("%s %s: %v", method, path, err)
 	}
@@ -244,14 +250,7 @@ type sseClient struct {
 func (e *env) stream(path string, hdr map[string]string) *sseClient {
 	e.t.Helper()
 	ctx, cancel := context.WithCancel(e.ctx)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, e.url+path, nil)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	for k, v := range hdr {
-		req.Header.Set(k, v)
-	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := http.DefaultClient.Do(e.request(ctx, http.MethodGet, path, nil, hdr))
 	if err != nil {
 		e.t.Fatal(err)
 	}
