@@ -113,12 +113,6 @@ func BenchmarkBrowserCommandToRow(b *testing.B) {
 		bare = append(bare, toDurations(run("/healthz", bareLoop, n).Row)...)
 	}
 	b.StopTimer()
-	p50, p99 := percentile(row, 0.50), percentile(row, 0.99)
-	r50, r99 := percentile(bare, 0.50), percentile(bare, 0.99)
-	b.ReportMetric(float64(p50.Microseconds())/1000, "row_p50_ms")
-	b.ReportMetric(float64(p99.Microseconds())/1000, "row_p99_ms")
-	b.ReportMetric(float64(r50.Microseconds())/1000, "bare_p50_ms")
-	b.ReportMetric(float64(r99.Microseconds())/1000, "bare_p99_ms")
-	b.ReportMetric(float64(p50)/float64(r50), "p50_ratio")
+	p50, p99, r50, r99 := reportPercentiles(b, row, "row_", bare, "bare_")
 	b.Logf("%d commands from the page: row in live history p50 %v p99 %v; bare EventSource without the page p50 %v p99 %v", len(row), p50, p99, r50, r99)
 }
