@@ -96,11 +96,7 @@ func (s *Supervisor) emitProgress(ts *tableState) {
 	}
 	if ok, _ := ts.t.Available(); ok {
 		if st, err := ts.t.Stats(s.workCtx); err == nil {
-			e.Data["bytes"] = st.Bytes
-			e.Data["records"] = st.Records
-			e.Data["dead_records"] = st.DeadRecords
-			e.Data["dead_ratio"] = st.DeadRatio
-			e.Data["dead_bytes"] = st.DeadBytes
+			putStats(e.Data, st)
 		}
 	}
 	_ = s.record(e) // a failure is counted and kept by emit (NodeStatus)

@@ -144,14 +144,8 @@ func (s *Supervisor) emitStats(ts *tableState, due map[string]time.Time) {
 	e := events.New(events.TableStats, s.cfg.Node, ts.name)
 	e.Trigger = events.TriggerSchedule
 	e.Result = events.ResultOK
-	e.Data = map[string]any{
-		"bytes":        st.Bytes,
-		"records":      st.Records,
-		"dead_records": st.DeadRecords,
-		"dead_ratio":   st.DeadRatio,
-		"dead_bytes":   st.DeadBytes,
-		"queue":        queue,
-	}
+	e.Data = map[string]any{"queue": queue}
+	putStats(e.Data, st)
 	if running != "" {
 		// A long operation reports its progress here: the contract's
 		// event types are fixed, and table.stats is the periodic one.
@@ -169,4 +163,13 @@ func (s *Supervisor) emitStats(ts *tableState, due map[string]time.Time) {
 		}
 	}
 	_ = s.emit(s.workCtx, e) // a failure is counted and kept by emit (NodeStatus)
+}
+
+// putStats sets a table's size figures in the data of a table.stats event.
+func putStats(data map[string]any, st tables.Stats) {
+	data["bytes"] = st.Bytes
+	data["records"] = st.Records
+	data["dead_records"] = st.DeadRecords
+	data["dead_ratio"] = st.DeadRatio
+	data["dead_bytes"] = st.DeadBytes
 }
