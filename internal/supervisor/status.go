@@ -93,7 +93,7 @@ func (s *Supervisor) status(ctx context.Context, ts *tableState) TableStatus {
 	s.mu.Unlock()
 	if !ok {
 		st.Reason = reason
-		if reason == StateDegraded {
+		if reason == tables.ReasonDegraded {
 			st.State = StateDegraded
 		} else if st.Running == "" {
 			st.State = StateRestoring
