@@ -1,6 +1,7 @@
 package projections
 
 import (
+	"maps"
 	"strings"
 	"time"
 
@@ -104,16 +105,8 @@ func (c *Card) clone() Card {
 	out.LastBackupError = cloneOutcome(c.LastBackupError)
 	out.LastVerify = cloneOutcome(c.LastVerify)
 	out.LastRestore = cloneOutcome(c.LastRestore)
-	if c.Next != nil {
-		out.Next = make(map[string]time.Time, len(c.Next))
-		for k, v := range c.Next {
-			out.Next[k] = v
-		}
-	}
-	out.Counters = make(map[string]uint64, len(c.Counters))
-	for k, v := range c.Counters {
-		out.Counters[k] = v
-	}
+	out.Next = maps.Clone(c.Next)
+	out.Counters = maps.Clone(c.Counters) // never nil: newCard makes it
 	return out
 }
 
@@ -290,7 +283,7 @@ func resultOf(e events.Event) string {
 		return e.Result
 	}
 	switch {
-	case strings.HasSuffix(e.Type, ".failed"):
+	case events.IsFailure(e.Type):
 		return events.ResultFailed
 	case strings.HasSuffix(e.Type, ".skipped"):
 		return events.ResultSkipped

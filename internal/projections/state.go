@@ -1,6 +1,7 @@
 package projections
 
 import (
+	"maps"
 	"sort"
 	"strings"
 
@@ -162,11 +163,7 @@ func (s *State) History(f Filter) []Row { return s.history.query(f) }
 
 // Counts returns a copy of the event counters by type and result.
 func (s *State) Counts() map[CountKey]uint64 {
-	out := make(map[CountKey]uint64, len(s.counts))
-	for k, v := range s.counts {
-		out[k] = v
-	}
-	return out
+	return maps.Clone(s.counts)
 }
 
 func sortCards(cs []Card) {
