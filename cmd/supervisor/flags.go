@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -80,7 +81,6 @@ func parseFlags(args []string, out io.Writer) (settings, error) {
 			fmt.Fprint(out, usageHead)
 			fs.SetOutput(out)
 			fs.PrintDefaults()
-			return s, err
 		}
 		return s, err
 	}
@@ -168,7 +168,7 @@ func (s *settings) defaults() {
 		setDur(&p.StatsEvery, 5*time.Second)
 		setDur(&p.RetryDelay, 5*time.Second)
 		s.Overrides["demo"] = p
-		if !contains(s.Tables, "demo") {
+		if !slices.Contains(s.Tables, "demo") {
 			s.Tables = append(s.Tables, "demo")
 		}
 	}
@@ -236,13 +236,4 @@ func splitList(v string) []string {
 		}
 	}
 	return out
-}
-
-func contains(list []string, v string) bool {
-	for _, x := range list {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }

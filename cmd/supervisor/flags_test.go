@@ -6,6 +6,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -47,7 +48,7 @@ func TestDemoAddsTableAndShortSchedules(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !contains(s.Tables, "demo") || !contains(s.Tables, "users") {
+	if !slices.Contains(s.Tables, "demo") || !slices.Contains(s.Tables, "users") {
 		t.Fatalf("tables: %v", s.Tables)
 	}
 	p := s.Overrides["demo"]
