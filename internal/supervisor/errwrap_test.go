@@ -1,7 +1,11 @@
 package supervisor
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/custodian-dev/custodian/internal/tables"
@@ -31,5 +35,35 @@ func TestOpErrorNamesTableAndOperationOnce(t *testing.T) {
 	}
 	if opError("users", "verify", nil) != nil {
 		t.Fatal("nil must stay nil")
+	}
+}
+
+// A real error of a tables operation (a rewrite cancelled midway) is named
+// once, not "table t: compact: table t: compact: ...".
+func TestOpErrorOfARealRewriteNamesTableOnce(t *testing.T) {
+	s, err := tables.OpenStore(t.TempDir(), tables.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	ctx := context.Background()
+	tb, err := s.Open(ctx, "t", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3000 {
+		if err := tb.Put(ctx, fmt.Sprintf("k%05d", i), json.RawMessage(`{"v":1}`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	_, cerr := tb.Compact(cctx, tables.ModeRewrite, func(done, total int64, unit string) { cancel() })
+	if !errors.Is(cerr, context.Canceled) {
+		t.Fatalf("cancelled rewrite: %v", cerr)
+	}
+	got := opError("t", "compact", cerr).Error()
+	if strings.Count(got, "table t: compact:") != 1 {
+		t.Fatalf("table and operation named more than once: %q", got)
 	}
 }

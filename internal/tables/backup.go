@@ -98,7 +98,7 @@ func (t *Table) Backup(ctx context.Context, progress Progress) (Manifest, error)
 	s.failpoint(FPBackupAfterRename)
 	if err := checkBackup(ctx, final, m); err != nil {
 		os.RemoveAll(final)
-		return Manifest{}, fmt.Errorf("table %s: backup %s: %w", t.name, id, err)
+		return Manifest{}, opErrorf(t.name, "backup", "%s: %w", id, err)
 	}
 	s.failpoint(FPBackupAfterVerify)
 	if progress != nil {

@@ -72,7 +72,7 @@ func (s *Store) Backups(table string) ([]Manifest, error) {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, nil
 		}
-		return nil, fmt.Errorf("table %s: backups: %w", table, err)
+		return nil, opErrorf(table, "backups", "%w", err)
 	}
 	var ms []Manifest
 	for _, e := range ents {
@@ -120,10 +120,10 @@ func (s *Store) Prune(table string, keep int) ([]Manifest, error) {
 		// that still looks whole: the .tmp- name is cleaned by OpenStore.
 		gone := filepath.Join(s.backupDir(table), tmpPrefix+"prune-"+m.ID)
 		if err := os.Rename(dir, gone); err != nil {
-			return pruned, fmt.Errorf("table %s: prune %s: %w", table, m.ID, err)
+			return pruned, opErrorf(table, "prune", "%s: %w", m.ID, err)
 		}
 		if err := os.RemoveAll(gone); err != nil {
-			return pruned, fmt.Errorf("table %s: prune %s: %w", table, m.ID, err)
+			return pruned, opErrorf(table, "prune", "%s: %w", m.ID, err)
 		}
 		pruned = append(pruned, m)
 	}

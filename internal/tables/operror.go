@@ -17,6 +17,12 @@ func (e *OpError) Error() string { return fmt.Sprintf("table %s: %s: %v", e.Tabl
 // Unwrap is the cause.
 func (e *OpError) Unwrap() error { return e.Err }
 
+// opErrorf is an *OpError of table and op whose cause is
+// fmt.Errorf(format, args...) (so %w wraps as usual).
+func opErrorf(table, op, format string, args ...any) error {
+	return &OpError{Table: table, Op: op, Err: fmt.Errorf(format, args...)}
+}
+
 // textError is an error of text only: it wraps nothing.
 type textError string
 

@@ -2,7 +2,6 @@ package tables
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 	"time"
@@ -39,7 +38,7 @@ func (t *Table) Quarantine(ctx context.Context) (string, error) {
 	t.reason = ReasonQuarantined
 	q, err := t.moveToQuarantine()
 	if err != nil {
-		return "", fmt.Errorf("table %s: quarantine: %w", t.name, err)
+		return "", opErrorf(t.name, "quarantine", "%w", err)
 	}
 	return q, nil
 }
@@ -85,7 +84,7 @@ func (s *Store) Quarantined(table string) ([]string, error) {
 		if os.IsNotExist(err) {
 			return nil, nil
 		}
-		return nil, fmt.Errorf("table %s: quarantined: %w", table, err)
+		return nil, opErrorf(table, "quarantined", "%w", err)
 	}
 	var out []string
 	for i := len(ents) - 1; i >= 0; i-- {

@@ -43,11 +43,11 @@ func (t *Table) RestoreFrom(ctx context.Context, backupID string, progress Progr
 		if errors.Is(err, fs.ErrNotExist) {
 			return RestoreResult{}, apierr.New(apierr.NotFound, "table %s: backup %s not found", t.name, backupID)
 		}
-		return RestoreResult{}, fmt.Errorf("table %s: restore: backup %s: %w", t.name, backupID, err)
+		return RestoreResult{}, opErrorf(t.name, "restore", "backup %s: %w", backupID, err)
 	}
 	if m.ID != backupID || m.Table != t.name {
-		return RestoreResult{}, fmt.Errorf("table %s: restore: backup %s: %w: manifest names %s/%s",
-			t.name, backupID, ErrBackupInvalid, m.Table, m.ID)
+		return RestoreResult{}, opErrorf(t.name, "restore", "backup %s: %w: manifest names %s/%s",
+			backupID, ErrBackupInvalid, m.Table, m.ID)
 	}
 	t.opMu.Lock()
 	defer t.opMu.Unlock()
@@ -60,7 +60,7 @@ func (t *Table) RestoreFrom(ctx context.Context, backupID string, progress Progr
 	n, err := copyDBFiles(src, tmp)
 	if err != nil {
 		os.RemoveAll(tmp)
-		return RestoreResult{}, fmt.Errorf("table %s: restore: copy backup %s: %w", t.name, backupID, err)
+		return RestoreResult{}, opErrorf(t.name, "restore", "copy backup %s: %w", backupID, err)
 	}
 	if progress != nil {
 		progress(n, n, "bytes")
@@ -80,7 +80,7 @@ func (t *Table) RestoreFrom(ctx context.Context, backupID string, progress Progr
 	}
 	if err != nil {
 		os.RemoveAll(tmp)
-		return RestoreResult{}, fmt.Errorf("table %s: restore: backup %s: %w", t.name, backupID, err)
+		return RestoreResult{}, opErrorf(t.name, "restore", "backup %s: %w", backupID, err)
 	}
 	if progress != nil {
 		progress(vr.Records, m.Records, "records")
@@ -88,7 +88,7 @@ func (t *Table) RestoreFrom(ctx context.Context, backupID string, progress Progr
 	s.failpoint(FPRestoreAfterVerify)
 	q, err := t.commitReady(tmp, FPRestoreReady, FPRestoreAfterQuarantine, FPRestoreAfterRename)
 	if err != nil {
-		return RestoreResult{}, fmt.Errorf("table %s: restore: backup %s: %w", t.name, backupID, err)
+		return RestoreResult{}, opErrorf(t.name, "restore", "backup %s: %w", backupID, err)
 	}
 	return RestoreResult{BackupID: m.ID, Records: vr.Records, BackupAge: time.Since(m.Created), Quarantined: q}, nil
 }

@@ -55,7 +55,7 @@ func (t *Table) rewrite(ctx context.Context, db *leveldb.DB, progress Progress, 
 	t.mu.Lock()
 	if t.closed || t.db != db {
 		t.mu.Unlock()
-		return fmt.Errorf("table %s: compact: the database was closed or replaced", t.name)
+		return opErrorf(t.name, "compact", "the database was closed or replaced")
 	}
 	t.dirty = dirty
 	t.mu.Unlock()
@@ -80,14 +80,19 @@ func (t *Table) rewrite(ctx context.Context, db *leveldb.DB, progress Progress, 
 		}
 		os.RemoveAll(tmp)
 		if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
-			return fmt.Errorf("table %s: compact: %w (%v)", t.name, cerr, err)
+			detail := err // named once: the table and op are said outside
+			var oe *OpError
+			if errors.As(err, &oe) {
+				detail = oe.Err
+			}
+			return opErrorf(t.name, "compact", "%w (%v)", cerr, detail)
 		}
 		return err
 	}
 	ndb, err = openDB(tmp, false)
 	if err != nil {
 		snap.Release()
-		return abort(fmt.Errorf("table %s: compact: new database: %v", t.name, err))
+		return abort(opErrorf(t.name, "compact", "new database: %v", err))
 	}
 	total := t.deadSnapshot().Live
 	copied, err := copyInto(ctx, snap.NewIterator(nil, strictRead()), ndb, total, progress)
@@ -104,7 +109,7 @@ func (t *Table) rewrite(ctx context.Context, db *leveldb.DB, progress Progress, 
 		ndb, err = openDB(tmp, false)
 	}
 	if err != nil {
-		return abort(fmt.Errorf("table %s: compact: reopen copy: %v", t.name, err))
+		return abort(opErrorf(t.name, "compact", "reopen copy: %v", err))
 	}
 	vr, err := scanDB(ctx, ndb, nil, nil)
 	if err == nil && (vr.Records != copied.Records || vr.Digest != copied.Digest) {
@@ -112,7 +117,7 @@ func (t *Table) rewrite(ctx context.Context, db *leveldb.DB, progress Progress, 
 			vr.Records, vr.Digest, copied.Records, copied.Digest)
 	}
 	if err != nil {
-		return abort(fmt.Errorf("table %s: compact: verify copy: %v", t.name, err))
+		return abort(opErrorf(t.name, "compact", "verify copy: %v", err))
 	}
 	s.failpoint(FPRewriteAfterVerify)
 
@@ -135,7 +140,7 @@ func (t *Table) rewrite(ctx context.Context, db *leveldb.DB, progress Progress, 
 	// Flush the copy to disk now, so that the fsync inside the pause has
 	// only the last delta to write.
 	if err := syncTree(tmp); err != nil {
-		return abort(fmt.Errorf("table %s: compact: sync copy: %v", t.name, err))
+		return abort(opErrorf(t.name, "compact", "sync copy: %v", err))
 	}
 	s.failpoint(FPRewriteAfterCatchUp)
 	if err := ctx.Err(); err != nil {
@@ -151,7 +156,7 @@ func (t *Table) rewrite(ctx context.Context, db *leveldb.DB, progress Progress, 
 	}
 	if t.closed || t.db != db {
 		unlock()
-		return abort(fmt.Errorf("table %s: compact: the database was closed or replaced", t.name))
+		return abort(opErrorf(t.name, "compact", "the database was closed or replaced"))
 	}
 	if err := catchUp(dirty.take(), db, ndb, &live, true); err != nil {
 		unlock()
@@ -169,7 +174,7 @@ func (t *Table) rewrite(ctx context.Context, db *leveldb.DB, progress Progress, 
 	}
 	if err != nil {
 		unlock()
-		return abort(fmt.Errorf("table %s: compact: close copy: %v", t.name, err))
+		return abort(opErrorf(t.name, "compact", "close copy: %v", err))
 	}
 	s.failpoint(FPRewritePaused)
 
@@ -198,7 +203,7 @@ func (t *Table) rewrite(ctx context.Context, db *leveldb.DB, progress Progress, 
 		if oerr != nil {
 			return t.fail("compact", cause)
 		}
-		return fmt.Errorf("table %s: compact: swap: %w", t.name, cause)
+		return opErrorf(t.name, "compact", "swap: %w", cause)
 	}
 	if err := os.Rename(t.dir, old); err != nil {
 		return rollback(err)
@@ -227,10 +232,10 @@ func (t *Table) rewrite(ctx context.Context, db *leveldb.DB, progress Progress, 
 	unlock()
 
 	if err := os.RemoveAll(old); err != nil {
-		return fmt.Errorf("table %s: compact: remove old directory: %w", t.name, err)
+		return opErrorf(t.name, "compact", "remove old directory: %w", err)
 	}
 	if err := syncDir(tablesPath); err != nil {
-		return fmt.Errorf("table %s: compact: %w", t.name, err)
+		return opErrorf(t.name, "compact", "%w", err)
 	}
 	s.failpoint(FPRewriteDone)
 	return nil

@@ -40,7 +40,7 @@ func (t *Table) Salvage(ctx context.Context, progress Progress) (SalvageResult, 
 	defer os.RemoveAll(work)
 	raw := filepath.Join(work, "raw")
 	out := filepath.Join(work, "db")
-	wrap := func(err error) error { return fmt.Errorf("table %s: salvage %s: %w", t.name, src, err) }
+	wrap := func(err error) error { return opErrorf(t.name, "salvage", "%s: %w", src, err) }
 	if err := copyTree(src, raw); err != nil {
 		return SalvageResult{}, wrap(err)
 	}

@@ -2,7 +2,6 @@ package tables
 
 import (
 	"context"
-	"fmt"
 )
 
 // Stats reports size on disk (every file of tables/<t>), and the
@@ -16,7 +15,7 @@ func (t *Table) Stats(ctx context.Context) (Stats, error) {
 	size, err := dirSize(t.dir)
 	t.mu.RUnlock()
 	if err != nil {
-		return Stats{}, fmt.Errorf("table %s: stats: %w", t.name, err)
+		return Stats{}, opErrorf(t.name, "stats", "%w", err)
 	}
 	d := t.deadSnapshot()
 	return Stats{

@@ -211,7 +211,7 @@ func (s *Store) open(ctx context.Context, name string, create bool) (*Table, err
 			return nil, apierr.New(apierr.NotFound, "table %s does not exist", name)
 		}
 		if err := s.createDB(name); err != nil {
-			return nil, fmt.Errorf("table %s: create: %w", name, err)
+			return nil, opErrorf(name, "create", "%w", err)
 		}
 	}
 	db, err := openDB(t.dir, false)

@@ -166,7 +166,7 @@ func (t *Table) Close() error {
 		errs = append(errs, fmt.Errorf("save dead estimate: %w", err))
 	}
 	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("table %s: close: %w", t.name, err)
+		return opErrorf(t.name, "close", "%w", err)
 	}
 	return nil
 }
