@@ -50,11 +50,9 @@ func (r *recentLens) lookup(db *leveldb.DB, key string) (existed bool, n int, ok
 }
 
 // set records that a write of key through db succeeded and left a value of
-// n bytes (n < 0: the key was deleted).
+// n bytes (n < 0: the key was deleted). n fits an int32: values are at
+// most MaxValueBytes.
 func (r *recentLens) set(db *leveldb.DB, key string, n int) {
-	if n > MaxValueBytes {
-		n = MaxValueBytes // never: values are checked; keeps int32 safe
-	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.db != db || r.lens == nil {
