@@ -232,9 +232,10 @@ func (t *Table) change(keyLen int, existed bool, oldLen, newLen int) {
 	}
 	t.unsaved++
 	save := t.unsaved >= deadSaveEvery
-	snap := *d
+	var snap deadState
 	if save {
 		t.unsaved = 0
+		snap = *d
 	}
 	t.deadMu.Unlock()
 	if save {
