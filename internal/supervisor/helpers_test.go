@@ -326,3 +326,19 @@ func dataFile(t *testing.T, dir string) string {
 	}
 	return best
 }
+
+// stopPastGate stops h in the background and, once reached is closed (the
+// shutdown got that far), opens g, where the work in flight is held; it
+// fails the test if Run does not return.
+func stopPastGate(t *testing.T, h *harness, g *gate, reached <-chan struct{}) {
+	t.Helper()
+	stopped := make(chan struct{})
+	go func() { h.stop(); close(stopped) }()
+	<-reached
+	g.open()
+	select {
+	case <-stopped:
+	case <-time.After(waitLimit):
+		t.Fatal("Run did not return")
+	}
+}

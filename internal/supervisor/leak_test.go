@@ -75,15 +75,7 @@ func TestNoGoroutineOutlivesRun(t *testing.T) {
 	h.sup.CorruptionHandler()("b", "get", corrupt)
 	<-stuck
 
-	stopped := make(chan struct{})
-	go func() { h.stop(); close(stopped) }()
-	<-h.sup.workCtx.Done()
-	g.open()
-	select {
-	case <-stopped:
-	case <-time.After(waitLimit):
-		t.Fatal("Run did not return")
-	}
+	stopPastGate(t, h, g, h.sup.workCtx.Done())
 	for _, tk := range []*Ticket{held, queued} {
 		select {
 		case <-tk.Done():

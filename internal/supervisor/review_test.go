@@ -37,15 +37,7 @@ func TestCommandJoiningScheduledWorkGetsAnOutcomeAtShutdown(t *testing.T) {
 		t.Fatalf("the operator's verify did not join the scheduled one")
 	}
 
-	stopped := make(chan struct{})
-	go func() { h.stop(); close(stopped) }()
-	<-h.sup.stopping
-	g.open()
-	select {
-	case <-stopped:
-	case <-time.After(waitLimit):
-		t.Fatal("Run did not return")
-	}
+	stopPastGate(t, h, g, h.sup.stopping)
 	<-b.Done()
 	e := h.wait(op)
 	if e.Data["reason"] != "shutdown" {
@@ -73,15 +65,8 @@ func TestRestoreCutByShutdownDoesNotBlameTheBackup(t *testing.T) {
 	r := h.submit("users", events.VerbRestore, events.CommandBody{})
 	g.await(t, 1)
 
-	stopped := make(chan struct{})
-	go func() { h.stop(); close(stopped) }()
-	<-h.sup.workCtx.Done() // the grace is over: work in flight is cancelled
-	g.open()
-	select {
-	case <-stopped:
-	case <-time.After(waitLimit):
-		t.Fatal("Run did not return")
-	}
+	// The gate opens once the grace is over and work in flight is cancelled.
+	stopPastGate(t, h, g, h.sup.workCtx.Done())
 	<-r.Done()
 	if r.Err() == nil {
 		t.Errorf("a restore cut by shutdown ended without error")
@@ -157,15 +142,7 @@ func TestOutcomeOfWorkCutAtShutdownIsRecorded(t *testing.T) {
 	b := h.submit("users", events.VerbBackup, events.CommandBody{})
 	g.await(t, 1)
 
-	stopped := make(chan struct{})
-	go func() { h.stop(); close(stopped) }()
-	<-h.sup.workCtx.Done()
-	g.open()
-	select {
-	case <-stopped:
-	case <-time.After(waitLimit):
-		t.Fatal("Run did not return")
-	}
+	stopPastGate(t, h, g, h.sup.workCtx.Done())
 	<-b.Done()
 	if !errors.Is(b.Err(), context.Canceled) {
 		t.Fatalf("backup cut at shutdown: %v, want the cancellation", b.Err())
