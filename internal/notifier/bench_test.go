@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/custodian-dev/custodian/internal/events"
+	"github.com/custodian-dev/custodian/internal/natstest"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -18,26 +19,16 @@ import (
 // webhook that counts requests.
 func benchEnv(b *testing.B) (*env, string, *atomic.Int64) {
 	b.Helper()
-	dir := b.TempDir()
-	srv := startNATS(b, dir, -1)
-	nc := connectB(b, srv.ClientURL())
+	srv := natstest.Start(b)
+	nc := connectB(b, srv.URL())
 	js, err := jetstream.New(nc)
 	if err != nil {
 		b.Fatal(err)
 	}
 	ctx := context.Background()
-	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{
-		Name: events.StreamName, Subjects: []string{events.StreamSubjects(testPrefix)},
-		Storage: jetstream.FileStorage, Duplicates: 2 * time.Minute,
-	}); err != nil {
-		b.Fatal(err)
-	}
+	natstest.CreateStream(ctx, b, js, testPrefix)
 	for i := 0; i < b.N; i++ {
-		e := events.New(events.BackupFailed, "n1", fmt.Sprintf("t%d", i%100))
-		data, _ := e.Marshal()
-		if _, err := js.Publish(ctx, events.Subject(testPrefix, e), data, jetstream.WithMsgID(e.ID)); err != nil {
-			b.Fatal(err)
-		}
+		natstest.MustPublish(ctx, b, js, testPrefix, events.New(events.BackupFailed, "n1", fmt.Sprintf("t%d", i%100)))
 	}
 	var hits atomic.Int64
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -45,7 +36,7 @@ func benchEnv(b *testing.B) (*env, string, *atomic.Int64) {
 		hits.Add(1)
 	}))
 	b.Cleanup(hook.Close)
-	return &env{dir: dir, srv: srv, nc: nc, js: js}, hook.URL, &hits
+	return &env{srv: srv, nc: nc, js: js}, hook.URL, &hits
 }
 
 // BenchmarkBaselineConsumePostAck is the naive notifier: consume, POST,

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -16,28 +15,12 @@ import (
 	"time"
 
 	"github.com/custodian-dev/custodian/internal/events"
-	"github.com/nats-io/nats-server/v2/server"
-	natstest "github.com/nats-io/nats-server/v2/test"
+	"github.com/custodian-dev/custodian/internal/natstest"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
 const testPrefix = "custodian"
-
-// startNATS runs an embedded JetStream server on port (-1: any) storing
-// under dir.
-func startNATS(t testing.TB, dir string, port int) *server.Server {
-	t.Helper()
-	opts := natstest.DefaultTestOptions
-	opts.Port = port
-	opts.JetStream = true
-	opts.StoreDir = dir
-	s := natstest.RunServer(&opts)
-	t.Cleanup(s.Shutdown)
-	return s
-}
-
-func natsPort(s *server.Server) int { return s.Addr().(*net.TCPAddr).Port }
 
 // connect dials the server and reconnects forever.
 func connect(t *testing.T, url string) *nats.Conn {
@@ -50,57 +33,34 @@ func connect(t *testing.T, url string) *nats.Conn {
 	return nc
 }
 
-// createStream creates CUSTODIAN_EVENTS as the contract says.
-func createStream(t *testing.T, js jetstream.JetStream) jetstream.Stream {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	s, err := js.CreateStream(ctx, jetstream.StreamConfig{
-		Name:       events.StreamName,
-		Subjects:   []string{events.StreamSubjects(testPrefix)},
-		Storage:    jetstream.FileStorage,
-		Duplicates: 2 * time.Minute,
-	})
-	if err != nil {
-		t.Fatalf("create stream: %v", err)
-	}
-	return s
-}
-
 // env is one test's NATS server, connection and stream.
 type env struct {
 	t   *testing.T
-	dir string
-	srv *server.Server
+	srv *natstest.Server
 	nc  *nats.Conn
 	js  jetstream.JetStream
 }
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	dir := t.TempDir()
-	srv := startNATS(t, dir, -1)
-	nc := connect(t, srv.ClientURL())
+	srv := natstest.Start(t)
+	nc := connect(t, srv.URL())
 	js, err := jetstream.New(nc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	createStream(t, js)
-	return &env{t: t, dir: dir, srv: srv, nc: nc, js: js}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	natstest.CreateStream(ctx, t, js, testPrefix)
+	return &env{t: t, srv: srv, nc: nc, js: js}
 }
 
 // publish puts e in the stream as the supervisor does.
 func (e *env) publish(ev events.Event) {
 	e.t.Helper()
-	b, err := ev.Marshal()
-	if err != nil {
-		e.t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if _, err := e.js.Publish(ctx, events.Subject(testPrefix, ev), b, jetstream.WithMsgID(ev.ID)); err != nil {
-		e.t.Fatalf("publish %s: %v", ev.Type, err)
-	}
+	natstest.MustPublish(ctx, e.t, e.js, testPrefix, ev)
 }
 
 // publishEach publishes one event of type typ for each of n tables named

@@ -15,8 +15,8 @@ func TestReplicasWithSameNameShareTheWork(t *testing.T) {
 	cfg := testConfig("pager")
 	cfg.Webhooks = []string{hook.URL()}
 	cfg.Ntfys = []string{topic.URL()}
-	runNotifier(t, connect(t, e.srv.ClientURL()), cfg)
-	runNotifier(t, connect(t, e.srv.ClientURL()), cfg)
+	runNotifier(t, connect(t, e.srv.URL()), cfg)
+	runNotifier(t, connect(t, e.srv.URL()), cfg)
 	waitFor(t, 20*time.Second, "the consumer", func() bool { return e.drained("pager") })
 
 	evs := e.publishEach(events.BackupFailed, "t%02d", 40)
@@ -54,8 +54,8 @@ func TestDifferentNamesEachGetEveryEvent(t *testing.T) {
 	a.Webhooks = []string{ops.URL(), shared.URL()}
 	b := testConfig("dba")
 	b.Webhooks = []string{dba.URL(), shared.URL()}
-	runNotifier(t, connect(t, e.srv.ClientURL()), a)
-	runNotifier(t, connect(t, e.srv.ClientURL()), b)
+	runNotifier(t, connect(t, e.srv.URL()), a)
+	runNotifier(t, connect(t, e.srv.URL()), b)
 	waitFor(t, 20*time.Second, "both consumers", func() bool { return e.drained("ops") && e.drained("dba") })
 
 	evs := e.publishEach(events.TableDegraded, "t%d", 5)
@@ -92,8 +92,8 @@ func TestReplicaTakesOverWhenOneStops(t *testing.T) {
 	healthy := hook.failUntilHealthy()
 	cfg := testConfig("pager")
 	cfg.Webhooks = []string{hook.URL()}
-	stopA := runNotifier(t, connect(t, e.srv.ClientURL()), cfg)
-	runNotifier(t, connect(t, e.srv.ClientURL()), cfg)
+	stopA := runNotifier(t, connect(t, e.srv.URL()), cfg)
+	runNotifier(t, connect(t, e.srv.URL()), cfg)
 	waitFor(t, 20*time.Second, "the consumer", func() bool { return e.drained("pager") })
 
 	evs := e.publishEach(events.VerifyFailed, "t%d", 10)

@@ -18,7 +18,7 @@ func TestKilledDuringRetriesThenRestarted(t *testing.T) {
 	e := newEnv(t)
 	up, down := newSink(t), newSink(t)
 	healthy := down.failUntilHealthy()
-	child := startChild(t, e.srv.ClientURL(), "pager", up.URL(), down.URL())
+	child := startChild(t, e.srv.URL(), "pager", up.URL(), down.URL())
 
 	evs := []events.Event{
 		ev(events.TableDegraded, "users", nil),
@@ -47,7 +47,7 @@ func TestKilledDuringRetriesThenRestarted(t *testing.T) {
 	}
 
 	healthy.Store(true)
-	startChild(t, e.srv.ClientURL(), "pager", up.URL(), down.URL())
+	startChild(t, e.srv.URL(), "pager", up.URL(), down.URL())
 	waitFor(t, 60*time.Second, "every event at the recovered sink and the consumer drained", func() bool {
 		return len(down.ok2xx()) >= len(evs) && e.drained("pager")
 	})
@@ -86,12 +86,10 @@ func TestNATSRestartWhileEventsWait(t *testing.T) {
 		return len(webhookIDsAll(t, hook.requests())) == len(evs)
 	})
 
-	port := natsPort(e.srv)
-	e.srv.Shutdown()
-	e.srv.WaitForShutdown()
+	e.srv.Stop()
 	healthy.Store(true)
 	time.Sleep(time.Second) // an outage, with the sink answering 200 meanwhile
-	e.srv = startNATS(t, e.dir, port)
+	e.srv.Restart()
 
 	waitFor(t, 60*time.Second, "every waiting event delivered and acked", func() bool {
 		return len(webhookIDs(t, hook.ok2xx())) == len(evs) && e.drained("notifier")

@@ -5,15 +5,15 @@ import (
 	"time"
 
 	"github.com/custodian-dev/custodian/internal/events"
+	"github.com/custodian-dev/custodian/internal/natstest"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
 // TestStartsBeforeTheStream: a notifier started before the supervisor has
 // created the stream waits for it, then delivers.
 func TestStartsBeforeTheStream(t *testing.T) {
-	dir := t.TempDir()
-	srv := startNATS(t, dir, -1)
-	nc := connect(t, srv.ClientURL())
+	srv := natstest.Start(t)
+	nc := connect(t, srv.URL())
 	hook := newSink(t)
 	cfg := testConfig("notifier")
 	cfg.Webhooks = []string{hook.URL()}
@@ -24,8 +24,8 @@ func TestStartsBeforeTheStream(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	createStream(t, js)
-	e := &env{t: t, dir: dir, srv: srv, nc: nc, js: js}
+	natstest.CreateStream(t.Context(), t, js, testPrefix)
+	e := &env{t: t, srv: srv, nc: nc, js: js}
 	x := ev(events.RestoreFailed, "users", nil)
 	e.publish(x)
 	waitFor(t, 30*time.Second, "the delivery", func() bool { return len(hook.ok2xx()) == 1 && e.drained("notifier") })
@@ -38,7 +38,7 @@ func TestStartsBeforeTheStream(t *testing.T) {
 // at all, when its connection is closed under it.
 func TestRunStopsWhenTheConnectionCloses(t *testing.T) {
 	e := newEnv(t)
-	nc := connect(t, e.srv.ClientURL())
+	nc := connect(t, e.srv.URL())
 	cfg := testConfig("notifier")
 	cfg.Webhooks = []string{newSink(t).URL()}
 	done := make(chan error, 1)
