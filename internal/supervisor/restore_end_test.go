@@ -56,11 +56,7 @@ func TestRestoreFailedSaysTryingNextOnlyWhenAnotherBackupFollows(t *testing.T) {
 }
 
 func TestRestoreFailedEndsTheRestoreWhenTheTableDegrades(t *testing.T) {
-	root, ids := prepared(t, 200, 2)
-	flip(t, manifestFile(t, filepath.Join(root, "tables", "users")), 10)
-	for _, id := range ids {
-		flip(t, dataFile(t, filepath.Join(root, "backups", "users", id)), 200)
-	}
+	root := preparedAllBad(t)
 	h := start(t, harnessOpt{root: root})
 	h.open("users")
 	h.rec.waitType(t, "users", events.TableDegraded, 1)

@@ -39,6 +39,30 @@ func prepared(t *testing.T, n, backups int) (root string, ids []string) {
 	return h.root, ids
 }
 
+// preparedAllBad is prepared(t, 200, 2) with the live table users and both
+// its backups damaged.
+func preparedAllBad(t *testing.T) (root string) {
+	t.Helper()
+	root, ids := prepared(t, 200, 2)
+	flip(t, manifestFile(t, filepath.Join(root, "tables", "users")), 10)
+	for _, id := range ids {
+		flip(t, dataFile(t, filepath.Join(root, "backups", "users", id)), 200)
+	}
+	return root
+}
+
+// damagedWithoutBackup runs a supervisor over a new root just long enough to
+// fill table users with n records, then damages the table; it has no backup.
+func damagedWithoutBackup(t *testing.T, n int) (root string) {
+	t.Helper()
+	root = t.TempDir()
+	h := start(t, harnessOpt{root: root})
+	fill(t, h.open("users"), n, 1)
+	h.stop()
+	flip(t, manifestFile(t, filepath.Join(root, "tables", "users")), 10)
+	return root
+}
+
 // checkRestored waits for the automatic restore and checks its events.
 func checkRestored(t *testing.T, h *harness, wantOp, wantBackup string, records int) events.Event {
 	t.Helper()
@@ -145,11 +169,7 @@ func mustTable(t *testing.T, h *harness, name string) *tables.Table {
 }
 
 func TestDegradedWhenEveryBackupIsBadWhileOthersServe(t *testing.T) {
-	root, ids := prepared(t, 200, 2)
-	flip(t, manifestFile(t, filepath.Join(root, "tables", "users")), 10)
-	for _, id := range ids {
-		flip(t, dataFile(t, filepath.Join(root, "backups", "users", id)), 200)
-	}
+	root := preparedAllBad(t)
 
 	h := start(t, harnessOpt{root: root})
 	orders := h.open("orders")
@@ -302,13 +322,8 @@ func TestManualRestoreWithNoGoodBackupKeepsServing(t *testing.T) {
 }
 
 func TestCorruptTableWithoutBackupIsDegraded(t *testing.T) {
-	root := t.TempDir()
+	root := damagedWithoutBackup(t, 50)
 	h := start(t, harnessOpt{root: root})
-	fill(t, h.open("users"), 50, 1)
-	h.stop()
-	flip(t, manifestFile(t, filepath.Join(root, "tables", "users")), 10)
-
-	h = start(t, harnessOpt{root: root})
 	h.open("users")
 	deg := h.rec.waitType(t, "users", events.TableDegraded, 1)[0]
 	if deg.Data["reason"] != "no backup" || deg.Data["quarantine"] == nil {

@@ -3,7 +3,6 @@ package supervisor
 import (
 	"math"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -96,18 +95,14 @@ func TestPolicyDefaultsAndOverrides(t *testing.T) {
 }
 
 func TestNoScheduledWorkOnAnUnavailableTable(t *testing.T) {
-	root := t.TempDir()
-	h := start(t, harnessOpt{root: root})
-	fill(t, h.open("users"), 20, 1)
-	h.stop()
-	flip(t, manifestFile(t, filepath.Join(root, "tables", "users")), 10)
+	root := damagedWithoutBackup(t, 20)
 
 	fast := quiet()
 	fast.BackupEvery = 20 * time.Millisecond
 	fast.VerifyEvery = 20 * time.Millisecond
 	fast.CompactEvery = 20 * time.Millisecond
 	fast.StatsEvery = 20 * time.Millisecond
-	h = start(t, harnessOpt{root: root, cfg: Config{Defaults: fast}})
+	h := start(t, harnessOpt{root: root, cfg: Config{Defaults: fast}})
 	fill(t, h.open("other"), 20, 1)
 	h.open("users")
 	h.rec.waitType(t, "users", events.TableDegraded, 1)
