@@ -16,10 +16,8 @@ import (
 	"time"
 
 	"github.com/custodian-dev/custodian/internal/events"
+	"github.com/custodian-dev/custodian/internal/natstest"
 	"github.com/custodian-dev/custodian/internal/notifier"
-	natstest "github.com/nats-io/nats-server/v2/test"
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 )
 
 // With NOTIFIER_MAIN_ARGS set, the test binary is the notifier command.
@@ -68,26 +66,9 @@ func TestHelpAndBadFlags(t *testing.T) {
 // TestCommandDeliversAndStopsOnSIGTERM runs the command as a process
 // against an embedded NATS server and a real webhook.
 func TestCommandDeliversAndStopsOnSIGTERM(t *testing.T) {
-	opts := natstest.DefaultTestOptions
-	opts.Port = -1
-	opts.JetStream = true
-	opts.StoreDir = t.TempDir()
-	srv := natstest.RunServer(&opts)
-	defer srv.Shutdown()
-	nc, err := nats.Connect(srv.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{
-		Name: events.StreamName, Subjects: []string{events.StreamSubjects("acme")},
-		Storage: jetstream.FileStorage, Duplicates: 2 * time.Minute,
-	}); err != nil {
-		t.Fatal(err)
-	}
+	srv, _, js := natstest.StartWithStream(ctx, t, "acme")
 
 	var mu sync.Mutex
 	var bodies [][]byte
@@ -103,7 +84,7 @@ func TestCommandDeliversAndStopsOnSIGTERM(t *testing.T) {
 
 	args, _ := json.Marshal([]string{"--prefix", "acme", "--name", "ops", "--webhook", hook.URL, "--webhook-secret", "k"})
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "NOTIFIER_MAIN_ARGS="+string(args), "NATS_URL="+srv.ClientURL())
+	cmd.Env = append(os.Environ(), "NOTIFIER_MAIN_ARGS="+string(args), "NATS_URL="+srv.URL())
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
@@ -112,10 +93,7 @@ func TestCommandDeliversAndStopsOnSIGTERM(t *testing.T) {
 	defer func() { _ = cmd.Process.Kill() }()
 
 	e := events.New(events.TableDegraded, "n1", "users")
-	b, _ := e.Marshal()
-	if _, err := js.Publish(ctx, events.Subject("acme", e), b, jetstream.WithMsgID(e.ID)); err != nil {
-		t.Fatal(err)
-	}
+	natstest.MustPublish(ctx, t, js, "acme", e)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		mu.Lock()
