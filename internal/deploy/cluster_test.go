@@ -90,7 +90,7 @@ func TestClusterSurvivesStreamLeaderLoss(t *testing.T) {
 	for _, n := range nodes {
 		n.proc = startProc(t, "supervisor "+n.id, supBin, nil,
 			"--nats", urls, "--data", filepath.Join(t.TempDir(), n.id), "--node", n.id,
-			"--tables", join(n.tables), "--dashboard", "off", "--replicas", "3")
+			"--tables", strings.Join(n.tables, ","), "--dashboard", "off", "--replicas", "3")
 	}
 	for _, n := range nodes {
 		waitSupervisorAnswers(t, ctx, nc, n.proc, n.id)
@@ -381,17 +381,6 @@ func TestClusterSurvivesStreamLeaderLoss(t *testing.T) {
 			t.Errorf("%s delivered %d times, want once", te, c)
 		}
 	}
-}
-
-func join(s []string) string {
-	out := ""
-	for i, v := range s {
-		if i > 0 {
-			out += ","
-		}
-		out += v
-	}
-	return out
 }
 
 func boolInt(b bool) int {

@@ -23,7 +23,7 @@ const secureOverride = "deploy/compose.secure.yaml"
 func composePasswords() []string {
 	var env []string
 	for _, r := range confRoles {
-		env = append(env, "CUSTODIAN_"+upper(r)+"_PASSWORD="+rolePassword(r))
+		env = append(env, rolePasswordVar(r)+"="+rolePassword(r))
 	}
 	return env
 }

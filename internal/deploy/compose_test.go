@@ -389,7 +389,7 @@ func TestComposePublishedPortsAreListenedOn(t *testing.T) {
 		for _, pc := range svc.Ports {
 			published++
 			if !ports[pc.Target] {
-				t.Errorf("%s publishes container port %d but listens on %v", name, pc.Target, keys(ports))
+				t.Errorf("%s publishes container port %d but listens on %v", name, pc.Target, slices.Sorted(maps.Keys(ports)))
 			}
 			if pc.HostIP != "127.0.0.1" {
 				t.Errorf("%s publishes port %d on host address %q: want 127.0.0.1 (docs/DOCKER.md says so)", name, pc.Target, pc.HostIP)
@@ -504,13 +504,4 @@ func TestDockerfileBuildsWhatComposeRuns(t *testing.T) {
 	}
 	// The probe must build the way the Dockerfile builds it.
 	buildBinary(t, "./internal/deploy/probe")
-}
-
-func keys(m map[uint32]bool) []uint32 {
-	var out []uint32
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
 }

@@ -3,6 +3,7 @@ package deploy
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -21,13 +22,16 @@ var confRoles = []string{"node1", "node2", "operator", "admin", "dashboard", "no
 // rolePassword is the password a test gives a role of the example config.
 func rolePassword(role string) string { return "pw-" + role + "-0a9f" }
 
+// rolePasswordVar is the variable that holds role's password.
+func rolePasswordVar(role string) string { return "CUSTODIAN_" + strings.ToUpper(role) + "_PASSWORD" }
+
 // loadExampleConf parses deploy/nats-server.conf the way nats-server
 // --config does, with the role passwords in the environment, and adapts it
 // to a test: a random client port, no monitoring port, a temporary store.
 func loadExampleConf(t *testing.T) *server.Options {
 	t.Helper()
 	for _, r := range confRoles {
-		t.Setenv("CUSTODIAN_"+upper(r)+"_PASSWORD", rolePassword(r))
+		t.Setenv(rolePasswordVar(r), rolePassword(r))
 	}
 	opts, err := server.ProcessConfigFile(exampleConf(t))
 	if err != nil {
@@ -41,16 +45,6 @@ func loadExampleConf(t *testing.T) *server.Options {
 	opts.NoLog = true
 	opts.NoSigs = true
 	return opts
-}
-
-func upper(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if c >= 'a' && c <= 'z' {
-			b[i] = c - 'a' + 'A'
-		}
-	}
-	return string(b)
 }
 
 // startServer starts a nats-server with opts and stops it when the test
