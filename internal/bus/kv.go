@@ -104,10 +104,8 @@ func plainPut(body []byte) (string, json.RawMessage, bool) {
 		return "", nil, false
 	}
 	k := rest[:end]
-	for _, c := range k {
-		if c == '\\' || c < 0x20 || c >= 0x7f {
-			return "", nil, false
-		}
+	if !plainKeyBytes(k) {
+		return "", nil, false
 	}
 	v := bytes.TrimSpace(rest[end+len(mid):])
 	if len(v) == 0 || !json.Valid(v) {
@@ -125,12 +123,22 @@ func plainKey(body []byte) (string, bool) {
 		return "", false
 	}
 	k := b[len(pre) : len(b)-len(post)]
-	for _, c := range k {
-		if c == '"' || c == '\\' || c < 0x20 || c >= 0x7f {
-			return "", false
-		}
+	if !plainKeyBytes(k) {
+		return "", false
 	}
 	return string(k), true
+}
+
+// plainKeyBytes reports whether k, the bytes between the quotes of a key,
+// is printable ASCII without quotes or escapes: the JSON string's value is
+// then k itself.
+func plainKeyBytes(k []byte) bool {
+	for _, c := range k {
+		if c == '"' || c == '\\' || c < 0x20 || c >= 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 // getReply encodes {"key":k,"value":v}. The stored value is valid JSON
