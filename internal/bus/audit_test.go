@@ -74,9 +74,7 @@ func sameIDs(t testing.TB, what string, got, want []events.Event) {
 }
 
 func TestAuditReplaysWithFilters(t *testing.T) {
-	s := runJS(t, t.TempDir(), -1)
-	js := newJS(t, connectTCP(t, s.ClientURL()))
-	ensureStream(t, js)
+	js := startStream(t)
 
 	if got := auditLines(t, js, AuditFilter{}); len(got) != 0 {
 		t.Fatalf("empty stream gave %d events", len(got))
@@ -126,9 +124,7 @@ func TestAuditReplaysWithFilters(t *testing.T) {
 }
 
 func TestAuditStopsAtTheLastMessagePresentAtStart(t *testing.T) {
-	s := runJS(t, t.TempDir(), -1)
-	js := newJS(t, connectTCP(t, s.ClientURL()))
-	ensureStream(t, js)
+	js := startStream(t)
 	var evs []events.Event
 	for i := range 2000 {
 		evs = append(evs, testEvent(i))
@@ -168,9 +164,7 @@ func TestAuditStopsAtTheLastMessagePresentAtStart(t *testing.T) {
 }
 
 func TestAuditRefusesBadFilters(t *testing.T) {
-	s := runJS(t, t.TempDir(), -1)
-	js := newJS(t, connectTCP(t, s.ClientURL()))
-	ensureStream(t, js)
+	js := startStream(t)
 	for _, f := range []AuditFilter{{Table: "../x"}, {Node: "a.b"}, {TypePrefix: "a.>"}, {Prefix: "x.*"}} {
 		var buf bytes.Buffer
 		if _, err := Audit(withTimeout(t, 5*time.Second), js, f, &buf); err == nil {

@@ -33,6 +33,23 @@ func runJS(t testing.TB, storeDir string, port int) *server.Server {
 	return s
 }
 
+// startJS starts a server (see runJS) on a free port with a temporary
+// store and opens JetStream over a TCP connection to it.
+func startJS(t testing.TB) jetstream.JetStream {
+	t.Helper()
+	s := runJS(t, t.TempDir(), -1)
+	return newJS(t, connectTCP(t, s.ClientURL()))
+}
+
+// startStream is startJS with the events stream created (see
+// ensureStream).
+func startStream(t testing.TB) jetstream.JetStream {
+	t.Helper()
+	js := startJS(t)
+	ensureStream(t, js)
+	return js
+}
+
 // freePort finds a TCP port nobody listens on right now.
 func freePort(t testing.TB) int {
 	t.Helper()

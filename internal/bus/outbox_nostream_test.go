@@ -14,9 +14,7 @@ import (
 // that follow wait in the outbox, the stream is created again through
 // OnNoStream, and they are published in order, none lost.
 func TestOutboxRecreatesADeletedStream(t *testing.T) {
-	s := runJS(t, t.TempDir(), -1)
-	js := newJS(t, connectTCP(t, s.ClientURL()))
-	ensureStream(t, js)
+	js := startStream(t)
 	var recreated atomic.Int32
 	o, err := OpenOutbox(filepath.Join(t.TempDir(), "outbox"), OutboxOptions{
 		OnNoStream: func(ctx context.Context) error {

@@ -47,9 +47,7 @@ func checkStream(t testing.TB, js jetstream.JetStream, want []events.Event) {
 }
 
 func TestOutboxPublishesInOrderWithMsgID(t *testing.T) {
-	s := runJS(t, t.TempDir(), -1)
-	js := newJS(t, connectTCP(t, s.ClientURL()))
-	ensureStream(t, js)
+	js := startStream(t)
 	o := openOutbox(t, filepath.Join(t.TempDir(), "outbox"))
 
 	var mu sync.Mutex
@@ -137,9 +135,7 @@ func TestOutboxKeepsEventsAndSequenceAcrossRestart(t *testing.T) {
 		}
 		want = append(want, e)
 	}
-	s := runJS(t, t.TempDir(), -1)
-	js := newJS(t, connectTCP(t, s.ClientURL()))
-	ensureStream(t, js)
+	js := startStream(t)
 	runOutbox(t, o, js)
 	if err := o.Flush(ctx); err != nil {
 		t.Fatal(err)
@@ -151,9 +147,7 @@ func TestOutboxSequenceSurvivesEmptyRestart(t *testing.T) {
 	// After every event is published the queue is empty; the next run must
 	// still number new events after the old ones.
 	dir := filepath.Join(t.TempDir(), "outbox")
-	s := runJS(t, t.TempDir(), -1)
-	js := newJS(t, connectTCP(t, s.ClientURL()))
-	ensureStream(t, js)
+	js := startStream(t)
 	ctx := withTimeout(t, 30*time.Second)
 
 	o := openOutbox(t, dir)
@@ -220,9 +214,7 @@ func TestOutboxRefusesEventsItCouldNeverPublish(t *testing.T) {
 func TestOutboxRepublishIsDeduplicated(t *testing.T) {
 	// A crash between the PubAck and the delete republishes the event on
 	// the next run: the stream keeps one copy.
-	s := runJS(t, t.TempDir(), -1)
-	js := newJS(t, connectTCP(t, s.ClientURL()))
-	ensureStream(t, js)
+	js := startStream(t)
 	ctx := withTimeout(t, 30*time.Second)
 	first := testEvent(0)
 	b, _ := first.Marshal()
@@ -304,9 +296,7 @@ func TestOutboxCollector(t *testing.T) {
 }
 
 func TestOutboxConcurrentEmittersKeepEachOnesOrder(t *testing.T) {
-	s := runJS(t, t.TempDir(), -1)
-	js := newJS(t, connectTCP(t, s.ClientURL()))
-	ensureStream(t, js)
+	js := startStream(t)
 	o := openOutbox(t, filepath.Join(t.TempDir(), "outbox"))
 	runOutbox(t, o, js)
 	ctx := withTimeout(t, 60*time.Second)
@@ -374,9 +364,7 @@ func TestOutboxParksAnUndecodableEntryAndGoesOn(t *testing.T) {
 	if d := o.Depth(); d != 3 {
 		t.Fatalf("depth %d, want 3", d)
 	}
-	s := runJS(t, t.TempDir(), -1)
-	js := newJS(t, connectTCP(t, s.ClientURL()))
-	ensureStream(t, js)
+	js := startStream(t)
 	runOutbox(t, o, js)
 	if err := o.Flush(ctx); err != nil {
 		t.Fatal(err)
@@ -391,8 +379,7 @@ func TestOutboxParksAnUndecodableEntryAndGoesOn(t *testing.T) {
 }
 
 func TestOutboxPublishesOnlyToTheEventStream(t *testing.T) {
-	s := runJS(t, t.TempDir(), -1)
-	js := newJS(t, connectTCP(t, s.ClientURL()))
+	js := startJS(t)
 	ctx := withTimeout(t, 30*time.Second)
 	other, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "OTHER", Subjects: []string{"custodian.events.>"}})
 	if err != nil {

@@ -11,8 +11,7 @@ import (
 )
 
 func TestEnsureStreamCreatesWithContractSettings(t *testing.T) {
-	s := runJS(t, t.TempDir(), -1)
-	js := newJS(t, connectTCP(t, s.ClientURL()))
+	js := startJS(t)
 	st := ensureStream(t, js)
 	info, err := st.Info(withTimeout(t, 5*time.Second))
 	if err != nil {
@@ -37,9 +36,7 @@ func TestEnsureStreamCreatesWithContractSettings(t *testing.T) {
 }
 
 func TestEnsureStreamUpdatesLimitsAndKeepsData(t *testing.T) {
-	s := runJS(t, t.TempDir(), -1)
-	js := newJS(t, connectTCP(t, s.ClientURL()))
-	ensureStream(t, js)
+	js := startStream(t)
 	ctx := withTimeout(t, 10*time.Second)
 	if _, err := js.Publish(ctx, "custodian.events.n1._.table.stats", []byte(`{"id":"x","type":"table.stats"}`)); err != nil {
 		t.Fatal(err)
@@ -61,8 +58,7 @@ func TestEnsureStreamUpdatesLimitsAndKeepsData(t *testing.T) {
 }
 
 func TestEnsureStreamRefusesBadConfig(t *testing.T) {
-	s := runJS(t, t.TempDir(), -1)
-	js := newJS(t, connectTCP(t, s.ClientURL()))
+	js := startJS(t)
 	ctx := withTimeout(t, 10*time.Second)
 	for name, cfg := range map[string]StreamConfig{
 		"short duplicate window": {Duplicates: time.Minute},
@@ -80,8 +76,7 @@ func TestEnsureStreamRefusesBadConfig(t *testing.T) {
 }
 
 func TestStreamDeniesDeleteAndPurge(t *testing.T) {
-	s := runJS(t, t.TempDir(), -1)
-	js := newJS(t, connectTCP(t, s.ClientURL()))
+	js := startJS(t)
 	st := ensureStream(t, js)
 	ctx := withTimeout(t, 10*time.Second)
 	for i := range 3 {
@@ -137,8 +132,7 @@ func TestEnsureStreamWaitsForJetStream(t *testing.T) {
 func TestEnsureStreamLocksAnOpenStream(t *testing.T) {
 	// A stream someone made by hand, deletable and purgeable, with a short
 	// duplicate window: EnsureStream brings it to the contract.
-	s := runJS(t, t.TempDir(), -1)
-	js := newJS(t, connectTCP(t, s.ClientURL()))
+	js := startJS(t)
 	ctx := withTimeout(t, 10*time.Second)
 	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{
 		Name: events.StreamName, Subjects: []string{"custodian.events.>"}, Storage: jetstream.FileStorage,
@@ -163,8 +157,7 @@ func TestEnsureStreamLocksAnOpenStream(t *testing.T) {
 }
 
 func TestEnsureStreamRefusesAMemoryStream(t *testing.T) {
-	s := runJS(t, t.TempDir(), -1)
-	js := newJS(t, connectTCP(t, s.ClientURL()))
+	js := startJS(t)
 	ctx := withTimeout(t, 10*time.Second)
 	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{
 		Name: events.StreamName, Subjects: []string{"custodian.events.>"}, Storage: jetstream.MemoryStorage,
