@@ -69,10 +69,7 @@ func (s *Supervisor) submit(ctx context.Context, cmd Command, announce bool) (*T
 	}
 
 	if cmd.Verb == events.VerbStatus {
-		st, err := s.Status(ctx, cmd.Table)
-		if err != nil {
-			return refuse(err)
-		}
+		st := s.status(ctx, ts)
 		if announce {
 			if err := s.emit(ctx, s.acceptedEvent(cmd)); err != nil {
 				return nil, apierr.Wrap(apierr.Internal, err, "table %s: status: not accepted", cmd.Table)
