@@ -46,9 +46,7 @@ func (s *Supervisor) queueRestoreLocked(ts *tableState, d detection) {
 		return
 	}
 	ts.restorePending = true
-	if ts.t != nil {
-		ts.t.SetUnavailable(tables.ReasonRestoring)
-	}
+	ts.t.SetUnavailable(tables.ReasonRestoring)
 	cmd := Command{
 		ID:      events.NewID(),
 		Table:   ts.name,

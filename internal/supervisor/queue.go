@@ -3,6 +3,7 @@ package supervisor
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/custodian-dev/custodian/internal/events"
 )
@@ -148,12 +149,8 @@ func (s *Supervisor) finishJob(ts *tableState, j *job, outcome events.Event, err
 	s.mu.Lock()
 	clearRunningLocked(ts, j)
 	if !j.needsSlot() {
-		ts.restorePending = false
-		for _, q := range ts.queue {
-			if q.det != nil {
-				ts.restorePending = true
-			}
-		}
+		// Still pending if an incident's restore is queued.
+		ts.restorePending = slices.ContainsFunc(ts.queue, func(q *job) bool { return q.det != nil })
 	}
 	if err != nil {
 		ts.lastError = err.Error()
