@@ -129,13 +129,18 @@ func StartServices(nc *nats.Conn, b Backend, opts ServicesOptions) (*Services, e
 		return nil, s.abort(fmt.Errorf("services: start: %w", err))
 	}
 	b.OnTableAdded(func(name string) { _ = s.AddTable(name) })
-	if err := nc.FlushTimeout(10 * time.Second); err != nil && nc.IsConnected() {
-		return nil, s.abort(fmt.Errorf("services: start: flush subscriptions: %w", err))
-	}
+	// The endpoints of the tables owned now are added first, and one round
+	// trip makes sure the server has all the subscriptions.
 	for _, name := range b.Tables() {
-		if err := s.AddTable(name); err != nil {
+		if err := validTable(name); err != nil {
 			return nil, s.abort(err)
 		}
+		if _, err := s.addEndpoints(name); err != nil {
+			return nil, s.abort(err)
+		}
+	}
+	if err := nc.FlushTimeout(10 * time.Second); err != nil && nc.IsConnected() {
+		return nil, s.abort(fmt.Errorf("services: start: flush subscriptions: %w", err))
 	}
 	return s, nil
 }
@@ -156,8 +161,8 @@ func (s *Services) abort(err error) error {
 // AddTable subscribes the kv and cmd subjects of table name (once). The
 // supervisor's OnTableAdded calls it; node create calls it too.
 func (s *Services) AddTable(name string) error {
-	if !events.ValidTable(name) {
-		return apierr.New(apierr.InvalidTable, "invalid table name %q", name)
+	if err := validTable(name); err != nil {
+		return err
 	}
 	added, err := s.addEndpoints(name)
 	if err != nil || !added {
@@ -176,6 +181,14 @@ func (s *Services) AddTable(name string) error {
 			s.mu.Unlock()
 			return err
 		}
+	}
+	return nil
+}
+
+// validTable refuses a table name that cannot be in a subject.
+func validTable(name string) error {
+	if !events.ValidTable(name) {
+		return apierr.New(apierr.InvalidTable, "invalid table name %q", name)
 	}
 	return nil
 }
