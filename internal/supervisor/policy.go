@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"sort"
@@ -71,33 +72,15 @@ func DefaultPolicy() Policy {
 
 // over returns p with every zero field taken from base.
 func (p Policy) over(base Policy) Policy {
-	if p.CompactEvery == 0 {
-		p.CompactEvery = base.CompactEvery
-	}
-	if p.BackupEvery == 0 {
-		p.BackupEvery = base.BackupEvery
-	}
-	if p.VerifyEvery == 0 {
-		p.VerifyEvery = base.VerifyEvery
-	}
-	if p.StatsEvery == 0 {
-		p.StatsEvery = base.StatsEvery
-	}
-	if p.Jitter == 0 {
-		p.Jitter = base.Jitter
-	}
-	if p.Threshold == 0 {
-		p.Threshold = base.Threshold
-	}
-	if p.Mode == "" {
-		p.Mode = base.Mode
-	}
-	if p.Retention == 0 {
-		p.Retention = base.Retention
-	}
-	if p.RetryDelay == 0 {
-		p.RetryDelay = base.RetryDelay
-	}
+	p.CompactEvery = cmp.Or(p.CompactEvery, base.CompactEvery)
+	p.BackupEvery = cmp.Or(p.BackupEvery, base.BackupEvery)
+	p.VerifyEvery = cmp.Or(p.VerifyEvery, base.VerifyEvery)
+	p.StatsEvery = cmp.Or(p.StatsEvery, base.StatsEvery)
+	p.Jitter = cmp.Or(p.Jitter, base.Jitter)
+	p.Threshold = cmp.Or(p.Threshold, base.Threshold)
+	p.Mode = cmp.Or(p.Mode, base.Mode)
+	p.Retention = cmp.Or(p.Retention, base.Retention)
+	p.RetryDelay = cmp.Or(p.RetryDelay, base.RetryDelay)
 	return p
 }
 
@@ -160,21 +143,15 @@ func (c Config) normalize() (Config, error) {
 	if !events.ValidNode(c.Node) {
 		return c, fmt.Errorf("node %q: want one subject token of letters, digits, _ or -", c.Node)
 	}
-	if c.MaxConcurrent == 0 {
-		c.MaxConcurrent = DefaultMaxConcurrent
-	}
+	c.MaxConcurrent = cmp.Or(c.MaxConcurrent, DefaultMaxConcurrent)
 	if c.MaxConcurrent < 0 {
 		return c, fmt.Errorf("max_concurrent %d: want at least 1", c.MaxConcurrent)
 	}
-	if c.QueueSize == 0 {
-		c.QueueSize = DefaultQueueSize
-	}
+	c.QueueSize = cmp.Or(c.QueueSize, DefaultQueueSize)
 	if c.QueueSize < 0 {
 		return c, fmt.Errorf("queue_size %d: want at least 1", c.QueueSize)
 	}
-	if c.ShutdownGrace == 0 {
-		c.ShutdownGrace = DefaultShutdownGrace
-	}
+	c.ShutdownGrace = cmp.Or(c.ShutdownGrace, DefaultShutdownGrace)
 	if c.ShutdownGrace < 0 {
 		return c, fmt.Errorf("shutdown_grace %v: want a positive duration", c.ShutdownGrace)
 	}
