@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"flag"
 	"fmt"
@@ -157,16 +158,11 @@ func (s *settings) defaults() {
 			s.Overrides = map[string]supervisor.Policy{}
 		}
 		p := s.Overrides["demo"]
-		setDur := func(d *time.Duration, v time.Duration) {
-			if *d == 0 {
-				*d = v
-			}
-		}
-		setDur(&p.CompactEvery, 30*time.Second)
-		setDur(&p.BackupEvery, 60*time.Second)
-		setDur(&p.VerifyEvery, 50*time.Second)
-		setDur(&p.StatsEvery, 5*time.Second)
-		setDur(&p.RetryDelay, 5*time.Second)
+		p.CompactEvery = cmp.Or(p.CompactEvery, 30*time.Second)
+		p.BackupEvery = cmp.Or(p.BackupEvery, 60*time.Second)
+		p.VerifyEvery = cmp.Or(p.VerifyEvery, 50*time.Second)
+		p.StatsEvery = cmp.Or(p.StatsEvery, 5*time.Second)
+		p.RetryDelay = cmp.Or(p.RetryDelay, 5*time.Second)
 		s.Overrides["demo"] = p
 		if !slices.Contains(s.Tables, "demo") {
 			s.Tables = append(s.Tables, "demo")
