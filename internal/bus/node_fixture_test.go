@@ -58,14 +58,10 @@ func startNode(t testing.TB, o nodeOptions) *node {
 	if _, err := EnsureStream(ctx, n.js, StreamConfig{Prefix: o.prefix}); err != nil {
 		t.Fatal(err)
 	}
-	if o.prefix == "" {
-		n.outbox = openOutbox(t, filepath.Join(n.data, "outbox"))
-	} else {
-		if n.outbox, err = OpenOutbox(filepath.Join(n.data, "outbox"), OutboxOptions{Prefix: o.prefix}); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { n.outbox.Close() })
+	if n.outbox, err = OpenOutbox(filepath.Join(n.data, "outbox"), OutboxOptions{Prefix: o.prefix}); err != nil {
+		t.Fatal(err)
 	}
+	t.Cleanup(func() { n.outbox.Close() }) // after runOutbox's cleanup (LIFO)
 	runOutbox(t, n.outbox, n.js)
 
 	never := supervisor.Policy{CompactEvery: -1, BackupEvery: -1, VerifyEvery: -1, StatsEvery: -1}
