@@ -56,8 +56,9 @@ func (s *Supervisor) restore(ctx context.Context, ts *tableState, j *job) (event
 
 	var (
 		tried []string
-		last  events.Event
-		held  bool // last is not recorded yet: see the wasServing branch
+		// last is the latest restore.failed; for a table that was serving,
+		// the final one is held back (see the wasServing branch below).
+		last events.Event
 	)
 	// Shutdown: the table stays unavailable; the next start finds the
 	// damage again (tables is crash-safe). No backup is blamed for it; the
@@ -95,7 +96,6 @@ func (s *Supervisor) restore(ctx context.Context, ts *tableState, j *job) (event
 			if wasServing && i == len(backups)-1 {
 				// The end of a restore of a serving table: recorded once
 				// the table serves again, saying so (data.serving).
-				held = true
 				continue
 			}
 			errs = append(errs, s.record(last))
@@ -134,7 +134,7 @@ func (s *Supervisor) restore(ctx context.Context, ts *tableState, j *job) (event
 	if wasServing {
 		err := fmt.Errorf("table %s: restore: %s; the table keeps its current data", ts.name, why)
 		if aerr := ts.t.SetAvailable(); aerr != nil {
-			if held {
+			if last.Type != "" { // held back above: every backup failed
 				errs = append(errs, s.record(last))
 			}
 			return s.degrade(ctx, ts, j, start, why, tried, append(errs, aerr))
