@@ -155,12 +155,8 @@ func (s *Supervisor) finishJob(ts *tableState, j *job, outcome events.Event, err
 	if err != nil {
 		ts.lastError = err.Error()
 	}
-	tickets := j.tickets
-	j.tickets = nil
 	s.mu.Unlock()
-	for _, t := range tickets {
-		t.finish(outcome, err)
-	}
+	s.endTickets(j, outcome, err)
 }
 
 // drain ends every job still queued after the workers stopped: operator
@@ -185,8 +181,6 @@ func (s *Supervisor) drain(ctx context.Context) {
 			e, eerr = s.notRun(ctx, j, err, "shutdown")
 			err = joinErr(err, eerr)
 		}
-		for _, t := range j.tickets {
-			t.finish(e, err)
-		}
+		s.endTickets(j, e, err)
 	}
 }

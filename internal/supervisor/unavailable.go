@@ -74,7 +74,8 @@ func (s *Supervisor) notRun(ctx context.Context, j *job, err error, reason strin
 	return e, emitErr
 }
 
-// endTickets hands an outcome to every ticket of j, which is not running.
+// endTickets hands an outcome to every ticket of j, which is neither queued
+// nor running any more (no ticket can join it).
 func (s *Supervisor) endTickets(j *job, e events.Event, err error) {
 	s.mu.Lock()
 	tickets := j.tickets
