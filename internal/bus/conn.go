@@ -47,12 +47,12 @@ func (o *ConnOptions) Validate() error {
 	if o.Password != "" && o.User == "" {
 		return errors.New("--nats-password needs --nats-user")
 	}
-	for flagName, path := range map[string]string{"--nats-creds": o.Creds, "--nats-ca": o.CA, "--nats-cert": o.Cert, "--nats-key": o.Key} {
-		if path == "" {
+	for _, f := range []struct{ flag, path string }{{"--nats-creds", o.Creds}, {"--nats-ca", o.CA}, {"--nats-cert", o.Cert}, {"--nats-key", o.Key}} {
+		if f.path == "" {
 			continue
 		}
-		if _, err := os.Stat(path); err != nil {
-			return fmt.Errorf("%s: %w", flagName, err)
+		if _, err := os.Stat(f.path); err != nil {
+			return fmt.Errorf("%s: %w", f.flag, err)
 		}
 	}
 	return nil

@@ -121,9 +121,12 @@ func StartEmbedded(ctx context.Context, opts EmbeddedOptions) (*Embedded, error)
 	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < timeout {
 		timeout = time.Until(dl)
 	}
-	if !srv.ReadyForConnections(timeout) {
+	if !srv.ReadyForConnections(max(timeout, 0)) {
 		srv.Shutdown()
 		srv.WaitForShutdown()
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("embedded nats: not ready for connections on %s: %w", listen, err)
+		}
 		return nil, fmt.Errorf("embedded nats: not ready for connections on %s after %s", listen, timeout)
 	}
 	if !srv.JetStreamEnabled() {

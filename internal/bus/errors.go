@@ -8,6 +8,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/micro"
@@ -66,7 +67,11 @@ func headerSafe(s string) string {
 		return r
 	}, s)
 	if len(s) > 512 {
-		s = s[:512] + "..."
+		n := 512
+		for n > 0 && !utf8.RuneStart(s[n]) { // never split a character
+			n--
+		}
+		s = s[:n] + "..."
 	}
 	if s == "" {
 		s = "error"

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 )
 
 // Ntfy publishes notifications to an ntfy topic URL as plain text.
@@ -65,7 +66,11 @@ func clip(s string, max int) string {
 		return s
 	}
 	const more = "\n... (cut to fit ntfy; every event is in the stream and in the webhook payload)\n"
-	cut := s[:max-len(more)]
+	n := max - len(more)
+	for n > 0 && !utf8.RuneStart(s[n]) { // never split a character
+		n--
+	}
+	cut := s[:n]
 	if i := strings.LastIndexByte(cut, '\n'); i > 0 {
 		cut = cut[:i]
 	}
