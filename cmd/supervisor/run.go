@@ -172,10 +172,15 @@ func run(ctx context.Context, s settings, log *slog.Logger) (err error) {
 			Collectors: []prometheus.Collector{outbox.Collector()},
 		})
 		if err != nil {
+			// Nothing else has started yet: stop the services first, so
+			// that no request reaches a stopping supervisor.
 			stopSide()
+			dctx, dcancel := context.WithTimeout(context.Background(), shutdownGrace)
+			serr := services.Stop(dctx)
+			dcancel()
 			stopSup()
 			wg.Wait()
-			return err
+			return errors.Join(err, serr)
 		}
 		side.Add(1)
 		go func() { defer side.Done(); fail("dashboard", d.Run(sideCtx)) }()
