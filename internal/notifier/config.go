@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -80,9 +81,37 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.StringVar(&c.WebhookSecret, "webhook-secret", "", "secret for the X-Custodian-Signature header (HMAC-SHA256 of the body)")
 	fs.Var(stringList{&c.Ntfys}, "ntfy", "ntfy topic URL, e.g. https://ntfy.sh/mytopic (repeatable)")
 	fs.StringVar(&c.NtfyToken, "ntfy-token", "", "ntfy access token (Authorization: Bearer)")
-	fs.DurationVar(&c.GiveUp, "give-up", DefaultGiveUp, "stop retrying a sink for an event after this long and publish notification.failed")
-	fs.IntVar(&c.Burst, "burst", DefaultBurst, "more than this many notifications to one sink within --burst-window are sent as one digest")
-	fs.DurationVar(&c.BurstWindow, "burst-window", DefaultBurstWindow, "window of --burst")
+	c.GiveUp, c.Burst, c.BurstWindow = DefaultGiveUp, DefaultBurst, DefaultBurstWindow
+	fs.Var(positive[time.Duration]{&c.GiveUp, time.ParseDuration}, "give-up", "stop retrying a sink for an event after this `duration` and publish notification.failed")
+	fs.Var(positive[int]{&c.Burst, strconv.Atoi}, "burst", "more than this `number` of notifications to one sink within --burst-window are sent as one digest")
+	fs.Var(positive[time.Duration]{&c.BurstWindow, time.ParseDuration}, "burst-window", "the window of --burst (a `duration`)")
+}
+
+// positive is a flag of a number or duration that must be above zero: in a
+// Config, zero means "the default", so a flag set to 0 (or less) would be
+// replaced silently; the flag refuses it instead.
+type positive[T int | time.Duration] struct {
+	dst   *T
+	parse func(string) (T, error)
+}
+
+func (p positive[T]) String() string {
+	if p.dst == nil {
+		return ""
+	}
+	return fmt.Sprint(*p.dst)
+}
+
+func (p positive[T]) Set(v string) error {
+	n, err := p.parse(v)
+	if err != nil {
+		return err
+	}
+	if n <= 0 {
+		return errors.New("must be above zero")
+	}
+	*p.dst = n
+	return nil
 }
 
 // HasSinks reports whether at least one sink is configured.
