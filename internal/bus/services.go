@@ -135,7 +135,7 @@ func StartServices(nc *nats.Conn, b Backend, opts ServicesOptions) (*Services, e
 		if err := validTable(name); err != nil {
 			return nil, s.abort(err)
 		}
-		if _, err := s.addEndpoints(name); err != nil {
+		if err := s.addEndpoints(name); err != nil {
 			return nil, s.abort(err)
 		}
 	}
@@ -164,13 +164,14 @@ func (s *Services) AddTable(name string) error {
 	if err := validTable(name); err != nil {
 		return err
 	}
-	added, err := s.addEndpoints(name)
-	if err != nil || !added {
+	if err := s.addEndpoints(name); err != nil {
 		return err
 	}
 	// Make sure the server has the subscriptions before anyone is told the
-	// table exists. While disconnected the client subscribes again on
-	// reconnect; there is nothing to wait for then.
+	// table exists, also when another call added them (node create calls
+	// this after the supervisor's OnTableAdded did: its answer must not
+	// come before their flush succeeded). While disconnected the client
+	// subscribes again on reconnect; there is nothing to wait for then.
 	if s.nc.IsConnected() {
 		if err := s.nc.FlushTimeout(5 * time.Second); err != nil && s.nc.IsConnected() {
 			err = fmt.Errorf("services: table %s: flush subscriptions: %w", name, err)
@@ -193,15 +194,14 @@ func validTable(name string) error {
 	return nil
 }
 
-// addEndpoints adds the kv and cmd endpoints of a table once; added is
-// false when there was nothing to do.
-func (s *Services) addEndpoints(name string) (added bool, err error) {
+// addEndpoints adds the kv and cmd endpoints of a table, once.
+func (s *Services) addEndpoints(name string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closing || s.tables[name] {
-		return false, nil
+		return nil
 	}
-	err = s.kv.AddEndpoint(name, s.dispatch(planeKV, name, s.handleKV),
+	err := s.kv.AddEndpoint(name, s.dispatch(planeKV, name, s.handleKV),
 		micro.WithEndpointSubject(fmt.Sprintf("%s.kv.%s.*", s.opts.Prefix, name)),
 		micro.WithEndpointMetadata(map[string]string{"table": name, "ops": "put,get,delete,batch,scan"}))
 	if err == nil {
@@ -214,10 +214,10 @@ func (s *Services) addEndpoints(name string) (added bool, err error) {
 		if s.addErr == nil {
 			s.addErr = err
 		}
-		return false, err
+		return err
 	}
 	s.tables[name] = true
-	return true, nil
+	return nil
 }
 
 // Err is the first failure to subscribe a table's subjects, if any.
