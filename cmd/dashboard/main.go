@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
 	"strings"
@@ -126,6 +127,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stderr, "dashboard: serving http://%s from %s\n", o.listen, events.StreamName)
-	return srv.Run(ctx)
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", o.listen)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", o.listen, err)
+	}
+	fmt.Fprintf(stderr, "dashboard: serving http://%s from %s\n", ln.Addr(), events.StreamName)
+	return srv.Serve(ctx, ln)
 }
