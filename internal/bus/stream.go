@@ -97,21 +97,27 @@ func (c StreamConfig) JetStreamConfig() (jetstream.StreamConfig, error) {
 
 // EnsureStream creates CUSTODIAN_EVENTS or updates it to cfg, retrying while
 // the server says JetStream is not ready yet (a cluster forming, error
-// 10008, or no responders on the API) until ctx ends.
+// 10008, or no responders on the API) until ctx ends. A store the server
+// could not create (error 10049) is tried storeAttempts times in all: right
+// after the account's last stream was deleted, nats-server removes the
+// account's empty store directory in a goroutine, and a create that runs
+// at that moment fails once (the outbox's OnNoStream does exactly that
+// create). A lasting failure (disk full, permissions) is still returned.
 func EnsureStream(ctx context.Context, js jetstream.JetStream, cfg StreamConfig) (jetstream.Stream, error) {
 	scfg, err := cfg.JetStreamConfig()
 	if err != nil {
 		return nil, err
 	}
 	wait := 100 * time.Millisecond
-	for {
+	for attempt := 1; ; attempt++ {
 		attemptCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		s, err := js.CreateOrUpdateStream(attemptCtx, scfg)
 		cancel()
 		if err == nil {
 			return s, nil
 		}
-		if !transientJSError(err) || ctx.Err() != nil {
+		retry := transientJSError(err) || (storeFailed(err) && attempt < storeAttempts)
+		if !retry || ctx.Err() != nil {
 			return nil, fmt.Errorf("stream %s: create or update: %w", events.StreamName, err)
 		}
 		select {
@@ -128,6 +134,20 @@ func EnsureStream(ctx context.Context, js jetstream.JetStream, cfg StreamConfig)
 // jsClusterNotAvail is JetStream's "cluster not available / temporarily
 // unavailable" error code.
 const jsClusterNotAvail jetstream.ErrorCode = 10008
+
+// jsStreamCreateFailed is the error code of a stream create the server
+// could not carry out; its store failing is one of its causes.
+const jsStreamCreateFailed jetstream.ErrorCode = 10049
+
+// storeAttempts bounds the attempts at a stream whose store failed.
+const storeAttempts = 3
+
+// storeFailed reports whether err is the server's "error creating store for
+// stream".
+func storeFailed(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && apiErr.ErrorCode == jsStreamCreateFailed
+}
 
 // transientJSError reports whether err means "JetStream is not ready yet".
 func transientJSError(err error) bool {

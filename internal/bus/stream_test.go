@@ -170,3 +170,21 @@ func TestEnsureStreamRefusesAMemoryStream(t *testing.T) {
 		t.Logf("refused: %v", err)
 	}
 }
+
+// nats-server removes an account's empty store directory in a goroutine
+// after its last stream is deleted; a create at that moment fails with
+// "error creating store for stream" (10049). About 1 create in 170 lost
+// that race here before EnsureStream tried again, so 500 rounds fail
+// without the retry nearly every time.
+func TestEnsureStreamRightAfterTheStreamWasDeleted(t *testing.T) {
+	js := startStream(t)
+	ctx := withTimeout(t, 120*time.Second)
+	for i := range 500 {
+		if err := js.DeleteStream(ctx, events.StreamName); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := EnsureStream(ctx, js, StreamConfig{}); err != nil {
+			t.Fatalf("round %d: %v", i, err)
+		}
+	}
+}

@@ -5,6 +5,7 @@ package natstest
 
 import (
 	"context"
+	"errors"
 	"net"
 	"testing"
 	"time"
@@ -91,18 +92,29 @@ func (s *Server) Connect(t testing.TB) *nats.Conn {
 
 // CreateStream creates the event stream as the contract says: file
 // storage, subjects <prefix>.events.>, a duplicate window of 2 minutes.
+// A create right after a test deleted the stream can meet nats-server
+// removing the account's empty store directory in a goroutine ("error
+// creating store for stream", 10049); it is tried again, as
+// bus.EnsureStream does.
 func CreateStream(ctx context.Context, t testing.TB, js jetstream.JetStream, prefix string) jetstream.Stream {
 	t.Helper()
-	st, err := js.CreateStream(ctx, jetstream.StreamConfig{
+	cfg := jetstream.StreamConfig{
 		Name:       events.StreamName,
 		Subjects:   []string{events.StreamSubjects(prefix)},
 		Storage:    jetstream.FileStorage,
 		Duplicates: 2 * time.Minute,
-	})
-	if err != nil {
-		t.Fatalf("create stream: %v", err)
 	}
-	return st
+	for attempt := 1; ; attempt++ {
+		st, err := js.CreateStream(ctx, cfg)
+		if err == nil {
+			return st
+		}
+		var apiErr *jetstream.APIError
+		if attempt == 3 || !errors.As(err, &apiErr) || apiErr.ErrorCode != 10049 {
+			t.Fatalf("create stream: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // Publish publishes e on its subject with Nats-Msg-Id = e.ID and returns
