@@ -35,6 +35,7 @@ type Config struct {
 	Projections    projections.Options // history and series bounds
 	CommandTimeout time.Duration       // NATS request timeout of an action (10s; 10m with "wait")
 	Heartbeat      time.Duration       // SSE comment interval (15s)
+	StreamCheck    time.Duration       // how often to look whether the stream was created anew (projections.DefaultStreamCheck)
 }
 
 func (c Config) withDefaults() (Config, error) {

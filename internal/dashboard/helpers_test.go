@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -267,11 +268,22 @@ func (e *env) stream(path string, hdr map[string]string) *sseClient {
 	return c
 }
 
+// sseEvent is one Server-Sent Event; name is "" for a plain message.
+type sseEvent struct{ name, id, data string }
+
 // next returns the next event's id and data.
 func (c *sseClient) next(t testing.TB, within time.Duration) (id, data string) {
 	t.Helper()
+	ev := c.nextEvent(t, within)
+	return ev.id, ev.data
+}
+
+// nextEvent returns the next event with data.
+func (c *sseClient) nextEvent(t testing.TB, within time.Duration) sseEvent {
+	t.Helper()
 	timer := time.NewTimer(within)
 	defer timer.Stop()
+	var ev sseEvent
 	for {
 		select {
 		case line, ok := <-c.lines:
@@ -279,15 +291,28 @@ func (c *sseClient) next(t testing.TB, within time.Duration) (id, data string) {
 				t.Fatal("event stream ended")
 			}
 			switch {
+			case strings.HasPrefix(line, "event: "):
+				ev.name = strings.TrimPrefix(line, "event: ")
 			case strings.HasPrefix(line, "id: "):
-				id = strings.TrimPrefix(line, "id: ")
+				ev.id = strings.TrimPrefix(line, "id: ")
 			case strings.HasPrefix(line, "data: "):
-				data = strings.TrimPrefix(line, "data: ")
-			case line == "" && data != "":
-				return id, data
+				ev.data = strings.TrimPrefix(line, "data: ")
+			case line == "" && ev.data != "":
+				return ev
 			}
 		case <-timer.C:
 			t.Fatal("no event within the wait")
 		}
 	}
+}
+
+// eventID is the SSE id the dashboard should give seq of the stream as it
+// is now: its creation time in unix ns, "-", seq.
+func (e *env) eventID(seq uint64) string {
+	e.t.Helper()
+	st, err := e.js.Stream(e.ctx, events.StreamName)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return fmt.Sprintf("%d-%d", st.CachedInfo().Created.UnixNano(), seq)
 }

@@ -61,7 +61,7 @@ func New(nc *nats.Conn, cfg Config) (*Server, error) {
 		cfg:         cfg,
 		nc:          nc,
 		proj:        proj,
-		cons:        projections.NewConsumer(js, cfg.Stream, proj),
+		cons:        projections.NewConsumer(js, cfg.Stream, proj, cfg.StreamCheck),
 		reg:         reg,
 		auth:        newAuth(cfg.AdminToken),
 		consumeDone: make(chan struct{}),

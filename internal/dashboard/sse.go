@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/custodian-dev/custodian/internal/apierr"
@@ -15,11 +14,15 @@ import (
 // is dropped (it reconnects and catches up from the history).
 const sseBuffer = 1024
 
-// GET /api/stream: Server-Sent Events, one per new event, "id:" = stream
-// sequence, "data:" = the history row (the event's JSON plus "seq").
-// Optional filters: table, type, exclude, result, node, as GET /api/history
-// takes them. A reconnecting EventSource sends Last-Event-ID and gets the
-// rows it missed from the history first.
+// GET /api/stream: Server-Sent Events, one per new event, "data:" = the
+// history row (the event's JSON plus "seq"), "id:" = <generation>-<seq>
+// (see sseID). Optional filters: table, type, exclude, result, node, as
+// GET /api/history takes them. A reconnecting EventSource sends
+// Last-Event-ID and gets the rows it missed from the history first (all
+// of the new stream's when the stream was created anew meanwhile); "after"
+// takes a plain sequence of the current stream. When the dashboard starts
+// over on a new stream while a client listens, the client gets an event
+// "reset" (data: {"generation": N}) and then the new stream's rows.
 func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 	fl, ok := w.(http.Flusher)
 	if !ok {
@@ -32,15 +35,14 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f.Limit, f.Before = 0, 0
-	var after uint64
-	if v := r.Header.Get("Last-Event-ID"); v != "" {
-		after, _ = strconv.ParseUint(v, 10, 64)
-	} else if v := r.URL.Query().Get("after"); v != "" {
-		after, _ = strconv.ParseUint(v, 10, 64)
+	from, resume, err := resumePoint(r)
+	if err != nil {
+		writeAPIError(w, err)
+		return
 	}
 
 	sub := s.proj.Subscribe(sseBuffer)
-	defer sub.Close()
+	defer func() { sub.Close() }() // sub is replaced when the stream starts over
 
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
@@ -50,28 +52,36 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 	if _, err := fmt.Fprintf(w, "retry: 2000\n: custodian events, last seq %d\n\n", s.proj.LastSeq()); err != nil {
 		return
 	}
+	// sent is the last sequence of sub.Gen the client has.
+	var sent uint64
+	if resume && (from.gen == 0 || from.gen == sub.Gen) {
+		sent = from.seq
+	}
 	// send writes a row the client has not had and the filter selects; it
 	// fails only when the client is gone.
-	sent := after
 	send := func(row projections.Row) error {
 		if row.Seq <= sent || !f.Match(row) {
 			return nil
 		}
-		if err := writeEvent(w, row); err != nil {
+		if err := writeEvent(w, sub.Gen, row); err != nil {
 			return err
 		}
 		sent = row.Seq
 		return nil
 	}
-	if after > 0 {
-		// Missed rows, oldest first; rows that also arrive on sub are
-		// skipped below by sequence.
+	// catchUp sends the rows the client missed, oldest first; rows that
+	// also arrive on sub are skipped by sequence.
+	catchUp := func() error {
 		missed := s.proj.History(projections.Filter{Limit: projections.DefaultHistoryLimit})
 		for i := len(missed) - 1; i >= 0; i-- {
-			if send(missed[i]) != nil {
-				return
+			if err := send(missed[i]); err != nil {
+				return err
 			}
 		}
+		return nil
+	}
+	if resume && catchUp() != nil {
+		return
 	}
 	fl.Flush()
 
@@ -88,7 +98,20 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 			fl.Flush()
 		case row, ok := <-sub.C:
 			if !ok {
-				return // fell behind: the client reconnects with Last-Event-ID
+				if !sub.Restarted() {
+					return // fell behind: the client reconnects with Last-Event-ID
+				}
+				// A new stream: the client starts over with it.
+				sub = s.proj.Subscribe(sseBuffer)
+				sent = 0
+				if _, err := fmt.Fprintf(w, "event: reset\ndata: {\"generation\":%d}\n\n", sub.Gen); err != nil {
+					return
+				}
+				if catchUp() != nil {
+					return
+				}
+				fl.Flush()
+				continue
 			}
 			if row.Seq <= sent || !f.Match(row) {
 				continue // nothing written: nothing to flush
@@ -96,13 +119,14 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 			if send(row) != nil {
 				return
 			}
-			// Send what else is queued before flushing.
+			// Send what else is queued before flushing; a closed channel is
+			// seen again by the outer select.
 			for drained := false; !drained; {
 				select {
 				case row, ok := <-sub.C:
 					if !ok {
-						fl.Flush()
-						return
+						drained = true
+						continue
 					}
 					if send(row) != nil {
 						return
@@ -116,11 +140,11 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func writeEvent(w http.ResponseWriter, row projections.Row) error {
+func writeEvent(w http.ResponseWriter, gen int64, row projections.Row) error {
 	b, err := json.Marshal(row)
 	if err != nil {
 		return err
 	}
-	_, err = fmt.Fprintf(w, "id: %d\ndata: %s\n\n", row.Seq, b)
+	_, err = fmt.Fprintf(w, "id: %s\ndata: %s\n\n", sseID{gen: gen, seq: row.Seq}, b)
 	return err
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"net"
 	"net/http"
-	"strconv"
 	"testing"
 	"time"
 
@@ -28,7 +27,7 @@ func TestStreamDeliversNewEvents(t *testing.T) {
 	if err := json.Unmarshal([]byte(data), &row); err != nil {
 		t.Fatal(err)
 	}
-	if id != strconv.FormatUint(seq, 10) || row["id"] != want.ID || row["seq"].(float64) != float64(seq) || row["type"] != want.Type {
+	if id != e.eventID(seq) || row["id"] != want.ID || row["seq"].(float64) != float64(seq) || row["type"] != want.Type {
 		t.Fatalf("event id %s row %v, want seq %d id %s", id, row, seq, want.ID)
 	}
 
@@ -51,10 +50,10 @@ func TestStreamCatchesUpAfterReconnect(t *testing.T) {
 	e := setup(t, Config{})
 	e.publish(statsSeries(5, "users")...)
 	// An EventSource that saw seq 2 reconnects: it gets 3, 4, 5 in order.
-	c := e.stream("/api/stream", map[string]string{"Last-Event-ID": "2"})
+	c := e.stream("/api/stream", map[string]string{"Last-Event-ID": e.eventID(2)})
 	for want := 3; want <= 5; want++ {
 		id, _ := c.next(t, 10*time.Second)
-		if id != strconv.Itoa(want) {
+		if id != e.eventID(uint64(want)) {
 			t.Fatalf("got id %s, want %d", id, want)
 		}
 	}
@@ -65,11 +64,11 @@ func TestStreamCatchesUpAfterReconnect(t *testing.T) {
 	id, data := f.next(t, 10*time.Second)
 	var row map[string]any
 	_ = json.Unmarshal([]byte(data), &row)
-	if id != "7" || row["table"] != "orders" {
+	if id != e.eventID(7) || row["table"] != "orders" {
 		t.Fatalf("filtered stream gave %s %v", id, row)
 	}
 	id, _ = c.next(t, 10*time.Second)
-	if id != "6" {
+	if id != e.eventID(6) {
 		t.Fatalf("unfiltered stream gave %s, want 6", id)
 	}
 }

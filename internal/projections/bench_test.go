@@ -141,7 +141,7 @@ func projectionReplay(ctx context.Context, b *testing.B, js jetstream.JetStream,
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	p := New(Options{})
-	c := NewConsumer(js, events.StreamName, p)
+	c := NewConsumer(js, events.StreamName, p, 0)
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx) }()
 	<-c.Ready()

@@ -45,9 +45,18 @@ type ConsumerStatus struct {
 	LastError string `json:"last_error,omitempty"`
 }
 
-// NewConsumer returns a consumer of stream (events.StreamName) into p.
-func NewConsumer(js jetstream.JetStream, stream string, p *Projection) *Consumer {
-	return &Consumer{js: js, stream: stream, p: p, ready: make(chan struct{}), checkEvery: 10 * time.Second}
+// DefaultStreamCheck is how often a consumer looks whether its stream was
+// deleted and created anew.
+const DefaultStreamCheck = 10 * time.Second
+
+// NewConsumer returns a consumer of stream (events.StreamName) into p that
+// looks every checkEvery (DefaultStreamCheck when 0) whether the stream was
+// deleted and created anew.
+func NewConsumer(js jetstream.JetStream, stream string, p *Projection, checkEvery time.Duration) *Consumer {
+	if checkEvery <= 0 {
+		checkEvery = DefaultStreamCheck
+	}
+	return &Consumer{js: js, stream: stream, p: p, ready: make(chan struct{}), checkEvery: checkEvery}
 }
 
 // Ready is closed once the projection has caught up with the stream as it
@@ -134,10 +143,11 @@ func (c *Consumer) session(ctx context.Context) error {
 	recreated := !c.created.IsZero() && !info.Created.Equal(c.created)
 	c.created = info.Created
 	c.mu.Unlock()
-	if recreated || info.State.LastSeq < last {
-		// The stream was deleted and created anew: its sequences start
-		// over, and so does the projection.
-		c.p.Reset()
+	// A stream deleted and created anew starts its sequences over, and so
+	// does the projection.
+	startOver := recreated || info.State.LastSeq < last
+	c.p.Attach(info.Created, startOver)
+	if startOver {
 		last = 0
 	}
 	c.mu.Lock()

@@ -111,7 +111,7 @@ func fresh(evs []events.Event) []events.Event {
 func startConsumer(ctx context.Context, t *testing.T, js jetstream.JetStream, opts Options, tune ...func(*Consumer)) (*Projection, *Consumer, chan error) {
 	t.Helper()
 	p := New(opts)
-	c := NewConsumer(js, events.StreamName, p)
+	c := NewConsumer(js, events.StreamName, p, 0)
 	for _, f := range tune {
 		f(c)
 	}

@@ -2,6 +2,7 @@ package projections
 
 import (
 	"sync"
+	"time"
 
 	"github.com/custodian-dev/custodian/internal/events"
 )
@@ -14,6 +15,7 @@ type Projection struct {
 	st   *State
 	opts Options
 	subs map[*Subscription]struct{}
+	gen  int64 // the held stream's creation time, unix ns; 0 before Attach
 }
 
 // New returns an empty projection.
@@ -21,15 +23,19 @@ func New(opts Options) *Projection {
 	return &Projection{st: NewState(opts), opts: opts, subs: map[*Subscription]struct{}{}}
 }
 
-// Subscription receives every row applied after it was taken. When the
-// subscriber falls behind by more than its buffer, C is closed and Lagged
-// reports true: the subscriber should catch up from the history.
+// Subscription receives every row applied after it was taken, from the
+// stream generation Gen. When the subscriber falls behind by more than its
+// buffer, or the projection starts over on a new stream, C is closed;
+// Lagged or Restarted says which: the subscriber catches up from the
+// history (of the new stream).
 type Subscription struct {
-	C      <-chan Row
-	c      chan Row
-	p      *Projection
-	lagged bool
-	closed bool
+	C         <-chan Row
+	Gen       int64
+	c         chan Row
+	p         *Projection
+	lagged    bool
+	restarted bool
+	closed    bool
 }
 
 // Subscribe returns a subscription with a buffer of buf rows.
@@ -38,10 +44,10 @@ func (p *Projection) Subscribe(buf int) *Subscription {
 		buf = 1
 	}
 	c := make(chan Row, buf)
-	s := &Subscription{C: c, c: c, p: p}
 	p.mu.Lock()
+	defer p.mu.Unlock()
+	s := &Subscription{C: c, Gen: p.gen, c: c, p: p}
 	p.subs[s] = struct{}{}
-	p.mu.Unlock()
 	return s
 }
 
@@ -50,6 +56,14 @@ func (s *Subscription) Lagged() bool {
 	s.p.mu.RLock()
 	defer s.p.mu.RUnlock()
 	return s.lagged
+}
+
+// Restarted reports whether the subscription ended because the projection
+// started over on a new stream (see Attach).
+func (s *Subscription) Restarted() bool {
+	s.p.mu.RLock()
+	defer s.p.mu.RUnlock()
+	return s.restarted
 }
 
 // Close ends the subscription.
@@ -97,11 +111,34 @@ func (p *Projection) Skip(seq uint64) bool {
 	return p.st.Skip(seq)
 }
 
-// Reset empties the state, for a stream that was deleted and created anew.
-func (p *Projection) Reset() {
+// Attach records which stream the state comes from: its creation time.
+// With startOver (the stream was deleted and created anew, its sequences
+// begin again at 1) the state is emptied. Every subscription of another
+// generation ends with Restarted true: its sequences mean nothing now.
+func (p *Projection) Attach(created time.Time, startOver bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.st = NewState(p.opts)
+	gen := created.UnixNano()
+	if startOver {
+		p.st = NewState(p.opts)
+	}
+	if gen == p.gen && !startOver {
+		return
+	}
+	p.gen = gen
+	for s := range p.subs {
+		s.restarted = true
+		s.closeLocked()
+	}
+}
+
+// Generation identifies the stream the projection holds (its creation
+// time in unix ns), 0 before the consumer first found one. Sequences are
+// comparable only within one generation.
+func (p *Projection) Generation() int64 {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return p.gen
 }
 
 // LastSeq is the sequence of the last message applied.

@@ -357,6 +357,12 @@
       addLive(r);
       if (r.table && r.table !== '_') scheduleCards();
     };
+    // The event stream was deleted and created anew: its sequences start
+    // over, so the rows on the page mean nothing now. Load the new ones.
+    es.addEventListener('reset', () => {
+      loadHistory(0);
+      loadCards().catch(showError);
+    });
   }
 
   function showError(e) {
