@@ -72,7 +72,9 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 	// catchUp sends the rows the client missed, oldest first; rows that
 	// also arrive on sub are skipped by sequence.
 	catchUp := func() error {
-		missed := s.proj.History(projections.Filter{Limit: projections.DefaultHistoryLimit})
+		q := f
+		q.After, q.Limit = sent, projections.DefaultHistoryLimit
+		missed := s.proj.History(q)
 		for i := len(missed) - 1; i >= 0; i-- {
 			if err := send(missed[i]); err != nil {
 				return err

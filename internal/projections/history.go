@@ -31,12 +31,16 @@ type Filter struct {
 	Result  string
 	Since   time.Time // rows at or after this time
 	Before  uint64    // rows with a smaller sequence (paging)
+	After   uint64    // rows with a greater sequence (catching up)
 	Limit   int       // at most this many rows; 0 means DefaultQueryLimit
 }
 
 // Match reports whether a row passes the filter (Limit aside).
 func (f Filter) Match(r Row) bool {
 	if f.Before > 0 && r.Seq >= f.Before {
+		return false
+	}
+	if r.Seq <= f.After {
 		return false
 	}
 	if f.Node != "" && r.Node != f.Node {
@@ -128,6 +132,9 @@ func (h *history) query(f Filter) []Row {
 		} else {
 			r = h.stats.at(j)
 			j--
+		}
+		if r.Seq <= f.After {
+			break // newest first: every row left is older still
 		}
 		if f.Match(r) {
 			out = append(out, r)

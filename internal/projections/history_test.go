@@ -42,6 +42,10 @@ func TestHistoryFilters(t *testing.T) {
 		{"exclude partial word is no prefix", Filter{Exclude: []string{"comp"}}, []uint64{8, 7, 6, 5, 4, 3, 2, 1}},
 		{"exclude with type", Filter{Type: "compaction", Exclude: []string{events.CompactionCompleted}}, []uint64{6, 4, 2}},
 		{"exclude with table and paging", Filter{Table: "users", Exclude: []string{"table"}, Before: 6, Limit: 1}, []uint64{3}},
+		{"after", Filter{After: 5}, []uint64{8, 7, 6}},
+		{"after with table", Filter{Table: "users", After: 2}, []uint64{6, 3}},
+		{"after and before", Filter{After: 2, Before: 6}, []uint64{5, 4, 3}},
+		{"after the last", Filter{After: 8}, nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -93,6 +97,11 @@ func TestHistoryBounded(t *testing.T) {
 		if rows[i].Seq != want[i] {
 			t.Fatalf("row %d has seq %d, want %d", i, rows[i].Seq, want[i])
 		}
+	}
+	// After walks both rings: the rows newer than the 4th newest kept one.
+	after := s.History(Filter{Limit: 100, After: want[3]})
+	if len(after) != 3 || after[0].Seq != want[0] || after[2].Seq != want[2] {
+		t.Fatalf("after %d: %d rows, want %v", want[3], len(after), want[:3])
 	}
 	if def := NewState(Options{}); def.opts.HistoryLimit != DefaultHistoryLimit {
 		t.Fatalf("default history limit %d", def.opts.HistoryLimit)
