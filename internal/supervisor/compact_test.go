@@ -180,10 +180,64 @@ func TestRetryWaitDoesNotHoldTheTable(t *testing.T) {
 	}
 	h.stop()
 	<-c.Done()
-	if out := c.Outcome(); out.ID != first.ID || c.Err() == nil {
-		t.Errorf("after shutdown the command ends with %s attempt %d, want its first failure", out.Type, out.Attempt)
+	// The command ends with a final failure that says the retry was
+	// abandoned: the audit log has the command's end, the notifier pages.
+	failed := h.rec.of("users", events.CompactionFailed)
+	out := c.Outcome()
+	if len(failed) != 2 || out.ID != failed[1].ID || out.ID == first.ID || c.Err() == nil {
+		t.Fatalf("after shutdown: %d compaction.failed, the command ends with %s %s, want a second, final one", len(failed), out.Type, out.ID)
+	}
+	if out.Attempt != 1 || out.CommandID != first.CommandID || out.Error != first.Error || out.Data["final"] != true ||
+		out.Data["retry"] != "abandoned: shutdown" || out.Data["retry_in_ms"] != nil || out.Data["reason"] != first.Data["reason"] {
+		t.Errorf("abandoned retry: attempt %d command %s error %q data %v; first failure: command %s error %q data %v",
+			out.Attempt, out.CommandID, out.Error, out.Data, first.CommandID, first.Error, first.Data)
 	}
 	if n := len(h.rec.of("users", events.CompactionStarted)); n != 1 {
 		t.Errorf("%d compaction attempts, want 1 (retry abandoned at shutdown)", n)
+	}
+}
+
+// TestQueuedRetryAbandonedAtShutdown: the retry's delay has passed but the
+// retry waits in the queue behind a backup when the supervisor stops: the
+// command still ends with a final compaction.failed that says so.
+func TestQueuedRetryAbandonedAtShutdown(t *testing.T) {
+	if _, err := exec.LookPath("chattr"); err != nil {
+		t.Skip("chattr not available")
+	}
+	g := newGate(tables.FPBackupBeforeCopy)
+	defer g.open()
+	pol := quiet()
+	pol.RetryDelay = 10 * time.Millisecond
+	h := start(t, harnessOpt{failpoint: g.failpoint, cfg: Config{Defaults: pol, ShutdownGrace: time.Millisecond}})
+	fill(t, h.open("users"), 50, 1)
+	dir := filepath.Join(h.root, "tables")
+	if out, err := exec.Command("chattr", "+i", dir).CombinedOutput(); err != nil {
+		t.Skipf("chattr +i %s: %v: %s", dir, err, out)
+	}
+	defer exec.Command("chattr", "-i", dir).Run()
+	queued := func(n int) func(TableStatus) bool { return func(st TableStatus) bool { return st.Queue == n } }
+
+	// Queue: a backup held at the gate, then the compaction, then another
+	// backup. Once the first backup passes, the compaction fails (the
+	// table's directory is immutable) and the second backup is held while
+	// the retry's delay passes: the retry waits in the queue.
+	h.submit("users", events.VerbBackup, events.CommandBody{})
+	g.await(t, 1)
+	c := h.submit("users", events.VerbCompact, events.CommandBody{Force: true, Mode: "rewrite"})
+	h.submit("users", events.VerbBackup, events.CommandBody{})
+	statusOf(t, h, "users", queued(2))
+	g.pass()
+	first := h.rec.waitType(t, "users", events.CompactionFailed, 1)[0]
+	g.await(t, 1)
+	statusOf(t, h, "users", queued(1))
+	stopPastGate(t, h, g, h.sup.stopping)
+	<-c.Done()
+
+	out := c.Outcome()
+	if out.Type != events.CompactionFailed || out.ID == first.ID || out.Data["final"] != true || out.Data["retry"] != "abandoned: shutdown" {
+		t.Fatalf("the command ends with %s %v, want a final compaction.failed with retry abandoned:\n%s", out.Type, out.Data, dump(h.rec.all()))
+	}
+	if n := len(h.rec.of("users", events.CompactionStarted)); n != 1 {
+		t.Errorf("%d compaction attempts, want 1", n)
 	}
 }

@@ -21,7 +21,7 @@ type job struct {
 	// shutdown before the work ran must emit an outcome.
 	announced bool
 	// last is the outcome of the previous attempt (for a retry abandoned at
-	// shutdown).
+	// shutdown, see retryAbandoned).
 	last    events.Event
 	lastErr error
 }
@@ -163,8 +163,8 @@ func (s *Supervisor) finishJob(ts *tableState, j *job, outcome events.Event, err
 // commands get a command.rejected outcome (data.code internal, reason
 // "shutdown"; they were accepted, so their record must say they did not
 // run, and a *.failed would page operators at every restart); scheduled
-// work just ends. A compaction whose retry was pending keeps its first
-// attempt's outcome.
+// work just ends. A compaction whose retry was queued ends with
+// retryAbandoned.
 func (s *Supervisor) drain(ctx context.Context) {
 	s.mu.Lock()
 	var left []*job
@@ -174,8 +174,11 @@ func (s *Supervisor) drain(ctx context.Context) {
 	}
 	s.mu.Unlock()
 	for _, j := range left {
-		e, err := j.last, j.lastErr
-		if e.Type == "" {
+		var e events.Event
+		var err error
+		if j.last.Type != "" {
+			e, err = s.retryAbandoned(ctx, j.last, j.lastErr)
+		} else {
 			err = stoppedErr(j.cmd)
 			var eerr error
 			e, eerr = s.notRun(ctx, j, err, "shutdown")

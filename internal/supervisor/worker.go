@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"context"
 	"time"
 
 	"github.com/custodian-dev/custodian/internal/events"
@@ -49,8 +50,8 @@ func (s *Supervisor) runJob(ts *tableState, j *job) {
 }
 
 // retryLater queues j again (attempt 2) after the policy's retry delay. If
-// the supervisor stops first, the tickets end with the first attempt's
-// outcome; the table is left for its next schedule.
+// the supervisor stops first, the command ends with retryAbandoned; the
+// table is left for its next schedule.
 func (s *Supervisor) retryLater(ts *tableState, j *job, last events.Event, lastErr error) {
 	s.mu.Lock()
 	clearRunningLocked(ts, j)
@@ -77,8 +78,23 @@ func (s *Supervisor) retryLater(ts *tableState, j *job, last events.Event, lastE
 			s.mu.Unlock()
 		case <-s.stopping:
 		}
-		s.finishJob(ts, j, last, lastErr)
+		e, err := s.retryAbandoned(s.recordCtx, last, lastErr)
+		s.finishJob(ts, j, e, err)
 	}()
+}
+
+// retryAbandoned records that the retry of a failed compaction will not run
+// because the supervisor stops: the first failure again (new id and time),
+// now final, with retry "abandoned: shutdown" instead of retry_in_ms. The
+// audit log so ends the command, and the notifier pages for the failure as
+// for any final one (a failure during shutdown is final the same way).
+func (s *Supervisor) retryAbandoned(ctx context.Context, first events.Event, firstErr error) (events.Event, error) {
+	e := first
+	fresh := events.New(first.Type, first.Node, first.Table)
+	e.ID, e.Time = fresh.ID, fresh.Time
+	e.Data = with(first.Data, map[string]any{"final": true, "retry": "abandoned: shutdown"})
+	delete(e.Data, "retry_in_ms")
+	return e, joinErr(firstErr, s.emit(ctx, e))
 }
 
 // noteCorruption reports err to the detection path when it is corruption
