@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -33,7 +34,22 @@ const (
 // ledger is the delivered set: a JetStream key-value bucket keyed by
 // <sink key>.<event id>, shared by every replica and kept across restarts.
 type ledger struct {
-	kv jetstream.KeyValue
+	kv  jetstream.KeyValue
+	now func() time.Time // time.Now; a test's clock
+
+	mu sync.Mutex
+	// seen holds, per key, the other notifier's claim this one last saw
+	// and when (by this notifier's clock): a claim lapses when its
+	// revision has not moved for a lease. Judging by the server's
+	// timestamp instead would mix two clocks: a notifier running ahead
+	// of the server would take live claims over.
+	seen map[string]sighting
+}
+
+// sighting is a claim of another notifier as this one saw it.
+type sighting struct {
+	rev uint64
+	at  time.Time
 }
 
 // LedgerBucket is the name of the key-value bucket of the delivered set for
@@ -59,7 +75,11 @@ func openLedger(ctx context.Context, js jetstream.JetStream, prefix string, ttl 
 	if err != nil {
 		return nil, fmt.Errorf("notifier: open delivered set %s: %w", LedgerBucket(prefix), err)
 	}
-	return &ledger{kv: kv}, nil
+	return newLedger(kv, time.Now), nil
+}
+
+func newLedger(kv jetstream.KeyValue, now func() time.Time) *ledger {
+	return &ledger{kv: kv, now: now, seen: map[string]sighting{}}
 }
 
 // kvToken matches what a key token may hold; event ids (UUIDs) do.
@@ -76,14 +96,15 @@ func ledgerKey(sink, eventID string) string {
 }
 
 // acquire claims (sink, event) for instance with an atomic create, or takes
-// over a claim that has lapsed (its last write, by the server's clock, is
-// older than lease) with a compare-and-set on its revision. It returns the
-// claim's revision when owned, and how long to wait when busy.
+// over a claim that has lapsed (see lapse) with a compare-and-set on its
+// revision. It returns the claim's revision when owned, and how long to
+// wait when busy.
 func (l *ledger) acquire(ctx context.Context, sink, eventID, instance string, lease time.Duration) (claimState, uint64, time.Duration, error) {
 	key := ledgerKey(sink, eventID)
 	mine := claimPrefix + instance
 	rev, err := l.kv.Create(ctx, key, []byte(mine))
 	if err == nil {
+		l.forget(key)
 		return claimOwned, rev, 0, nil
 	}
 	if !errors.Is(err, jetstream.ErrKeyExists) {
@@ -98,16 +119,41 @@ func (l *ledger) acquire(ctx context.Context, sink, eventID, instance string, le
 	}
 	v := string(e.Value())
 	if v == stateSent || v == stateFailed {
+		l.forget(key)
 		return claimDone, 0, 0, nil
 	}
-	if left := time.Until(e.Created().Add(lease)); strings.HasPrefix(v, claimPrefix) && v != mine && left > 0 {
-		return claimBusy, 0, left, nil
+	if strings.HasPrefix(v, claimPrefix) && v != mine {
+		if left := l.lapse(key, e.Revision(), lease); left > 0 {
+			return claimBusy, 0, left, nil
+		}
 	}
 	rev, err = l.kv.Update(ctx, key, []byte(mine), e.Revision())
 	if err != nil {
 		return claimBusy, 0, 0, nil // another notifier took it first: look again
 	}
+	l.forget(key)
 	return claimOwned, rev, 0, nil
+}
+
+// lapse returns how long the claim at rev on key has left: a lease from
+// when this notifier first saw that revision, by its own clock (the holder
+// renews its claim every lease/3, which moves the revision).
+func (l *ledger) lapse(key string, rev uint64, lease time.Duration) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	s, ok := l.seen[key]
+	if !ok || s.rev != rev {
+		s = sighting{rev: rev, at: now}
+		l.seen[key] = s
+	}
+	return lease - now.Sub(s.at)
+}
+
+func (l *ledger) forget(key string) {
+	l.mu.Lock()
+	delete(l.seen, key)
+	l.mu.Unlock()
 }
 
 // refresh renews instance's claim on (sink, event), if it still holds it.
