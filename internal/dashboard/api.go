@@ -26,44 +26,29 @@ type cardView struct {
 // page polls it as events arrive); GET /api/tables/<table> has them all.
 const listSeriesPoints = 60
 
-func (s *Server) view(c projections.Card, now time.Time, maxPoints int) cardView {
-	v := cardView{Card: c, Series: thin(s.proj.Series(c.Node, c.Table), maxPoints)}
-	if c.LastBackup != nil {
-		age := now.Sub(c.LastBackup.Time).Milliseconds()
-		v.LastBackupAgeMS = &age
-	}
-	return v
-}
-
-func (s *Server) views(cards []projections.Card, maxPoints int) []cardView {
+// views reads the cards pick chooses and their series under one read of
+// the projection, so that cards and series are of the same moment.
+func (s *Server) views(pick func(*projections.State) []projections.Card, maxPoints int) []cardView {
 	now := time.Now()
-	out := make([]cardView, 0, len(cards))
-	for _, c := range cards {
-		out = append(out, s.view(c, now, maxPoints))
-	}
-	return out
-}
-
-// thin keeps at most max points, evenly spread, always the first and the
-// last; max <= 0 keeps all.
-func thin(pts []projections.Point, max int) []projections.Point {
-	if max <= 0 || len(pts) <= max {
-		return pts
-	}
-	if max == 1 {
-		return pts[len(pts)-1:]
-	}
-	out := make([]projections.Point, 0, max)
-	step := float64(len(pts)-1) / float64(max-1)
-	for i := 0; i < max; i++ {
-		out = append(out, pts[int(float64(i)*step+0.5)])
-	}
+	var out []cardView
+	s.proj.Read(func(st *projections.State) {
+		cards := pick(st)
+		out = make([]cardView, 0, len(cards))
+		for _, c := range cards {
+			v := cardView{Card: c, Series: st.Series(c.Node, c.Table, maxPoints)}
+			if c.LastBackup != nil {
+				age := now.Sub(c.LastBackup.Time).Milliseconds()
+				v.LastBackupAgeMS = &age
+			}
+			out = append(out, v)
+		}
+	})
 	return out
 }
 
 // GET /api/tables: every health card, sorted by table then node.
 func (s *Server) handleTables(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, s.views(s.proj.Cards(), listSeriesPoints))
+	writeJSON(w, http.StatusOK, s.views((*projections.State).Cards, listSeriesPoints))
 }
 
 // GET /api/tables/{table}: the cards of one table on every node.
@@ -73,12 +58,12 @@ func (s *Server) handleTable(w http.ResponseWriter, r *http.Request) {
 		writeAPIError(w, apierr.New(apierr.InvalidTable, "invalid table name %q", table))
 		return
 	}
-	cards := s.proj.TableCards(table)
-	if len(cards) == 0 {
+	views := s.views(func(st *projections.State) []projections.Card { return st.TableCards(table) }, 0)
+	if len(views) == 0 {
 		writeAPIError(w, apierr.New(apierr.NotFound, "table %s: no events seen", table))
 		return
 	}
-	writeJSON(w, http.StatusOK, s.views(cards, 0))
+	writeJSON(w, http.StatusOK, views)
 }
 
 // GET /api/history?table=&type=&exclude=&result=&node=&since=&limit=&before=

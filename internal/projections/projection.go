@@ -156,24 +156,10 @@ func (p *Projection) Read(f func(s *State)) {
 	f(p.st)
 }
 
-// Cards returns copies of every card.
-func (p *Projection) Cards() []Card {
-	var out []Card
-	p.Read(func(s *State) { out = s.Cards() })
-	return out
-}
-
 // TableCards returns copies of the cards of one table.
 func (p *Projection) TableCards(table string) []Card {
 	var out []Card
 	p.Read(func(s *State) { out = s.TableCards(table) })
-	return out
-}
-
-// Series returns a table's size series on a node.
-func (p *Projection) Series(node, table string) []Point {
-	var out []Point
-	p.Read(func(s *State) { out = s.Series(node, table) })
 	return out
 }
 

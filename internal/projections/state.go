@@ -149,13 +149,27 @@ func (s *State) TableCards(table string) []Card {
 	return out
 }
 
-// Series returns the table.stats points of a table on a node, oldest first.
-func (s *State) Series(node, table string) []Point {
+// Series returns the table.stats points of a table on a node, oldest
+// first: at most max of them, evenly spread and always the first and the
+// last (max <= 0: all). Only the points returned are copied.
+func (s *State) Series(node, table string, max int) []Point {
 	r, ok := s.series[cardKey{Node: node, Table: table}]
 	if !ok {
 		return []Point{}
 	}
-	return r.slice()
+	n := r.len()
+	if max <= 0 || n <= max {
+		return r.slice()
+	}
+	if max == 1 {
+		return []Point{r.at(n - 1)}
+	}
+	out := make([]Point, 0, max)
+	step := float64(n-1) / float64(max-1)
+	for i := 0; i < max; i++ {
+		out = append(out, r.at(int(float64(i)*step+0.5)))
+	}
+	return out
 }
 
 // History returns the rows the filter selects, newest first.

@@ -2,6 +2,7 @@ package projections
 
 import (
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -331,7 +332,7 @@ func TestSeriesBounded(t *testing.T) {
 	for i := 0; i < 12; i++ {
 		s.Apply(uint64(i+1), ev(i, events.TableStats, "users", data("bytes", float64(100*i), "records", float64(i))))
 	}
-	pts := s.Series("n1", "users")
+	pts := s.Series("n1", "users", 0)
 	if len(pts) != 5 {
 		t.Fatalf("%d points", len(pts))
 	}
@@ -341,8 +342,20 @@ func TestSeriesBounded(t *testing.T) {
 			t.Fatalf("point %d = %+v, want bytes %d", j, p, want)
 		}
 	}
-	if got := s.Series("n1", "nope"); len(got) != 0 {
+	if got := s.Series("n1", "nope", 0); len(got) != 0 {
 		t.Fatalf("unknown series has %d points", len(got))
+	}
+	// Thinned (the ring has wrapped: it holds bytes 700..1100): evenly
+	// spread, always the first and the last.
+	for max, want := range map[int][]int64{1: {1100}, 2: {700, 1100}, 3: {700, 900, 1100}, 4: {700, 800, 1000, 1100}, 5: {700, 800, 900, 1000, 1100}, 9: {700, 800, 900, 1000, 1100}} {
+		pts := s.Series("n1", "users", max)
+		var got []int64
+		for _, p := range pts {
+			got = append(got, p.Bytes)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("series thinned to %d: %v, want %v", max, got, want)
+		}
 	}
 }
 
@@ -356,7 +369,7 @@ func TestStatsWithoutSizesDrawNoPoint(t *testing.T) {
 	failed := ev(2, events.TableStats, "users")
 	failed.Result, failed.Error = events.ResultFailed, "stats: disk on fire"
 	s.Apply(3, failed)
-	if pts := s.Series("n1", "users"); len(pts) != 1 || pts[0].Bytes != 4096 {
+	if pts := s.Series("n1", "users", 0); len(pts) != 1 || pts[0].Bytes != 4096 {
 		t.Fatalf("series = %+v, want the one point with sizes", pts)
 	}
 	if c := card(t, s, "n1", "users"); c.Bytes != 4096 || c.Records != 10 {
