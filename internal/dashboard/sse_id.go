@@ -50,7 +50,7 @@ func resumePoint(r *http.Request) (from sseID, resume bool, err error) {
 	}
 	from, perr := parseSSEID(v)
 	if perr != nil {
-		return sseID{}, false, apierr.New(apierr.InvalidRequest, "%s %q is not an event id (<generation>-<seq> or <seq>)", name, v)
+		return sseID{}, false, apierr.New(apierr.InvalidRequest, "%s %q is not an event id (GENERATION-SEQ or SEQ)", name, v)
 	}
 	return from, true, nil
 }
