@@ -8,6 +8,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/custodian-dev/custodian/internal/natstest"
 )
 
 // The data of the data-plane benchmarks: benchKeys keys, every one written
@@ -92,7 +94,7 @@ func custodianGet(table string) func(c *nats.Conn, i int) error {
 // its machine (fsync) or a crash of the process (NoSync), and a lost disk
 // only up to its last backup.
 func BenchmarkDataPlaneVsReplicatedKV(b *testing.B) {
-	servers := startCluster(b, 3)
+	servers := natstest.StartCluster(b, 3).Servers
 	ctx := withTimeout(b, 10*time.Minute)
 	supNC := connectTCP(b, servers[0].ClientURL())
 	js := newJS(b, supNC)

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	natstest "github.com/nats-io/nats-server/v2/test"
+	srvtest "github.com/nats-io/nats-server/v2/test"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -146,12 +146,12 @@ func BenchmarkDataPlaneVsNATSKV(b *testing.B) {
 	}
 	// The same KV bucket on a server that fsyncs every message
 	// (sync_interval: always), as every custodian put does by default.
-	syncOpts := natstest.DefaultTestOptions
+	syncOpts := srvtest.DefaultTestOptions
 	syncOpts.Port = -1
 	syncOpts.JetStream = true
 	syncOpts.StoreDir = b.TempDir()
 	syncOpts.SyncAlways = true
-	syncSrv := natstest.RunServer(&syncOpts)
+	syncSrv := srvtest.RunServer(&syncOpts)
 	b.Cleanup(func() {
 		syncSrv.Shutdown()
 		syncSrv.WaitForShutdown()

@@ -1,13 +1,10 @@
 package bus
 
 import (
-	"fmt"
-	"net/url"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
-	natstest "github.com/nats-io/nats-server/v2/test"
+	"github.com/custodian-dev/custodian/internal/natstest"
 )
 
 // TestEnsureStreamOnAFormingCluster creates the R3 stream right after three
@@ -18,7 +15,7 @@ func TestEnsureStreamOnAFormingCluster(t *testing.T) {
 	if testing.Short() {
 		t.Skip("three servers")
 	}
-	servers := startCluster(t, 3)
+	servers := natstest.StartCluster(t, 3).Servers
 	js := newJS(t, connectTCP(t, servers[0].ClientURL()))
 	ctx := withTimeout(t, 60*time.Second)
 	// One plain attempt first, to show what EnsureStream has to get past.
@@ -39,37 +36,4 @@ func TestEnsureStreamOnAFormingCluster(t *testing.T) {
 	if info.Config.Replicas != 3 || info.Cluster == nil || len(info.Cluster.Replicas) != 2 {
 		t.Fatalf("stream not replicated: %+v %+v", info.Config, info.Cluster)
 	}
-}
-
-// startCluster runs n JetStream servers clustered over TCP routes on
-// loopback (each with its own store), stopped when t ends. Their meta group
-// may not be elected yet when it returns.
-func startCluster(t testing.TB, n int) []*server.Server {
-	t.Helper()
-	ports := make([]int, n)
-	var routes []*url.URL
-	for i := range ports {
-		ports[i] = freePort(t)
-		u, _ := url.Parse(fmt.Sprintf("nats://127.0.0.1:%d", ports[i]))
-		routes = append(routes, u)
-	}
-	var servers []*server.Server
-	for i := range n {
-		opts := natstest.DefaultTestOptions
-		opts.Port = -1
-		opts.ServerName = fmt.Sprintf("s%d", i)
-		opts.JetStream = true
-		opts.StoreDir = t.TempDir()
-		opts.Cluster.Name = "custodian-test"
-		opts.Cluster.Host = "127.0.0.1"
-		opts.Cluster.Port = ports[i]
-		opts.Routes = routes
-		s := natstest.RunServer(&opts)
-		servers = append(servers, s)
-		t.Cleanup(func() {
-			s.Shutdown()
-			s.WaitForShutdown()
-		})
-	}
-	return servers
 }

@@ -3,29 +3,29 @@ package bus
 import (
 	"context"
 	"fmt"
-	"net"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
-	natstest "github.com/nats-io/nats-server/v2/test"
+	srvtest "github.com/nats-io/nats-server/v2/test"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/custodian-dev/custodian/internal/events"
+	"github.com/custodian-dev/custodian/internal/natstest"
 )
 
 // runJS starts a real nats-server with JetStream on a free port and a file
 // store in storeDir; the server is shut down at the end of the test.
 func runJS(t testing.TB, storeDir string, port int) *server.Server {
 	t.Helper()
-	opts := natstest.DefaultTestOptions
+	opts := srvtest.DefaultTestOptions
 	opts.Port = port
 	opts.JetStream = true
 	opts.StoreDir = storeDir
 	opts.MaxPayload = DefaultEmbeddedMaxPayload
-	s := natstest.RunServer(&opts)
+	s := srvtest.RunServer(&opts)
 	t.Cleanup(func() {
 		s.Shutdown()
 		s.WaitForShutdown()
@@ -48,17 +48,6 @@ func startStream(t testing.TB) jetstream.JetStream {
 	js := startJS(t)
 	ensureStream(t, js)
 	return js
-}
-
-// freePort finds a TCP port nobody listens on right now.
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 func connectTCP(t testing.TB, url string, opts ...nats.Option) *nats.Conn {
@@ -193,7 +182,7 @@ type outageRig struct {
 // an outbox publishing to it until the test ends.
 func startOutageRig(t testing.TB) *outageRig {
 	t.Helper()
-	r := &outageRig{port: freePort(t), store: t.TempDir()}
+	r := &outageRig{port: natstest.FreePorts(t, 1)[0], store: t.TempDir()}
 	r.srv = runJS(t, r.store, r.port)
 	r.nc = connectTCP(t, r.srv.ClientURL())
 	r.js = newJS(t, r.nc)

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/custodian-dev/custodian/internal/events"
+	"github.com/custodian-dev/custodian/internal/natstest"
 )
 
 func openOutbox(t testing.TB, dir string) *Outbox {
@@ -241,7 +242,7 @@ func TestOutboxRepublishIsDeduplicated(t *testing.T) {
 }
 
 func TestOutboxFlushReportsWaitingEventsWhileNATSIsDown(t *testing.T) {
-	port := freePort(t)
+	port := natstest.FreePorts(t, 1)[0]
 	s := runJS(t, t.TempDir(), port)
 	js := newJS(t, connectTCP(t, s.ClientURL()))
 	ensureStream(t, js)

@@ -96,8 +96,8 @@ func (c StreamConfig) JetStreamConfig() (jetstream.StreamConfig, error) {
 }
 
 // EnsureStream creates CUSTODIAN_EVENTS or updates it to cfg, retrying while
-// the server says JetStream is not ready yet (a cluster forming, error
-// 10008, or no responders on the API) until ctx ends. A store the server
+// the server says JetStream is not ready yet (a cluster forming: errors
+// 10008 and 10005, or no responders on the API) until ctx ends. A store the server
 // could not create (error 10049) is tried storeAttempts times in all: right
 // after the account's last stream was deleted, nats-server removes the
 // account's empty store directory in a goroutine, and a create that runs
@@ -135,6 +135,12 @@ func EnsureStream(ctx context.Context, js jetstream.JetStream, cfg StreamConfig)
 // unavailable" error code.
 const jsClusterNotAvail jetstream.ErrorCode = 10008
 
+// jsNoPeers is "no suitable peers for placement": on a cluster that is
+// forming, the meta leader is elected before it has heard of every peer.
+// (On a cluster too small for the replicas it lasts: EnsureStream then
+// returns it when ctx ends.)
+const jsNoPeers jetstream.ErrorCode = 10005
+
 // jsStreamCreateFailed is the error code of a stream create the server
 // could not carry out; its store failing is one of its causes.
 const jsStreamCreateFailed jetstream.ErrorCode = 10049
@@ -153,7 +159,7 @@ func storeFailed(err error) bool {
 func transientJSError(err error) bool {
 	var apiErr *jetstream.APIError
 	if errors.As(err, &apiErr) {
-		return apiErr.ErrorCode == jsClusterNotAvail || apiErr.Code == 503
+		return apiErr.ErrorCode == jsClusterNotAvail || apiErr.ErrorCode == jsNoPeers || apiErr.Code == 503
 	}
 	return errors.Is(err, nats.ErrNoResponders) ||
 		errors.Is(err, jetstream.ErrNoStreamResponse) ||

@@ -8,6 +8,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/custodian-dev/custodian/internal/events"
+	"github.com/custodian-dev/custodian/internal/natstest"
 )
 
 func TestEnsureStreamCreatesWithContractSettings(t *testing.T) {
@@ -107,7 +108,7 @@ func TestStreamDeniesDeleteAndPurge(t *testing.T) {
 func TestEnsureStreamWaitsForJetStream(t *testing.T) {
 	// The server comes up a moment after EnsureStream starts: the client
 	// connects with retry and EnsureStream keeps trying within ctx.
-	port := freePort(t)
+	port := natstest.FreePorts(t, 1)[0]
 	store := t.TempDir()
 	o := ConnOptions{URL: "nats://127.0.0.1:" + itoa(port)}
 	nc, err := natsConnectRetry(o)

@@ -6,94 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/custodian-dev/custodian/internal/events"
 )
-
-// testCluster is n nats-servers with JetStream clustered over TCP routes on
-// loopback; a server can be shut down and started again with the same
-// ports and store.
-type testCluster struct {
-	t       *testing.T
-	opts    []*server.Options
-	servers []*server.Server
-	urls    string // client URLs of every server, comma-separated
-}
-
-// startCluster starts n nats-servers clustered over TCP routes on loopback
-// and returns them with the client URL list of all of them.
-func startCluster(t *testing.T, n int) ([]*server.Server, string) {
-	c := newCluster(t, n)
-	return c.servers, c.urls
-}
-
-func newCluster(t *testing.T, n int) *testCluster {
-	t.Helper()
-	client := freePorts(t, n)
-	cluster := freePorts(t, n)
-	c := &testCluster{t: t, servers: make([]*server.Server, n)}
-	var urls []string
-	for _, p := range client {
-		urls = append(urls, "nats://"+addr(p))
-	}
-	c.urls = strings.Join(urls, ",")
-	for i := 0; i < n; i++ {
-		var routes []string
-		for j, p := range cluster {
-			if j != i {
-				routes = append(routes, "nats://"+addr(p))
-			}
-		}
-		c.opts = append(c.opts, &server.Options{
-			ServerName: fmt.Sprintf("s%d", i+1),
-			Host:       "127.0.0.1",
-			Port:       client[i],
-			JetStream:  true,
-			StoreDir:   t.TempDir(),
-			Cluster:    server.ClusterOpts{Name: "custodian-test", Host: "127.0.0.1", Port: cluster[i]},
-			Routes:     server.RoutesFromStr(strings.Join(routes, ",")),
-			NoSigs:     true,
-		})
-	}
-	for i := range c.opts {
-		c.start(i)
-	}
-	for _, s := range c.servers {
-		if !s.ReadyForConnections(20 * time.Second) {
-			t.Fatalf("server %s not ready", s.Name())
-		}
-	}
-	return c
-}
-
-// start starts server i (again) with its options; it does not wait.
-func (c *testCluster) start(i int) {
-	c.t.Helper()
-	o := c.opts[i].Clone()
-	s, err := server.NewServer(o)
-	if err != nil {
-		c.t.Fatalf("server %d: %v", i, err)
-	}
-	go s.Start()
-	c.servers[i] = s
-	c.t.Cleanup(func() {
-		s.Shutdown()
-		s.WaitForShutdown()
-	})
-}
-
-// stop shuts server i down and waits until it has stopped.
-func (c *testCluster) stop(i int) {
-	c.servers[i].Shutdown()
-	c.servers[i].WaitForShutdown()
-}
 
 // streamEvent is what the test reads back from CUSTODIAN_EVENTS.
 type streamEvent struct {

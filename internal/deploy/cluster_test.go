@@ -18,6 +18,7 @@ import (
 
 	"github.com/custodian-dev/custodian/internal/bus"
 	"github.com/custodian-dev/custodian/internal/events"
+	"github.com/custodian-dev/custodian/internal/natstest"
 	"github.com/custodian-dev/custodian/internal/notifier"
 )
 
@@ -76,7 +77,8 @@ func TestClusterSurvivesStreamLeaderLoss(t *testing.T) {
 	dashBin := buildBinary(t, "./cmd/dashboard")
 	notBin := buildBinary(t, "./cmd/notifier")
 
-	servers, urls := startCluster(t, 3)
+	c := natstest.StartCluster(t, 3)
+	servers, urls := c.Servers, c.URLs
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 
@@ -103,7 +105,7 @@ func TestClusterSurvivesStreamLeaderLoss(t *testing.T) {
 		t.Fatalf("stream replicas %d, want 3 (--replicas 3)", r)
 	}
 
-	dashPort := freePorts(t, 1)[0]
+	dashPort := natstest.FreePorts(t, 1)[0]
 	dashURL := "http://" + addr(dashPort)
 	startProc(t, "dashboard", dashBin, nil, "--nats", urls, "--listen", addr(dashPort))
 	hook := newWebhookSink(t)
@@ -399,7 +401,7 @@ func TestClusterNotifierStateIsReplicated(t *testing.T) {
 		t.Skip("starts a three-server cluster")
 	}
 	notBin := buildBinary(t, "./cmd/notifier")
-	_, urls := startCluster(t, 3)
+	urls := natstest.StartCluster(t, 3).URLs
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	_, js := connectJS(t, urls, nats.MaxReconnects(-1))

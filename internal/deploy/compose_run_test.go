@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 
 	"github.com/custodian-dev/custodian/internal/events"
+	"github.com/custodian-dev/custodian/internal/natstest"
 )
 
 const secureOverride = "deploy/compose.secure.yaml"
@@ -116,9 +117,8 @@ func runComposeWithoutDocker(t *testing.T, env []string, files ...string) (natsU
 		t.FailNow()
 	}
 	servers := natsServers(p)
-	clientPorts := freePorts(t, len(servers))
-	routePorts := freePorts(t, len(servers))
-	dashPort := freePorts(t, 1)[0]
+	ports := natstest.FreePorts(t, 2*len(servers)+1)
+	clientPorts, routePorts, dashPort := ports[:len(servers)], ports[len(servers):2*len(servers)], ports[2*len(servers)]
 	var pairs []string
 	for i, n := range servers {
 		pairs = append(pairs, n+":4222", addr(clientPorts[i]), n+":6222", addr(routePorts[i]))

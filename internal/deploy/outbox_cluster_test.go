@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/custodian-dev/custodian/internal/events"
+	"github.com/custodian-dev/custodian/internal/natstest"
 )
 
 // TestClusterOutboxHoldsEventsWithoutQuorum: two of the three servers go
@@ -22,12 +23,12 @@ func TestClusterOutboxHoldsEventsWithoutQuorum(t *testing.T) {
 		t.Skip("starts a three-server cluster and restarts two of them")
 	}
 	supBin := buildBinary(t, "./cmd/supervisor")
-	c := newCluster(t, 3)
+	c := natstest.StartCluster(t, 3)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	// The test's client talks to s1 only, the server that stays.
-	nc, js := connectJS(t, "nats://"+addr(c.opts[0].Port), nats.MaxReconnects(-1))
-	sup := startProc(t, "supervisor nq", supBin, nil, "--nats", c.urls, "--data", filepath.Join(t.TempDir(), "nq"),
+	nc, js := connectJS(t, c.URL(0), nats.MaxReconnects(-1))
+	sup := startProc(t, "supervisor nq", supBin, nil, "--nats", c.URLs, "--data", filepath.Join(t.TempDir(), "nq"),
 		"--node", "nq", "--tables", "q1", "--dashboard", "off", "--replicas", "3")
 	waitSupervisorAnswers(t, ctx, nc, sup, "nq")
 	for i := 0; i < 100; i++ {
@@ -36,8 +37,8 @@ func TestClusterOutboxHoldsEventsWithoutQuorum(t *testing.T) {
 		}
 	}
 
-	c.stop(1)
-	c.stop(2)
+	c.Stop(1)
+	c.Stop(2)
 	t.Log("s2 and s3 stopped: CUSTODIAN_EVENTS has no quorum")
 	// If the supervisor was connected to s2 or s3 it reconnects to s1.
 	waitFor(t, 30*time.Second, "supervisor reachable through s1", func() (bool, string) {
@@ -68,8 +69,8 @@ func TestClusterOutboxHoldsEventsWithoutQuorum(t *testing.T) {
 	}
 	t.Logf("publish without quorum: %v", perr)
 
-	c.start(1)
-	c.start(2)
+	c.Start(1)
+	c.Start(2)
 	t.Log("s2 and s3 started again")
 	evs := waitRepliesStored(t, ctx, js, 90*time.Second, 10*time.Second, "the outbox's events reach the stream", replies)
 	seqOf := map[string]uint64{}

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/custodian-dev/custodian/internal/natstest"
 )
 
 // TestProbeChecksTheRealServices runs the images' health-check probe the
@@ -20,7 +22,7 @@ func TestProbeChecksTheRealServices(t *testing.T) {
 	url := s.ClientURL()
 
 	startProc(t, "supervisor", supBin, nil, "--nats", url, "--data", t.TempDir(), "--node", "p1", "--tables", "users", "--dashboard", "off")
-	dashPort := freePorts(t, 1)[0]
+	dashPort := natstest.FreePorts(t, 1)[0]
 	startProc(t, "dashboard", dashBin, nil, "--nats", url, "--listen", addr(dashPort))
 	hook := newWebhookSink(t)
 	startProc(t, "notifier", notBin, nil, "--nats", url, "--webhook", hook.srv.URL, "--name", "notifier")

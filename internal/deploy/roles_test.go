@@ -17,6 +17,7 @@ import (
 
 	"github.com/custodian-dev/custodian/internal/bus"
 	"github.com/custodian-dev/custodian/internal/events"
+	"github.com/custodian-dev/custodian/internal/natstest"
 )
 
 // asyncErrors collects the errors the server sends a client asynchronously
@@ -169,7 +170,7 @@ func TestRolesOfTheExampleConfig(t *testing.T) {
 
 	// The dashboard runs read-only: it shows the cards, its buttons are
 	// refused by NATS.
-	dashPort := freePorts(t, 1)[0]
+	dashPort := natstest.FreePorts(t, 1)[0]
 	dashURL := "http://" + addr(dashPort)
 	startProc(t, "dashboard", dashBin, nil, append(roleFlags(url, "dashboard"), "--listen", addr(dashPort))...)
 	waitFor(t, 30*time.Second, "the read-only dashboard shows node1/users", func() (bool, string) {
