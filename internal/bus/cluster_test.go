@@ -1,6 +1,7 @@
 package bus
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -35,5 +36,28 @@ func TestEnsureStreamOnAFormingCluster(t *testing.T) {
 	}
 	if info.Config.Replicas != 3 || info.Cluster == nil || len(info.Cluster.Replicas) != 2 {
 		t.Fatalf("stream not replicated: %+v %+v", info.Config, info.Cluster)
+	}
+}
+
+// On a cluster too small for the replicas, "no suitable peers" lasts:
+// EnsureStream gives up when its context ends and says why.
+func TestEnsureStreamOnAClusterTooSmall(t *testing.T) {
+	if testing.Short() {
+		t.Skip("two servers")
+	}
+	servers := natstest.StartCluster(t, 2).Servers
+	js := newJS(t, connectTCP(t, servers[0].ClientURL()))
+	ctx := withTimeout(t, 60*time.Second)
+	for { // until the meta group has a leader
+		if _, err := js.AccountInfo(withTimeout(t, time.Second)); err == nil {
+			break
+		} else if ctx.Err() != nil {
+			t.Fatalf("JetStream never ready: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	_, err := EnsureStream(withTimeout(t, 3*time.Second), js, StreamConfig{Replicas: 3})
+	if err == nil || !strings.Contains(err.Error(), "no suitable peers") {
+		t.Fatalf("R3 on two servers: %v, want the placement error", err)
 	}
 }

@@ -109,6 +109,9 @@ func EnsureStream(ctx context.Context, js jetstream.JetStream, cfg StreamConfig)
 		return nil, err
 	}
 	wait := 100 * time.Millisecond
+	// told is the last answer of the server itself: when ctx ends an
+	// attempt, the error says why the earlier ones failed.
+	var told error
 	for attempt := 1; ; attempt++ {
 		attemptCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		s, err := js.CreateOrUpdateStream(attemptCtx, scfg)
@@ -116,19 +119,31 @@ func EnsureStream(ctx context.Context, js jetstream.JetStream, cfg StreamConfig)
 		if err == nil {
 			return s, nil
 		}
-		retry := transientJSError(err) || (storeFailed(err) && attempt < storeAttempts)
-		if !retry || ctx.Err() != nil {
+		if ctx.Err() != nil {
+			return nil, ensureGaveUp(ctx.Err(), told)
+		}
+		if !transientJSError(err) && !(storeFailed(err) && attempt < storeAttempts) {
 			return nil, fmt.Errorf("stream %s: create or update: %w", events.StreamName, err)
+		}
+		if !errors.Is(err, context.DeadlineExceeded) {
+			told = err
 		}
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("stream %s: create or update: %w (last error: %v)", events.StreamName, ctx.Err(), err)
+			return nil, ensureGaveUp(ctx.Err(), told)
 		case <-time.After(wait):
 		}
 		if wait < 2*time.Second {
 			wait *= 2
 		}
 	}
+}
+
+func ensureGaveUp(ctxErr, told error) error {
+	if told == nil {
+		return fmt.Errorf("stream %s: create or update: %w", events.StreamName, ctxErr)
+	}
+	return fmt.Errorf("stream %s: create or update: %w (the server said: %v)", events.StreamName, ctxErr, told)
 }
 
 // jsClusterNotAvail is JetStream's "cluster not available / temporarily
