@@ -115,11 +115,10 @@ func (s *Supervisor) openTable(ctx context.Context, name string, create bool, co
 		return nil
 	}
 
-	onDisk, err := s.store.Names()
+	existed, err := s.store.Exists(name)
 	if err != nil {
-		return fmt.Errorf("table %s: open: list tables: %w", name, err)
+		return fmt.Errorf("table %s: open: %w", name, err)
 	}
-	existed := slices.Contains(onDisk, name)
 
 	t, err := s.store.Open(ctx, name, create)
 	var det *detection

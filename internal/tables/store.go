@@ -150,6 +150,25 @@ func (s *Store) Names() ([]string, error) {
 	return names, nil
 }
 
+// Exists reports whether the store has the table name, as Names lists
+// tables: a directory under tables/ or quarantine/. It looks at those two
+// paths only (Names reads both directories whole).
+func (s *Store) Exists(name string) (bool, error) {
+	if !events.ValidTable(name) {
+		return false, apierr.New(apierr.InvalidTable, "invalid table name %q", name)
+	}
+	for _, dir := range []string{s.tableDir(name), s.quarantineDir(name)} {
+		fi, err := os.Stat(dir)
+		switch {
+		case err == nil && fi.IsDir():
+			return true, nil
+		case err != nil && !errors.Is(err, fs.ErrNotExist):
+			return false, fmt.Errorf("store: table %s: exists: %w", name, err)
+		}
+	}
+	return false, nil
+}
+
 // Open opens the table name, creating it if create is true. A name that is
 // not valid is refused with apierr.InvalidTable before any path is built. A
 // table that does not exist and create is false is apierr.NotFound.

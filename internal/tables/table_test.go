@@ -188,6 +188,14 @@ func TestReopenAndDeadEstimate(t *testing.T) {
 	if err != nil || !reflect.DeepEqual(names, []string{"t1"}) {
 		t.Fatalf("names %v %v", names, err)
 	}
+	for name, want := range map[string]bool{"t1": true, "other": false} {
+		if got, err := s2.Exists(name); got != want || err != nil {
+			t.Fatalf("exists %s: %v %v, want %v", name, got, err, want)
+		}
+	}
+	if _, err := s2.Exists("../t1"); apierr.CodeOf(err) != apierr.InvalidTable {
+		t.Fatalf("exists of an invalid name: %v", err)
+	}
 	if _, err := s2.Open(ctx, "other", false); apierr.CodeOf(err) != apierr.NotFound {
 		t.Fatalf("open absent without create: %v", err)
 	}
@@ -261,6 +269,9 @@ func TestMissingDirWithHistoryIsNotRecreated(t *testing.T) {
 	names, _ := s2.Names()
 	if !reflect.DeepEqual(names, []string{"t"}) {
 		t.Fatalf("names %v", names)
+	}
+	if ok, err := s2.Exists("t"); !ok || err != nil {
+		t.Fatalf("a quarantined table does not exist: %v %v", ok, err)
 	}
 	tb2, err := s2.Open(ctx, "t", true)
 	if !IsCorruption(err) || tb2 == nil {
