@@ -17,6 +17,9 @@
     cardEls: new Map(),  // card key -> {json, el}
     msgs: new Map(),    // card key -> last action message
     cardsTimer: null,
+    // Live rows lately received, oldest first: a history load that was
+    // answered before some of them arrived puts them back (see loadHistory).
+    recent: [],
   };
   window.custodian = { pageId: Math.random().toString(36).slice(2), ready: false };
 
@@ -321,6 +324,10 @@
     state.oldest = rows.length ? rows[rows.length - 1].seq : 0;
     $('#older').disabled = rows.length < PAGE;
     $('#newest').disabled = before === 0;
+    // Rows that arrived live while the page was loading and are newer
+    // than what the server answered would be lost by the replacement.
+    const newest = rows.length ? rows[0].seq : 0;
+    for (const r of state.recent) if (r.seq > newest) addLive(r);
   }
 
   function addLive(r) {
@@ -354,12 +361,15 @@
     es.onmessage = (m) => {
       let r;
       try { r = JSON.parse(m.data); } catch { return; }
+      state.recent.push(r);
+      if (state.recent.length > LIVE_ROWS) state.recent.shift();
       addLive(r);
       if (r.table && r.table !== '_') scheduleCards();
     };
     // The event stream was deleted and created anew: its sequences start
     // over, so the rows on the page mean nothing now. Load the new ones.
     es.addEventListener('reset', () => {
+      state.recent = [];
       loadHistory(0);
       loadCards().catch(showError);
     });
