@@ -3,6 +3,7 @@ package dashboard
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"time"
 
@@ -18,11 +19,11 @@ const sseBuffer = 1024
 // history row (the event's JSON plus "seq"), "id:" = <generation>-<seq>
 // (see sseID). Optional filters: table, type, exclude, result, node, as
 // GET /api/history takes them. A reconnecting EventSource sends
-// Last-Event-ID and gets the rows it missed from the history first (all
-// of the new stream's when the stream was created anew meanwhile); "after"
-// takes a plain sequence of the current stream. When the dashboard starts
-// over on a new stream while a client listens, the client gets an event
-// "reset" (data: {"generation": N}) and then the new stream's rows.
+// Last-Event-ID and gets the rows it missed from the history first; "after"
+// takes a plain sequence of the current stream. When the stream was created
+// anew (while the client listens, or before it resumes with an id of the
+// old one) the client gets an event "reset" (data: {"generation": N}) and
+// then the new stream's rows from its start.
 func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 	fl, ok := w.(http.Flusher)
 	if !ok {
@@ -52,10 +53,20 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 	if _, err := fmt.Fprintf(w, "retry: 2000\n: custodian events, last seq %d\n\n", s.proj.LastSeq()); err != nil {
 		return
 	}
-	// sent is the last sequence of sub.Gen the client has.
+	// sent is the last sequence of sub.Gen the client has. A client that
+	// resumes from another stream is told to start over, as a listening
+	// one is (its page holds rows whose sequences mean nothing now).
 	var sent uint64
-	if resume && (from.gen == 0 || from.gen == sub.Gen) {
+	sameStream := from.gen == 0 || from.gen == sub.Gen
+	if resume && sameStream {
 		sent = from.seq
+	}
+	reset := func() error {
+		_, err := fmt.Fprintf(w, "event: reset\ndata: {\"generation\":%d}\n\n", sub.Gen)
+		return err
+	}
+	if resume && !sameStream && reset() != nil {
+		return
 	}
 	// send writes a row the client has not had and the filter selects; it
 	// fails only when the client is gone.
@@ -73,7 +84,7 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 	// also arrive on sub are skipped by sequence.
 	catchUp := func() error {
 		q := f
-		q.After, q.Limit = sent, projections.DefaultHistoryLimit
+		q.After, q.Limit = sent, math.MaxInt // every row held that the client has not had
 		missed := s.proj.History(q)
 		for i := len(missed) - 1; i >= 0; i-- {
 			if err := send(missed[i]); err != nil {
@@ -106,10 +117,7 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 				// A new stream: the client starts over with it.
 				sub = s.proj.Subscribe(sseBuffer)
 				sent = 0
-				if _, err := fmt.Fprintf(w, "event: reset\ndata: {\"generation\":%d}\n\n", sub.Gen); err != nil {
-					return
-				}
-				if catchUp() != nil {
+				if reset() != nil || catchUp() != nil {
 					return
 				}
 				fl.Flush()

@@ -8,8 +8,9 @@ import (
 	"github.com/custodian-dev/custodian/internal/apierr"
 )
 
-// sseID is an SSE event id: the stream generation (its creation time in
-// unix ns, see projections.Projection.Generation) and the sequence in it,
+// sseID is an SSE event id: the projection's generation (the stream's
+// creation time in unix ns, see projections.Projection.Generation) and the
+// sequence in it,
 // written "<gen>-<seq>". Sequences start over when the event stream is
 // deleted and created anew; the generation tells a resume from an old
 // stream (the client gets the new stream from its start) from a resume

@@ -52,13 +52,16 @@ func TestStreamStartsOverWithANewStream(t *testing.T) {
 }
 
 // A client that saw sequence 20 of a stream that no longer exists
-// reconnects: it gets every row of the new stream, which is shorter, instead
-// of waiting for sequence 21.
+// reconnects: it is told to start over (event reset) and gets every row of
+// the new stream, which is shorter, instead of waiting for sequence 21.
 func TestStreamResumesFromAnOldStreamAtTheStart(t *testing.T) {
 	e := setup(t, Config{})
 	e.publish(statsSeries(4, "users")...)
 	gone := sseID{gen: 1, seq: 20}.String()
 	c := e.stream("/api/stream", map[string]string{"Last-Event-ID": gone})
+	if reset := c.nextEvent(t, 10*time.Second); reset.name != "reset" {
+		t.Fatalf("resuming from %s: first event %+v, want reset", gone, reset)
+	}
 	for seq := uint64(1); seq <= 4; seq++ {
 		if id, _ := c.next(t, 10*time.Second); id != e.eventID(seq) {
 			t.Fatalf("resuming from %s: got %s, want %s", gone, id, e.eventID(seq))

@@ -15,7 +15,11 @@ type Projection struct {
 	st   *State
 	opts Options
 	subs map[*Subscription]struct{}
-	gen  int64 // the held stream's creation time, unix ns; 0 before Attach
+	// gen is the generation of the state: the held stream's creation time
+	// in unix ns, moved on when the state starts over on the same stream;
+	// 0 before Attach. created is that creation time.
+	gen     int64
+	created time.Time
 }
 
 // New returns an empty projection.
@@ -111,21 +115,26 @@ func (p *Projection) Skip(seq uint64) bool {
 	return p.st.Skip(seq)
 }
 
-// Attach records which stream the state comes from: its creation time.
-// With startOver (the stream was deleted and created anew, its sequences
-// begin again at 1) the state is emptied. Every subscription of another
-// generation ends with Restarted true: its sequences mean nothing now.
+// Attach records which stream the state comes from: its creation time is
+// the generation. With startOver (the stream was deleted and created anew,
+// or its sequences went back while its creation time stayed, as after a
+// server restored from an older copy) the state is emptied and the
+// generation moves on even when the creation time did not. Every
+// subscription of another generation ends with Restarted true: its
+// sequences mean nothing now.
 func (p *Projection) Attach(created time.Time, startOver bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	gen := created.UnixNano()
-	if startOver {
+	switch {
+	case startOver:
 		p.st = NewState(p.opts)
+		p.gen = max(created.UnixNano(), p.gen+1)
+	case created.Equal(p.created) && p.gen != 0:
+		return // the same stream again (a new session after a reconnect)
+	default:
+		p.gen = created.UnixNano()
 	}
-	if gen == p.gen && !startOver {
-		return
-	}
-	p.gen = gen
+	p.created = created
 	for s := range p.subs {
 		s.restarted = true
 		s.closeLocked()

@@ -43,7 +43,27 @@ func TestAttachStartsOverOnlyOnANewStream(t *testing.T) {
 	if p.LastSeq() != 0 || len(p.History(Filter{})) != 0 {
 		t.Fatalf("state kept: last seq %d, %d rows", p.LastSeq(), len(p.History(Filter{})))
 	}
-	if next := p.Subscribe(4); next.Gen != second.UnixNano() {
+	next := p.Subscribe(4)
+	if next.Gen != second.UnixNano() {
 		t.Fatalf("new subscription has generation %d, want %d", next.Gen, second.UnixNano())
+	}
+
+	// The same stream's sequences went back (a server restored from an
+	// older copy): its creation time is the same, the generation is not.
+	p.Attach(second, true)
+	if _, open := <-next.C; open || !next.Restarted() || p.Generation() == second.UnixNano() {
+		t.Fatalf("start over on the same stream: subscription open %v, generation %d (was %d)", open, p.Generation(), second.UnixNano())
+	}
+	// A later session on that stream (a reconnect) keeps the generation
+	// and the subscriptions.
+	moved := p.Generation()
+	last := p.Subscribe(4)
+	p.Attach(second, false)
+	if p.Generation() != moved || last.Gen != moved {
+		t.Fatalf("a reconnect changed the generation: %d, subscription %d, want %d", p.Generation(), last.Gen, moved)
+	}
+	p.Apply(1, events.New(events.TableCreated, "n1", "users"))
+	if row, open := <-last.C; !open || row.Seq != 1 {
+		t.Fatal("a reconnect ended the subscription")
 	}
 }

@@ -150,8 +150,8 @@ func (s *State) TableCards(table string) []Card {
 }
 
 // Series returns the table.stats points of a table on a node, oldest
-// first: at most max of them, evenly spread and always the first and the
-// last (max <= 0: all). Only the points returned are copied.
+// first: at most max of them, evenly spread, the first and the last always
+// among them (max 1: the last; max <= 0: all). Only the points returned are copied.
 func (s *State) Series(node, table string, max int) []Point {
 	r, ok := s.series[cardKey{Node: node, Table: table}]
 	if !ok {
