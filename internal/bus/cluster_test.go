@@ -56,7 +56,7 @@ func TestEnsureStreamOnAClusterTooSmall(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	_, err := EnsureStream(withTimeout(t, 3*time.Second), js, StreamConfig{Replicas: 3})
+	_, err := EnsureStream(withTimeout(t, 10*time.Second), js, StreamConfig{Replicas: 3})
 	if err == nil || !strings.Contains(err.Error(), "no suitable peers") {
 		t.Fatalf("R3 on two servers: %v, want the placement error", err)
 	}

@@ -97,12 +97,14 @@ func (c StreamConfig) JetStreamConfig() (jetstream.StreamConfig, error) {
 
 // EnsureStream creates CUSTODIAN_EVENTS or updates it to cfg, retrying while
 // the server says JetStream is not ready yet (a cluster forming: errors
-// 10008 and 10005, or no responders on the API) until ctx ends. A store the server
-// could not create (error 10049) is tried storeAttempts times in all: right
-// after the account's last stream was deleted, nats-server removes the
-// account's empty store directory in a goroutine, and a create that runs
-// at that moment fails once (the outbox's OnNoStream does exactly that
-// create). A lasting failure (disk full, permissions) is still returned.
+// 10008 and 10005, or no responders on the API) until ctx ends; a lasting
+// 10005 (a cluster too small for the replicas) is so reported only then,
+// with what the server said. A create the server could not carry out
+// (10049) is tried storeAttempts times in all: right after the account's
+// last stream was deleted, nats-server removes the account's empty store
+// directory in a goroutine, and a create that runs at that moment fails
+// once (the outbox's OnNoStream does exactly that create). A lasting
+// failure (disk full, permissions) is still returned.
 func EnsureStream(ctx context.Context, js jetstream.JetStream, cfg StreamConfig) (jetstream.Stream, error) {
 	scfg, err := cfg.JetStreamConfig()
 	if err != nil {
@@ -112,7 +114,8 @@ func EnsureStream(ctx context.Context, js jetstream.JetStream, cfg StreamConfig)
 	// told is the last answer of the server itself: when ctx ends an
 	// attempt, the error says why the earlier ones failed.
 	var told error
-	for attempt := 1; ; attempt++ {
+	storeFailures := 0
+	for {
 		attemptCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		s, err := js.CreateOrUpdateStream(attemptCtx, scfg)
 		cancel()
@@ -122,7 +125,10 @@ func EnsureStream(ctx context.Context, js jetstream.JetStream, cfg StreamConfig)
 		if ctx.Err() != nil {
 			return nil, ensureGaveUp(ctx.Err(), told)
 		}
-		if !transientJSError(err) && !(storeFailed(err) && attempt < storeAttempts) {
+		if storeFailed(err) {
+			storeFailures++
+		}
+		if !transientJSError(err) && !(storeFailed(err) && storeFailures < storeAttempts) {
 			return nil, fmt.Errorf("stream %s: create or update: %w", events.StreamName, err)
 		}
 		if !errors.Is(err, context.DeadlineExceeded) {
@@ -157,14 +163,17 @@ const jsClusterNotAvail jetstream.ErrorCode = 10008
 const jsNoPeers jetstream.ErrorCode = 10005
 
 // jsStreamCreateFailed is the error code of a stream create the server
-// could not carry out; its store failing is one of its causes.
+// could not carry out (nats-server's generic create error); its store
+// failing ("error creating store for stream") is one of its causes.
 const jsStreamCreateFailed jetstream.ErrorCode = 10049
 
-// storeAttempts bounds the attempts at a stream whose store failed.
+// storeAttempts bounds the attempts at a create that failed so.
 const storeAttempts = 3
 
-// storeFailed reports whether err is the server's "error creating store for
-// stream".
+// storeFailed reports whether err is a stream create the server could not
+// carry out (10049, which "error creating store for stream" is); it is
+// tried again storeAttempts times at most, so another cause of 10049 is
+// still returned at once after them.
 func storeFailed(err error) bool {
 	var apiErr *jetstream.APIError
 	return errors.As(err, &apiErr) && apiErr.ErrorCode == jsStreamCreateFailed

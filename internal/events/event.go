@@ -85,14 +85,19 @@ func Unmarshal(b []byte) (Event, error) {
 }
 
 // Final reports whether a *.failed event is final (no further attempt will
-// follow). A compaction's first failure is retried, so only attempt >= 2 is
-// final; every other failure is final. Events that are not failures are not
-// final failures.
+// follow). A compaction's first failure is retried, so a compaction.failed
+// is final when its data says so ("final": true, as the supervisor writes
+// on every one: also on a first failure whose retry a shutdown cut), and
+// without that field at attempt >= 2; every other failure is final. Events
+// that are not failures are not final failures.
 func (e Event) Final() bool {
 	if !IsFailure(e.Type) {
 		return false
 	}
 	if e.Type == CompactionFailed {
+		if final, ok := e.Data["final"].(bool); ok {
+			return final
+		}
 		return e.Attempt >= 2
 	}
 	return true

@@ -62,6 +62,11 @@ func TestFinal(t *testing.T) {
 			t.Errorf("%s must be final at once", typ)
 		}
 	}
+	abandoned := Event{Type: CompactionFailed, Attempt: 1, Data: map[string]any{"final": true, "retry": "abandoned: shutdown"}}
+	retried := Event{Type: CompactionFailed, Attempt: 1, Data: map[string]any{"final": false, "retry_in_ms": 30000}}
+	if !abandoned.Final() || retried.Final() {
+		t.Errorf("data.final: abandoned %v, retried %v, want true, false", abandoned.Final(), retried.Final())
+	}
 	if (Event{Type: RestoreCompleted}).Final() {
 		t.Error("a success is no final failure")
 	}

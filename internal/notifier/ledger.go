@@ -46,6 +46,9 @@ type ledger struct {
 	seen map[string]sighting
 }
 
+// seenPrune is how many sightings the ledger holds before it drops old ones.
+const seenPrune = 1024
+
 // sighting is a claim of another notifier as this one saw it.
 type sighting struct {
 	rev uint64
@@ -142,6 +145,16 @@ func (l *ledger) lapse(key string, rev uint64, lease time.Duration) time.Duratio
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
+	if len(l.seen) >= seenPrune {
+		// Sightings of pairs this notifier stopped waiting for (it was
+		// stopped, or gave the event back) would stay forever otherwise; one
+		// that old would be a lapsed claim anyway, and is simply seen anew.
+		for k, s := range l.seen {
+			if now.Sub(s.at) > 2*lease {
+				delete(l.seen, k)
+			}
+		}
+	}
 	s, ok := l.seen[key]
 	if !ok || s.rev != rev {
 		s = sighting{rev: rev, at: now}

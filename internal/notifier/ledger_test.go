@@ -2,6 +2,7 @@ package notifier
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -84,4 +85,29 @@ func TestClaimLapsesByThisNotifiersClock(t *testing.T) {
 		t.Fatal(err)
 	}
 	acquire(claimDone, 0)
+}
+
+// Sightings of claims this notifier stopped waiting for are dropped once
+// they are old, so that the map does not grow for the life of the process.
+func TestOldSightingsAreDropped(t *testing.T) {
+	clock := &fakeClock{t: time.Unix(1000, 0)}
+	l := newLedger(nil, clock.now)
+	const lease = time.Second
+	for i := range seenPrune {
+		l.lapse(fmt.Sprintf("k%d", i), 1, lease)
+	}
+	clock.advance(3 * lease)
+	if left := l.lapse("fresh", 1, lease); left != lease {
+		t.Fatalf("a new sighting has %s left, want %s", left, lease)
+	}
+	if len(l.seen) != 1 {
+		t.Fatalf("%d sightings kept, want only the fresh one", len(l.seen))
+	}
+	// A sighting still within its lease is kept however many there are.
+	for i := range seenPrune {
+		l.lapse(fmt.Sprintf("k%d", i), 1, lease)
+	}
+	if left := l.lapse("fresh", 1, lease); left != lease || len(l.seen) != seenPrune+1 {
+		t.Fatalf("left %s, %d sightings, want %s and %d", left, len(l.seen), lease, seenPrune+1)
+	}
 }

@@ -19,6 +19,10 @@ func TestNotifiesRules(t *testing.T) {
 		{ev(events.TableDegraded, "t", nil), SeverityCritical},
 		{ev(events.CompactionFailed, "t", func(e *events.Event) { e.Attempt = 1 }), ""},
 		{ev(events.CompactionFailed, "t", func(e *events.Event) { e.Attempt = 2 }), SeverityHigh},
+		// A first failure whose retry a shutdown cut is final.
+		{ev(events.CompactionFailed, "t", func(e *events.Event) {
+			e.Attempt, e.Data = 1, map[string]any{"final": true, "retry": "abandoned: shutdown"}
+		}), SeverityHigh},
 		{ev(events.BackupFailed, "t", nil), SeverityHigh},
 		{ev(events.VerifyFailed, "t", nil), SeverityHigh},
 		{ev(events.RestoreFailed, "t", nil), SeverityHigh},

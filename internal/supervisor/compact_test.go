@@ -187,7 +187,7 @@ func TestRetryWaitDoesNotHoldTheTable(t *testing.T) {
 	if len(failed) != 2 || out.ID != failed[1].ID || out.ID == first.ID || c.Err() == nil {
 		t.Fatalf("after shutdown: %d compaction.failed, the command ends with %s %s, want a second, final one", len(failed), out.Type, out.ID)
 	}
-	if out.Attempt != 1 || out.CommandID != first.CommandID || out.Error != first.Error || out.Data["final"] != true ||
+	if out.Attempt != 1 || out.CommandID != first.CommandID || out.Error != first.Error || out.Data["final"] != true || !out.Final() ||
 		out.Data["retry"] != "abandoned: shutdown" || out.Data["retry_in_ms"] != nil || out.Data["reason"] != first.Data["reason"] {
 		t.Errorf("abandoned retry: attempt %d command %s error %q data %v; first failure: command %s error %q data %v",
 			out.Attempt, out.CommandID, out.Error, out.Data, first.CommandID, first.Error, first.Data)
@@ -234,7 +234,7 @@ func TestQueuedRetryAbandonedAtShutdown(t *testing.T) {
 	<-c.Done()
 
 	out := c.Outcome()
-	if out.Type != events.CompactionFailed || out.ID == first.ID || out.Data["final"] != true || out.Data["retry"] != "abandoned: shutdown" {
+	if out.Type != events.CompactionFailed || out.ID == first.ID || !out.Final() || out.Data["retry"] != "abandoned: shutdown" {
 		t.Fatalf("the command ends with %s %v, want a final compaction.failed with retry abandoned:\n%s", out.Type, out.Data, dump(h.rec.all()))
 	}
 	if n := len(h.rec.of("users", events.CompactionStarted)); n != 1 {
