@@ -2,7 +2,8 @@
 // keeps them healthy and publishes every command and outcome to the
 // CUSTODIAN_EVENTS stream. With no --nats URL it runs the whole system in one
 // process: an embedded nats-server, the dashboard and (with a sink flag) the
-// notifier. "supervisor audit" replays the stream.
+// notifier. "supervisor audit" replays the stream; "supervisor cmd" sends a
+// command and shows its progress while it waits.
 package main
 
 import (
@@ -24,8 +25,13 @@ func main() {
 // realMain runs the command and returns the exit code: 0 on success and after
 // a clean SIGINT/SIGTERM, 2 on bad flags or config, 1 on a runtime failure.
 func realMain(args []string, stdout, stderr io.Writer) int {
-	if len(args) > 0 && args[0] == "audit" {
-		return runAudit(args[1:], stdout, stderr)
+	if len(args) > 0 {
+		switch args[0] {
+		case "audit":
+			return runAudit(args[1:], stdout, stderr)
+		case "cmd":
+			return runCmd(args[1:], stdout, stderr)
+		}
 	}
 	s, err := parseFlags(args, stdout)
 	if errors.Is(err, flag.ErrHelp) {

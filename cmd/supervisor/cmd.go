@@ -1,0 +1,213 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/micro"
+
+	"github.com/custodian-dev/custodian/internal/bus"
+	"github.com/custodian-dev/custodian/internal/events"
+)
+
+const cmdUsage = `Usage: supervisor cmd [flags] TABLE VERB
+
+Sends a command to the supervisor that owns TABLE (the request
+<prefix>.cmd.TABLE.VERB, as "nats req" would), shows the progress the running
+operation reports while it waits (a bar on a terminal, a line per report
+otherwise, on stderr), and prints the reply with the outcome event as JSON on
+stdout. VERB is compact, backup, verify, restore, salvage or status. Exit
+status: 0 when the command ended ok or skipped, 1 when it failed or was
+refused, 2 on bad arguments.
+
+Flags:
+`
+
+// runCmd is "supervisor cmd".
+func runCmd(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("supervisor cmd", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	var conn bus.ConnOptions
+	conn.Register(fs)
+	var prefix, mode, backupID string
+	var force bool
+	var timeout time.Duration
+	fs.StringVar(&prefix, "prefix", events.DefaultPrefix, "subject prefix")
+	fs.BoolVar(&force, "force", false, "compact: even below the dead-space threshold")
+	fs.StringVar(&mode, "mode", "", "compact: native or rewrite (default: the table's policy)")
+	fs.StringVar(&backupID, "backup-id", "", "restore: this backup (default: the newest good one)")
+	fs.DurationVar(&timeout, "timeout", 10*time.Minute, "how long to wait for the outcome")
+	pos, err := parseInterspersed(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprint(stdout, cmdUsage)
+		fs.SetOutput(stdout)
+		fs.PrintDefaults()
+		return 0
+	}
+	if err == nil && len(pos) != 2 {
+		err = fmt.Errorf("want TABLE VERB, got %d arguments (see --help)", len(pos))
+	}
+	if err == nil && !events.ValidTable(pos[0]) {
+		err = fmt.Errorf("invalid table name %q", pos[0])
+	}
+	if err == nil && !slices.Contains(events.TableVerbs(), pos[1]) {
+		err = fmt.Errorf("unknown verb %q: want one of %s", pos[1], strings.Join(events.TableVerbs(), ", "))
+	}
+	if err == nil && !events.ValidPrefix(prefix) {
+		err = fmt.Errorf("--prefix: invalid subject prefix %q", prefix)
+	}
+	if err == nil && timeout <= 0 {
+		err = fmt.Errorf("--timeout %s: want a positive duration", timeout)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "supervisor cmd: %v\n", err)
+		return 2
+	}
+	if conn.URL == "" {
+		conn.URL = "nats://" + bus.DefaultListen
+	}
+	table, verb := pos[0], pos[1]
+	body := events.CommandBody{Force: force, Mode: mode, BackupID: backupID}
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	conn.Name = "custodian-cmd"
+	nc, err := conn.Connect(ctx)
+	if err != nil {
+		fmt.Fprintf(stderr, "supervisor cmd: %v\n", err)
+		return 1
+	}
+	defer nc.Close()
+	bar := &progressBar{w: stderr, tty: isTerminal(stderr)}
+	rep, err := command(ctx, nc, prefix, table, verb, body, bar)
+	if err != nil {
+		fmt.Fprintf(stderr, "supervisor cmd: %v\n", err)
+		return 1
+	}
+	out, err := json.Marshal(rep)
+	if err != nil {
+		fmt.Fprintf(stderr, "supervisor cmd: %v\n", err)
+		return 1
+	}
+	fmt.Fprintln(stdout, string(out))
+	if rep.Result == events.ResultFailed {
+		return 1
+	}
+	return 0
+}
+
+// command sends verb for table and waits for its reply (with the outcome,
+// except for status), showing on bar the progress reports of the table's
+// running operation meanwhile. An error reply is returned as an error with
+// its code and message.
+func command(ctx context.Context, nc *nats.Conn, prefix, table, verb string, body events.CommandBody, bar *progressBar) (bus.CmdReply, error) {
+	body.Wait = verb != events.VerbStatus
+	payload, err := json.Marshal(body)
+	if err != nil {
+		return bus.CmdReply{}, err
+	}
+	// Subscribed (and flushed) before the command is sent, so that no
+	// report of it is missed. A full buffer drops reports, never blocks.
+	reports := make(chan *nats.Msg, 64)
+	sub, err := nc.ChanSubscribe(prefix+".events.*."+table+"."+events.TableStats, reports)
+	if err != nil {
+		return bus.CmdReply{}, fmt.Errorf("table %s: %s: subscribe to its progress: %w", table, verb, err)
+	}
+	defer func() { _ = sub.Unsubscribe() }()
+	if err := nc.FlushWithContext(ctx); err != nil {
+		return bus.CmdReply{}, fmt.Errorf("table %s: %s: %w", table, verb, err)
+	}
+
+	type answer struct {
+		msg *nats.Msg
+		err error
+	}
+	replied := make(chan answer, 1)
+	subject := events.CmdSubject(prefix, table, verb)
+	go func() {
+		m, err := nc.RequestWithContext(ctx, subject, payload)
+		replied <- answer{m, err}
+	}()
+	for {
+		select {
+		case m := <-reports:
+			var e events.Event
+			if json.Unmarshal(m.Data, &e) != nil {
+				continue // not an event: nothing to show
+			}
+			if err := bar.show(e); err != nil {
+				return bus.CmdReply{}, err
+			}
+		case a := <-replied:
+			if err := bar.end(); err != nil {
+				return bus.CmdReply{}, err
+			}
+			return readReply(table, verb, subject, a.msg, a.err)
+		}
+	}
+}
+
+// readReply turns the answer of a command request into its reply or an
+// error naming what went wrong.
+func readReply(table, verb, subject string, m *nats.Msg, err error) (bus.CmdReply, error) {
+	switch {
+	case errors.Is(err, nats.ErrNoResponders):
+		return bus.CmdReply{}, fmt.Errorf("table %s: %s: no supervisor owns the table (no responders on %s)", table, verb, subject)
+	case errors.Is(err, context.DeadlineExceeded):
+		return bus.CmdReply{}, fmt.Errorf("table %s: %s: no outcome within --timeout (the command goes on; its events are in the stream): %w", table, verb, err)
+	case err != nil:
+		return bus.CmdReply{}, fmt.Errorf("table %s: %s: %w", table, verb, err)
+	}
+	if m.Header.Get(micro.ErrorCodeHeader) != "" {
+		var eb bus.ErrorBody
+		if jerr := json.Unmarshal(m.Data, &eb); jerr != nil || eb.Error.Code == "" {
+			return bus.CmdReply{}, fmt.Errorf("table %s: %s: %s", table, verb, m.Header.Get(micro.ErrorHeader))
+		}
+		return bus.CmdReply{}, fmt.Errorf("table %s: %s: %s: %s", table, verb, eb.Error.Code, eb.Error.Message)
+	}
+	var rep bus.CmdReply
+	if err := json.Unmarshal(m.Data, &rep); err != nil {
+		return bus.CmdReply{}, fmt.Errorf("table %s: %s: reply is not JSON: %w", table, verb, err)
+	}
+	return rep, nil
+}
+
+// parseInterspersed parses flags that may come before, between or after
+// the positional arguments, which it returns.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			return pos, nil
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}
+
+// isTerminal reports whether w is a character device (a terminal).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}

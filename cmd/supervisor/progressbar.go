@@ -1,0 +1,72 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/custodian-dev/custodian/internal/events"
+)
+
+// progressBar shows the progress a table's running operation reports
+// (table.stats events with data.running). On a terminal it redraws one line
+// ("\r"); elsewhere (a pipe, a log) it writes a line per report.
+type progressBar struct {
+	w     io.Writer
+	tty   bool
+	drawn bool // a terminal line is open
+}
+
+const barWidth = 30
+
+// show draws the figures of e, when it is a progress report.
+func (b *progressBar) show(e events.Event) error {
+	verb, _ := e.Data["running"].(string)
+	done, okDone := number(e.Data["progress_done"])
+	total, okTotal := number(e.Data["progress_total"])
+	if verb == "" || !okDone || !okTotal {
+		return nil
+	}
+	unit, _ := e.Data["progress_unit"].(string)
+	line := fmt.Sprintf("%s %s: %d/%d %s", e.Table, verb, done, total, unit)
+	if total > 0 {
+		frac := min(max(float64(done)/float64(total), 0), 1)
+		fill := int(frac * barWidth)
+		line = fmt.Sprintf("%s %s [%s%s] %3.0f%% %d/%d %s", e.Table, verb,
+			strings.Repeat("#", fill), strings.Repeat(" ", barWidth-fill), frac*100, done, total, unit)
+	}
+	if q, ok := number(e.Data["queue"]); ok && q > 0 {
+		line += fmt.Sprintf(" (%d queued)", q)
+	}
+	var err error
+	if b.tty {
+		_, err = fmt.Fprintf(b.w, "\r\033[K%s", line)
+		b.drawn = true
+	} else {
+		_, err = fmt.Fprintln(b.w, line)
+	}
+	return err
+}
+
+// end closes the terminal line, if one is open.
+func (b *progressBar) end() error {
+	if !b.drawn {
+		return nil
+	}
+	b.drawn = false
+	_, err := fmt.Fprintln(b.w)
+	return err
+}
+
+// number reads a JSON number (float64 after decoding) as an int64.
+func number(v any) (int64, bool) {
+	switch n := v.(type) {
+	case float64:
+		return int64(n), true
+	case int64:
+		return n, true
+	case int:
+		return int64(n), true
+	}
+	return 0, false
+}
