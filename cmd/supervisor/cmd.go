@@ -27,9 +27,13 @@ Sends a command to the supervisor that owns TABLE (the request
 <prefix>.cmd.TABLE.VERB, as "nats req" would), shows the progress the running
 operation reports while it waits (a bar on a terminal, a line per report
 otherwise, on stderr), and prints the reply with the outcome event as JSON on
-stdout. VERB is compact, backup, verify, restore, salvage or status. Exit
-status: 0 when the command ended ok or skipped, 1 when it failed or was
-refused, 2 on bad arguments.
+stdout. VERB is compact, backup, verify, restore, salvage or status. While
+another command of the table runs first, its progress is shown as "waiting
+behind" it. Exit status: 0 when the command ended ok or skipped, 1 when it
+failed or was refused (also: no supervisor owns the table), 2 on bad
+arguments, 3 when its outcome is not known (no connection, --timeout, or
+interrupted: the command goes on on the supervisor, its events are in the
+stream).
 
 Flags:
 `
@@ -45,8 +49,8 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	var force bool
 	var timeout time.Duration
 	fs.StringVar(&prefix, "prefix", events.DefaultPrefix, "subject prefix")
-	fs.BoolVar(&force, "force", false, "compact: even below the dead-space threshold")
-	fs.StringVar(&mode, "mode", "", "compact: native or rewrite (default: the table's policy)")
+	fs.BoolVar(&force, "force", false, "compact: even below the dead-space threshold; salvage: a serving table too")
+	fs.StringVar(&mode, "mode", "", "compact: auto, native or rewrite (default: the table's policy)")
 	fs.StringVar(&backupID, "backup-id", "", "restore: this backup (default: the newest good one)")
 	fs.DurationVar(&timeout, "timeout", 10*time.Minute, "how long to wait for the outcome")
 	pos, err := parseInterspersed(fs, args)
@@ -71,6 +75,9 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	if err == nil && timeout <= 0 {
 		err = fmt.Errorf("--timeout %s: want a positive duration", timeout)
 	}
+	if err == nil {
+		err = flagsFit(pos[1], force, mode, backupID)
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "supervisor cmd: %v\n", err)
 		return 2
@@ -81,21 +88,31 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	table, verb := pos[0], pos[1]
 	body := events.CommandBody{Force: force, Mode: mode, BackupID: backupID}
 
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	interrupted, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel := context.WithTimeout(interrupted, timeout)
 	defer cancel()
 	conn.Name = "custodian-cmd"
-	nc, err := conn.Connect(ctx)
+	cctx, ccancel := context.WithTimeout(ctx, 10*time.Second)
+	// The client's own warnings (a slow consumer) would cut through the
+	// bar: they are left out, the bar drops reports instead.
+	nc, err := conn.Connect(cctx, nats.ErrorHandler(func(*nats.Conn, *nats.Subscription, error) {}))
+	ccancel()
 	if err != nil {
 		fmt.Fprintf(stderr, "supervisor cmd: %v\n", err)
-		return 1
+		return exitUnknown
 	}
 	defer nc.Close()
-	bar := &progressBar{w: stderr, tty: isTerminal(stderr)}
+	bar := &progressBar{w: stderr, tty: isTerminal(stderr), verb: verb}
 	rep, err := command(ctx, nc, prefix, table, verb, body, bar)
 	if err != nil {
+		if interrupted.Err() != nil {
+			err = fmt.Errorf("table %s: %s: interrupted; the command goes on on the supervisor (its events are in the stream)", table, verb)
+		}
 		fmt.Fprintf(stderr, "supervisor cmd: %v\n", err)
+		if errors.Is(err, errUnknownOutcome) || interrupted.Err() != nil {
+			return exitUnknown
+		}
 		return 1
 	}
 	out, err := json.Marshal(rep)
@@ -149,13 +166,11 @@ func command(ctx context.Context, nc *nats.Conn, prefix, table, verb string, bod
 			if json.Unmarshal(m.Data, &e) != nil {
 				continue // not an event: nothing to show
 			}
-			if err := bar.show(e); err != nil {
-				return bus.CmdReply{}, err
+			if bar.show(e) != nil {
+				bar.off() // the display is gone: wait without it
 			}
 		case a := <-replied:
-			if err := bar.end(); err != nil {
-				return bus.CmdReply{}, err
-			}
+			_ = bar.end() // the reply matters more than the display
 			return readReply(table, verb, subject, a.msg, a.err)
 		}
 	}
@@ -168,9 +183,9 @@ func readReply(table, verb, subject string, m *nats.Msg, err error) (bus.CmdRepl
 	case errors.Is(err, nats.ErrNoResponders):
 		return bus.CmdReply{}, fmt.Errorf("table %s: %s: no supervisor owns the table (no responders on %s)", table, verb, subject)
 	case errors.Is(err, context.DeadlineExceeded):
-		return bus.CmdReply{}, fmt.Errorf("table %s: %s: no outcome within --timeout (the command goes on; its events are in the stream): %w", table, verb, err)
+		return bus.CmdReply{}, fmt.Errorf("table %s: %s: %w: no outcome within --timeout (the command goes on on the supervisor; its events are in the stream)", table, verb, errUnknownOutcome)
 	case err != nil:
-		return bus.CmdReply{}, fmt.Errorf("table %s: %s: %w", table, verb, err)
+		return bus.CmdReply{}, fmt.Errorf("table %s: %s: %w: %w", table, verb, errUnknownOutcome, err)
 	}
 	if m.Header.Get(micro.ErrorCodeHeader) != "" {
 		var eb bus.ErrorBody
@@ -184,6 +199,26 @@ func readReply(table, verb, subject string, m *nats.Msg, err error) (bus.CmdRepl
 		return bus.CmdReply{}, fmt.Errorf("table %s: %s: reply is not JSON: %w", table, verb, err)
 	}
 	return rep, nil
+}
+
+// exitUnknown is the exit status when the command's outcome is not known.
+const exitUnknown = 3
+
+// errUnknownOutcome marks an error after which the command may still run.
+var errUnknownOutcome = errors.New("outcome unknown")
+
+// flagsFit refuses a body flag that verb does not take (the supervisor
+// would ignore it).
+func flagsFit(verb string, force bool, mode, backupID string) error {
+	switch {
+	case force && verb != events.VerbCompact && verb != events.VerbSalvage:
+		return fmt.Errorf("--force: %s does not take it (compact and salvage do)", verb)
+	case mode != "" && verb != events.VerbCompact:
+		return fmt.Errorf("--mode: %s does not take it (compact does)", verb)
+	case backupID != "" && verb != events.VerbRestore:
+		return fmt.Errorf("--backup-id: %s does not take it (restore does)", verb)
+	}
+	return nil
 }
 
 // parseInterspersed parses flags that may come before, between or after

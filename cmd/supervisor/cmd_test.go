@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nats.go/micro"
 
 	"github.com/custodian-dev/custodian/internal/bus"
 	"github.com/custodian-dev/custodian/internal/events"
@@ -41,7 +43,7 @@ func (l *lockedBuffer) String() string {
 // cmdNode is a supervisor node wired as run does it (embedded server,
 // stream, outbox, supervisor, services) with a tables failpoint, and an
 // operator's connection over TCP.
-func cmdNode(t *testing.T, failpoint func(string), table string) (*supervisor.Supervisor, *nats.Conn) {
+func cmdNode(t *testing.T, failpoint func(string), table string) (*supervisor.Supervisor, *nats.Conn, string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -112,7 +114,7 @@ func cmdNode(t *testing.T, failpoint func(string), table string) (*supervisor.Su
 		t.Fatal(err)
 	}
 	t.Cleanup(client.Close)
-	return sup, client
+	return sup, client, srv.ClientURL()
 }
 
 // A person who runs "supervisor cmd big backup" sees the backup's progress
@@ -129,7 +131,7 @@ func TestCmdShowsProgressWhileItWaits(t *testing.T) {
 			<-release
 		}
 	}
-	sup, client := cmdNode(t, hold, "big")
+	sup, client, _ := cmdNode(t, hold, "big")
 	tb, err := sup.Table("big")
 	if err != nil {
 		t.Fatal(err)
@@ -186,7 +188,7 @@ func TestCmdShowsProgressWhileItWaits(t *testing.T) {
 // Refusals and a table nobody owns are errors with the reason; status
 // answers at once with the table's status.
 func TestCmdErrorsAndStatus(t *testing.T) {
-	_, client := cmdNode(t, nil, "big")
+	_, client, url := cmdNode(t, nil, "big")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	bar := &progressBar{w: &lockedBuffer{}}
@@ -200,6 +202,57 @@ func TestCmdErrorsAndStatus(t *testing.T) {
 	if err != nil || rep.Status == nil || rep.Status.Table != "big" {
 		t.Errorf("status: %+v %v", rep, err)
 	}
+
+	// The whole command line: the reply as JSON on stdout and the exit
+	// status of each kind of end.
+	for _, c := range []struct {
+		args []string
+		code int
+		out  string // in stdout (ok) or stderr
+	}{
+		{[]string{"--nats", url, "big", "verify"}, 0, `"type":"verify.completed"`},
+		{[]string{"big", "backup", "--nats", url}, 0, `"type":"backup.completed"`},
+		{[]string{"--nats", url, "nobody", "verify"}, 1, "no supervisor owns the table"},
+		{[]string{"--nats", url, "--mode", "sideways", "big", "compact"}, 1, "invalid_request"},
+		{[]string{"--nats", "nats://127.0.0.1:1", "big", "verify"}, exitUnknown, "supervisor cmd: "},
+	} {
+		var out, errs bytes.Buffer
+		code := runCmd(c.args, &out, &errs)
+		got := errs.String()
+		if code == 0 {
+			got = out.String()
+		}
+		if code != c.code || !strings.Contains(got, c.out) {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q; want %d and %q", c.args, code, out.String(), errs.String(), c.code, c.out)
+		}
+	}
+}
+
+func TestReadReply(t *testing.T) {
+	headerOnly := nats.NewMsg("r")
+	headerOnly.Header.Set(micro.ErrorCodeHeader, "503")
+	headerOnly.Header.Set(micro.ErrorHeader, "table big is being restored")
+	coded := nats.NewMsg("r")
+	coded.Header.Set(micro.ErrorCodeHeader, "409")
+	coded.Data = []byte(`{"error":{"code":"busy","message":"queue full"}}`)
+	for _, c := range []struct {
+		msg     *nats.Msg
+		err     error
+		want    string
+		unknown bool
+	}{
+		{headerOnly, nil, "table big: verify: table big is being restored", false},
+		{coded, nil, "table big: verify: busy: queue full", false},
+		{nil, nats.ErrNoResponders, "no supervisor owns the table", false},
+		{nil, context.DeadlineExceeded, "no outcome within --timeout", true},
+		{nil, nats.ErrConnectionClosed, "connection closed", true},
+		{&nats.Msg{Data: []byte("not json")}, nil, "reply is not JSON", false},
+	} {
+		_, err := readReply("big", "verify", "custodian.cmd.big.verify", c.msg, c.err)
+		if err == nil || !strings.Contains(err.Error(), c.want) || errors.Is(err, errUnknownOutcome) != c.unknown {
+			t.Errorf("%v %v: got %v, want %q (outcome unknown: %v)", c.msg, c.err, err, c.want, c.unknown)
+		}
+	}
 }
 
 func TestCmdArguments(t *testing.T) {
@@ -212,6 +265,9 @@ func TestCmdArguments(t *testing.T) {
 		{"--timeout", "0s", "big", "backup"},
 		{"--prefix", "a.>", "big", "backup"},
 		{"--nope", "big", "backup"},
+		{"big", "backup", "--mode", "rewrite"},
+		{"--backup-id", "x", "big", "compact"},
+		{"--force", "big", "verify"},
 	} {
 		var out, errs bytes.Buffer
 		if code := runCmd(args, &out, &errs); code != 2 || !strings.HasPrefix(errs.String(), "supervisor cmd: ") {

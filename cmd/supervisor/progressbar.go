@@ -14,7 +14,9 @@ import (
 type progressBar struct {
 	w     io.Writer
 	tty   bool
-	drawn bool // a terminal line is open
+	verb  string // the command waited for: another one's progress is "waiting behind" it
+	drawn bool   // a terminal line is open
+	gone  bool   // a write failed: nothing more is drawn
 }
 
 const barWidth = 30
@@ -24,15 +26,19 @@ func (b *progressBar) show(e events.Event) error {
 	verb, _ := e.Data["running"].(string)
 	done, okDone := number(e.Data["progress_done"])
 	total, okTotal := number(e.Data["progress_total"])
-	if verb == "" || !okDone || !okTotal {
+	if b.gone || verb == "" || !okDone || !okTotal {
 		return nil
 	}
 	unit, _ := e.Data["progress_unit"].(string)
-	line := fmt.Sprintf("%s %s: %d/%d %s", e.Table, verb, done, total, unit)
+	what := e.Table + " " + verb
+	if b.verb != "" && verb != b.verb {
+		what = e.Table + ": waiting behind " + verb
+	}
+	line := fmt.Sprintf("%s: %d/%d %s", what, done, total, unit)
 	if total > 0 {
 		frac := min(max(float64(done)/float64(total), 0), 1)
 		fill := int(frac * barWidth)
-		line = fmt.Sprintf("%s %s [%s%s] %3.0f%% %d/%d %s", e.Table, verb,
+		line = fmt.Sprintf("%s [%s%s] %3.0f%% %d/%d %s", what,
 			strings.Repeat("#", fill), strings.Repeat(" ", barWidth-fill), frac*100, done, total, unit)
 	}
 	if q, ok := number(e.Data["queue"]); ok && q > 0 {
@@ -47,6 +53,9 @@ func (b *progressBar) show(e events.Event) error {
 	}
 	return err
 }
+
+// off stops drawing (the writer failed).
+func (b *progressBar) off() { b.gone = true }
 
 // end closes the terminal line, if one is open.
 func (b *progressBar) end() error {

@@ -15,7 +15,7 @@ func progressEvent(done, total float64, unit string, queue float64) events.Event
 
 func TestProgressBar(t *testing.T) {
 	var lines bytes.Buffer
-	b := &progressBar{w: &lines}
+	b := &progressBar{w: &lines, verb: "backup"}
 	plain := events.New(events.TableStats, "n1", "users")
 	plain.Data = map[string]any{"bytes": float64(10)}
 	for _, e := range []events.Event{plain, progressEvent(25, 100, "records", 0), progressEvent(7, 0, "bytes", 2)} {
@@ -26,7 +26,13 @@ func TestProgressBar(t *testing.T) {
 	if err := b.end(); err != nil {
 		t.Fatal(err)
 	}
-	want := "users backup [#######                       ]  25% 25/100 records\nusers backup: 7/0 bytes (2 queued)\n"
+	behind := progressEvent(1, 4, "records", 1)
+	behind.Data["running"] = "compact"
+	if err := b.show(behind); err != nil {
+		t.Fatal(err)
+	}
+	want := "users backup [#######                       ]  25% 25/100 records\nusers backup: 7/0 bytes (2 queued)\n" +
+		"users: waiting behind compact [#######                       ]  25% 1/4 records (1 queued)\n"
 	if lines.String() != want {
 		t.Errorf("lines:\n%q\nwant\n%q", lines.String(), want)
 	}
