@@ -25,13 +25,27 @@ stream order, up to the last event present when it started.
 Flags:
 `
 
-// runAudit is "supervisor audit".
-func runAudit(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("supervisor audit", flag.ContinueOnError)
+// subcommandFlags is the flag set of "supervisor <name>" with the NATS
+// connection flags registered; errors and help are printed by the caller.
+func subcommandFlags(name string) (*flag.FlagSet, *bus.ConnOptions) {
+	fs := flag.NewFlagSet("supervisor "+name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
-	var conn bus.ConnOptions
+	conn := &bus.ConnOptions{}
 	conn.Register(fs)
+	return fs, conn
+}
+
+// printHelp writes a subcommand's usage text and its flags.
+func printHelp(fs *flag.FlagSet, w io.Writer, usage string) {
+	fmt.Fprint(w, usage)
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+}
+
+// runAudit is "supervisor audit".
+func runAudit(args []string, stdout, stderr io.Writer) int {
+	fs, conn := subcommandFlags("audit")
 	var since, table, typ, node, prefix string
 	fs.StringVar(&since, "since", "", "only events newer than this: a duration (24h) or an RFC 3339 time")
 	fs.StringVar(&table, "table", "", "only events of this table")
@@ -40,9 +54,7 @@ func runAudit(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&prefix, "prefix", events.DefaultPrefix, "subject prefix")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(stdout, auditUsage)
-			fs.SetOutput(stdout)
-			fs.PrintDefaults()
+			printHelp(fs, stdout, auditUsage)
 			return 0
 		}
 		fmt.Fprintf(stderr, "supervisor audit: %v\n", err)
@@ -70,7 +82,7 @@ func runAudit(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	if err := audit(ctx, conn, f, stdout); err != nil {
+	if err := audit(ctx, *conn, f, stdout); err != nil {
 		fmt.Fprintf(stderr, "supervisor audit: %v\n", err)
 		return 1
 	}

@@ -40,11 +40,7 @@ Flags:
 
 // runCmd is "supervisor cmd".
 func runCmd(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("supervisor cmd", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.Usage = func() {}
-	var conn bus.ConnOptions
-	conn.Register(fs)
+	fs, conn := subcommandFlags("cmd")
 	var prefix, mode, backupID string
 	var force bool
 	var timeout time.Duration
@@ -55,9 +51,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&timeout, "timeout", 10*time.Minute, "how long to wait for the outcome")
 	pos, err := parseInterspersed(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
-		fmt.Fprint(stdout, cmdUsage)
-		fs.SetOutput(stdout)
-		fs.PrintDefaults()
+		printHelp(fs, stdout, cmdUsage)
 		return 0
 	}
 	if err == nil && len(pos) != 2 {
