@@ -24,8 +24,8 @@ const barWidth = 30
 // show draws the figures of e, when it is a progress report.
 func (b *progressBar) show(e events.Event) error {
 	verb, _ := e.Data["running"].(string)
-	done, okDone := number(e.Data["progress_done"])
-	total, okTotal := number(e.Data["progress_total"])
+	done, okDone := events.Integer(e.Data, "progress_done")
+	total, okTotal := events.Integer(e.Data, "progress_total")
 	if b.gone || verb == "" || !okDone || !okTotal {
 		return nil
 	}
@@ -41,7 +41,7 @@ func (b *progressBar) show(e events.Event) error {
 		line = fmt.Sprintf("%s [%s%s] %3.0f%% %d/%d %s", what,
 			strings.Repeat("#", fill), strings.Repeat(" ", barWidth-fill), frac*100, done, total, unit)
 	}
-	if q, ok := number(e.Data["queue"]); ok && q > 0 {
+	if q, ok := events.Integer(e.Data, "queue"); ok && q > 0 {
 		line += fmt.Sprintf(" (%d queued)", q)
 	}
 	var err error
@@ -65,17 +65,4 @@ func (b *progressBar) end() error {
 	b.drawn = false
 	_, err := fmt.Fprintln(b.w)
 	return err
-}
-
-// number reads a JSON number (float64 after decoding) as an int64.
-func number(v any) (int64, bool) {
-	switch n := v.(type) {
-	case float64:
-		return int64(n), true
-	case int64:
-		return n, true
-	case int:
-		return int64(n), true
-	}
-	return 0, false
 }

@@ -149,7 +149,7 @@ func (c *Card) apply(seq uint64, e events.Event) {
 		if c.busy == StateRestoring {
 			c.busy = ""
 		}
-		if v, ok := integer(e.Data, "records"); ok {
+		if v, ok := events.Integer(e.Data, "records"); ok {
 			c.Records = v
 		}
 	}
@@ -172,22 +172,22 @@ func (c *Card) apply(seq uint64, e events.Event) {
 }
 
 func (c *Card) applyStats(e events.Event) {
-	if v, ok := integer(e.Data, "bytes"); ok {
+	if v, ok := events.Integer(e.Data, "bytes"); ok {
 		c.Bytes = v
 	}
-	if v, ok := integer(e.Data, "records"); ok {
+	if v, ok := events.Integer(e.Data, "records"); ok {
 		c.Records = v
 	}
-	if v, ok := integer(e.Data, "dead_records"); ok {
+	if v, ok := events.Integer(e.Data, "dead_records"); ok {
 		c.DeadRecords = v
 	}
-	if v, ok := number(e.Data, "dead_ratio"); ok {
+	if v, ok := events.Number(e.Data, "dead_ratio"); ok {
 		c.DeadRatio = v
 	}
-	if v, ok := integer(e.Data, "dead_bytes"); ok {
+	if v, ok := events.Integer(e.Data, "dead_bytes"); ok {
 		c.DeadBytes = v
 	}
-	if v, ok := integer(e.Data, "queue"); ok {
+	if v, ok := events.Integer(e.Data, "queue"); ok {
 		c.Queue = v
 	}
 	c.StatsTime = e.Time
@@ -220,12 +220,12 @@ func (c *Card) applyOutcome(seq uint64, op string, e events.Event) {
 		Error:      e.Error,
 		Reason:     text(e.Data, "reason"),
 	}
-	o.Records, _ = integer(e.Data, "records")
+	o.Records, _ = events.Integer(e.Data, "records")
 	switch op {
 	case "compaction":
 		o.Mode = text(e.Data, "mode")
-		o.BytesBefore, _ = integer(e.Data, "bytes_before")
-		o.BytesAfter, _ = integer(e.Data, "bytes_after")
+		o.BytesBefore, _ = events.Integer(e.Data, "bytes_before")
+		o.BytesAfter, _ = events.Integer(e.Data, "bytes_after")
 		if o.Result == events.ResultOK && o.BytesBefore > 0 {
 			o.BytesReclaimed = o.BytesBefore - o.BytesAfter
 			c.Bytes = o.BytesAfter
@@ -236,7 +236,7 @@ func (c *Card) applyOutcome(seq uint64, op string, e events.Event) {
 		c.LastCompaction = o
 	case "backup":
 		o.BackupID = text(e.Data, "backup_id")
-		o.Bytes, _ = integer(e.Data, "bytes")
+		o.Bytes, _ = events.Integer(e.Data, "bytes")
 		if o.Result == events.ResultFailed {
 			c.LastBackupError = o
 		} else {
@@ -247,7 +247,7 @@ func (c *Card) applyOutcome(seq uint64, op string, e events.Event) {
 		c.LastVerify = o
 	case "restore":
 		o.BackupID = text(e.Data, "backup_id")
-		o.BackupAgeMS, _ = integer(e.Data, "backup_age_ms")
+		o.BackupAgeMS, _ = events.Integer(e.Data, "backup_age_ms")
 		c.LastRestore = o
 		if o.Result == events.ResultOK {
 			c.degraded = false

@@ -103,7 +103,7 @@ func (s *State) Apply(seq uint64, e events.Event) bool {
 		s.cards[k] = c
 	}
 	c.apply(seq, e)
-	if _, sized := integer(e.Data, "bytes"); sized && e.Type == events.TableStats {
+	if _, sized := events.Integer(e.Data, "bytes"); sized && e.Type == events.TableStats {
 		// Progress reports and failed reads are table.stats too, without
 		// sizes: they draw no point.
 		r, ok := s.series[k]
