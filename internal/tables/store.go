@@ -125,13 +125,18 @@ func validName(name string) error {
 	return nil
 }
 
+// tableHomes are the directories whose entries make a table exist (Names,
+// Exists): the live one, and quarantine for a table whose restore was
+// interrupted.
+func tableHomes() [2]string { return [2]string{tablesDir, quarantineDir} }
+
 // Names lists the tables present on disk: every live table directory, and
 // every table whose directory is missing while it has a quarantined copy
 // (a restore was interrupted; opening it reports a corruption so that it is
 // restored).
 func (s *Store) Names() ([]string, error) {
 	seen := map[string]bool{}
-	for _, d := range []string{tablesDir, quarantineDir} {
+	for _, d := range tableHomes() {
 		ents, err := os.ReadDir(filepath.Join(s.root, d))
 		if err != nil {
 			return nil, fmt.Errorf("store: names: %w", err)
@@ -157,8 +162,8 @@ func (s *Store) Exists(name string) (bool, error) {
 	if !events.ValidTable(name) {
 		return false, apierr.New(apierr.InvalidTable, "invalid table name %q", name)
 	}
-	for _, dir := range []string{s.tableDir(name), s.quarantineDir(name)} {
-		fi, err := os.Stat(dir)
+	for _, home := range tableHomes() {
+		fi, err := os.Stat(filepath.Join(s.root, home, name))
 		switch {
 		case err == nil && fi.IsDir():
 			return true, nil
