@@ -53,14 +53,14 @@ func StartCluster(t testing.TB, n int) *Cluster {
 	c := &Cluster{t: t, Servers: make([]*server.Server, n)}
 	urls := make([]string, 0, n)
 	for _, p := range client {
-		urls = append(urls, fmt.Sprintf("nats://127.0.0.1:%d", p))
+		urls = append(urls, loopbackURL(p))
 	}
 	c.URLs = strings.Join(urls, ",")
 	for i := range n {
 		var routes []string
 		for j, p := range routePorts {
 			if j != i {
-				routes = append(routes, fmt.Sprintf("nats://127.0.0.1:%d", p))
+				routes = append(routes, loopbackURL(p))
 			}
 		}
 		c.opts = append(c.opts, &server.Options{
@@ -108,4 +108,6 @@ func (c *Cluster) Stop(i int) {
 }
 
 // URL is the client URL of server i.
-func (c *Cluster) URL(i int) string { return fmt.Sprintf("nats://127.0.0.1:%d", c.opts[i].Port) }
+func (c *Cluster) URL(i int) string { return loopbackURL(c.opts[i].Port) }
+
+func loopbackURL(port int) string { return fmt.Sprintf("nats://127.0.0.1:%d", port) }
