@@ -8,12 +8,12 @@ import (
 	"io"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/micro"
 
 	"github.com/custodian-dev/custodian/internal/apierr"
+	"github.com/custodian-dev/custodian/internal/events"
 )
 
 // ErrorBody is the reply body of every failed request:
@@ -67,11 +67,7 @@ func headerSafe(s string) string {
 		return r
 	}, s)
 	if len(s) > 512 {
-		n := 512
-		for n > 0 && !utf8.RuneStart(s[n]) { // never split a character
-			n--
-		}
-		s = s[:n] + "..."
+		s = events.Cut(s, 512) + "..."
 	}
 	if s == "" {
 		s = "error"

@@ -4,7 +4,8 @@ import (
 	"context"
 	"net/http"
 	"strings"
-	"unicode/utf8"
+
+	"github.com/custodian-dev/custodian/internal/events"
 )
 
 // Ntfy publishes notifications to an ntfy topic URL as plain text.
@@ -66,11 +67,7 @@ func clip(s string, max int) string {
 		return s
 	}
 	const more = "\n... (cut to fit ntfy; every event is in the stream and in the webhook payload)\n"
-	n := max - len(more)
-	for n > 0 && !utf8.RuneStart(s[n]) { // never split a character
-		n--
-	}
-	cut := s[:n]
+	cut := events.Cut(s, max-len(more))
 	if i := strings.LastIndexByte(cut, '\n'); i > 0 {
 		cut = cut[:i]
 	}
