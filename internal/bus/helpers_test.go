@@ -170,21 +170,18 @@ func natsConnectRetry(o ConnOptions) (*nats.Conn, error) {
 // a TCP connection to it, the events stream and a running outbox: what the
 // outage tests stop and start the server around.
 type outageRig struct {
-	port  int
-	store string
-	srv   *server.Server
-	nc    *nats.Conn
-	js    jetstream.JetStream
-	o     *Outbox
+	srv *natstest.Server // stopped and started again on the same port and store
+	nc  *nats.Conn
+	js  jetstream.JetStream
+	o   *Outbox
 }
 
 // startOutageRig starts the server, connects, ensures the stream and runs
 // an outbox publishing to it until the test ends.
 func startOutageRig(t testing.TB) *outageRig {
 	t.Helper()
-	r := &outageRig{port: natstest.FreePorts(t, 1)[0], store: t.TempDir()}
-	r.srv = runJS(t, r.store, r.port)
-	r.nc = connectTCP(t, r.srv.ClientURL())
+	r := &outageRig{srv: natstest.Start(t)}
+	r.nc = connectTCP(t, r.srv.URL())
 	r.js = newJS(t, r.nc)
 	ensureStream(t, r.js)
 	r.o = openOutbox(t, filepath.Join(t.TempDir(), "outbox"))
@@ -193,13 +190,10 @@ func startOutageRig(t testing.TB) *outageRig {
 }
 
 // stopServer shuts the server down and waits until it is gone.
-func (r *outageRig) stopServer() {
-	r.srv.Shutdown()
-	r.srv.WaitForShutdown()
-}
+func (r *outageRig) stopServer() { r.srv.Stop() }
 
 // restartServer starts the server again on the same port and store.
 func (r *outageRig) restartServer(t testing.TB) {
 	t.Helper()
-	r.srv = runJS(t, r.store, r.port)
+	r.srv.Restart()
 }

@@ -196,7 +196,7 @@ func TestServicesAnswerAgainAfterNATSRestart(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = svc.Stop(context.Background()) })
 
-	op := connectTCP(t, r.srv.ClientURL())
+	op := connectTCP(t, r.srv.URL())
 	if _, err := op.Request("custodian.kv.users.put", []byte(`{"key":"a","value":1}`), 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
