@@ -1,0 +1,156 @@
+package logtail
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"github.com/syndtr/goleveldb/leveldb/util"
+)
+
+// The LevelDB log format (goleveldb's leveldb/journal): 32 KiB blocks of
+// chunks, each a 7-byte header (masked CRC-32C of type and data, 2-byte
+// little-endian length, type) and its data. A record is one full chunk, or
+// a first chunk, middle chunks and a last chunk. A block whose remaining
+// room is smaller than a header is padded (the trailer) and the next chunk
+// starts at the next block.
+const (
+	blockSize  = 32 * 1024
+	headerSize = 7
+
+	fullChunk   = 1
+	firstChunk  = 2
+	middleChunk = 3
+	lastChunk   = 4
+)
+
+// Tail is what Inspect finds at the end of a log file.
+type Tail struct {
+	// Size is the length of the file.
+	Size int64
+	// Valid is the end of the last whole record: Size when every byte
+	// belongs to a whole record (or to block padding after one).
+	Valid int64
+	// Torn is true when the bytes from Valid to Size are an interrupted
+	// append (see Inspect) and may be cut off; false when they are damage.
+	Torn bool
+	// Reason says what is wrong after Valid ("" when Valid == Size).
+	Reason string
+	// At is where the problem was found (the chunk that is cut short or
+	// damaged).
+	At int64
+}
+
+// Whole reports whether the file ends with a whole record.
+func (t Tail) Whole() bool { return t.Valid == t.Size }
+
+// Inspect reads a log file's bytes and finds where its last whole record
+// ends, and whether what follows is a torn tail or damage.
+//
+// Torn (an append cut short: a crash between the write() calls of one
+// record, or a write that hit ENOSPC half way): a chunk header cut by the
+// end of the file, a chunk whose length runs past the end of the file (and
+// not past its block), a record whose first chunks are whole but whose last
+// chunk never came, or zero bytes from some point to the end of the file
+// (space the file system allocated but the append never filled).
+//
+// Damage (never cut): a whole chunk whose checksum fails, a chunk type that
+// does not exist, a length that runs past the chunk's block, chunks out of
+// order. Also damage: a chunk cut by the end of the file when a whole, valid
+// chunk starts somewhere after it: the length field was flipped, the
+// records behind it are real, and cutting would drop them.
+func Inspect(b []byte) Tail {
+	n := len(b)
+	valid := 0     // end of the last whole record
+	inRec := false // a first chunk was read, its last not yet
+	for off := 0; off < n; {
+		room := blockSize - off%blockSize
+		if room < headerSize {
+			off += room // the trailer: goleveldb's reader skips it unread
+			continue
+		}
+		if off+headerSize > n {
+			return tornAt(b, valid, off, "chunk header cut short by the end of the file")
+		}
+		sum := binary.LittleEndian.Uint32(b[off : off+4])
+		length := int(binary.LittleEndian.Uint16(b[off+4 : off+6]))
+		typ := b[off+6]
+		if typ < fullChunk || typ > lastChunk {
+			if allZero(b[off:]) {
+				return torn(n, valid, off, "zero bytes to the end of the file")
+			}
+			return damaged(n, valid, off, fmt.Sprintf("invalid chunk type %#x", typ))
+		}
+		end := off + headerSize + length
+		if length > room-headerSize {
+			return damaged(n, valid, off, "chunk length overflows its block")
+		}
+		if end > n {
+			return tornAt(b, valid, off, "chunk cut short by the end of the file")
+		}
+		if util.NewCRC(b[off+6:end]).Value() != sum {
+			return damaged(n, valid, off, "chunk checksum mismatch")
+		}
+		switch {
+		case typ == fullChunk && !inRec:
+			valid = end
+		case typ == firstChunk && !inRec:
+			inRec = true
+		case typ == middleChunk && inRec:
+		case typ == lastChunk && inRec:
+			inRec = false
+			valid = end
+		default:
+			return damaged(n, valid, off, fmt.Sprintf("chunk of type %d out of order", typ))
+		}
+		off = end
+	}
+	if inRec {
+		return torn(n, valid, n, "record missing its last chunk at the end of the file")
+	}
+	return Tail{Size: int64(n), Valid: int64(n)}
+}
+
+// tornAt is torn, unless a whole valid chunk starts after off: then the
+// chunk at off is not cut short by an interrupted append but damaged.
+func tornAt(b []byte, valid, off int, reason string) Tail {
+	if p, ok := chunkAfter(b, off); ok {
+		return damaged(len(b), valid, off, fmt.Sprintf("%s, but a whole chunk follows at offset %d", reason, p))
+	}
+	return torn(len(b), valid, off, reason)
+}
+
+// chunkAfter finds a whole chunk with a valid checksum starting after off.
+func chunkAfter(b []byte, off int) (int, bool) {
+	for p := off + 1; p+headerSize <= len(b); p++ {
+		room := blockSize - p%blockSize
+		if room < headerSize {
+			continue
+		}
+		typ := b[p+6]
+		length := int(binary.LittleEndian.Uint16(b[p+4 : p+6]))
+		if typ < fullChunk || typ > lastChunk || length > room-headerSize || p+headerSize+length > len(b) {
+			continue
+		}
+		if util.NewCRC(b[p+6:p+headerSize+length]).Value() == binary.LittleEndian.Uint32(b[p:p+4]) {
+			return p, true
+		}
+	}
+	return 0, false
+}
+
+func torn(n, valid, at int, reason string) Tail {
+	return Tail{Size: int64(n), Valid: int64(valid), Torn: true, Reason: reason, At: int64(at)}
+}
+
+func damaged(n, valid, at int, reason string) Tail {
+	return Tail{Size: int64(n), Valid: int64(valid), Reason: reason, At: int64(at)}
+}
+
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,134 @@
+package logtail
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// Cut is a torn tail that Repair cut off a log file.
+type Cut struct {
+	File    string `json:"file"`          // base name: 000012.log or MANIFEST-000003
+	Size    int64  `json:"size"`          // bytes before the cut
+	Offset  int64  `json:"offset"`        // the new length: the end of the last whole record
+	Dropped int64  `json:"bytes_dropped"` // Size - Offset
+	Reason  string `json:"reason"`        // what Inspect found (see Tail.Reason)
+}
+
+func (c Cut) String() string {
+	return fmt.Sprintf("%s: cut %d torn bytes at offset %d (%s)", c.File, c.Dropped, c.Offset, c.Reason)
+}
+
+// Repair cuts the torn tail (see Inspect) off the two log files of the
+// goleveldb database in dir that an interrupted append can leave torn: the
+// newest journal (the highest-numbered .log; older journals were closed
+// whole before the next one was started) and the MANIFEST that CURRENT
+// names. It must run while the database is closed, before it is opened.
+//
+// Damage (a tail that is not torn, or anything in an older journal) is left
+// as it is, for the strict open to report as corruption. A file that does
+// not exist is skipped (the open reports what is missing). Each cut is
+// fsynced before Repair returns.
+func Repair(dir string) ([]Cut, error) {
+	var files []string
+	if j, err := newestJournal(dir); err != nil {
+		return nil, err
+	} else if j != "" {
+		files = append(files, j)
+	}
+	if m, err := currentManifest(dir); err != nil {
+		return nil, err
+	} else if m != "" {
+		files = append(files, m)
+	}
+	var cuts []Cut
+	for _, name := range files {
+		c, ok, err := repairFile(filepath.Join(dir, name))
+		if err != nil {
+			return cuts, err
+		}
+		if ok {
+			cuts = append(cuts, c)
+		}
+	}
+	return cuts, nil
+}
+
+// repairFile cuts path's torn tail, if it has one.
+func repairFile(path string) (Cut, bool, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return Cut{}, false, nil
+	}
+	if err != nil {
+		return Cut{}, false, fmt.Errorf("logtail: %w", err)
+	}
+	t := Inspect(b)
+	if t.Whole() || !t.Torn {
+		return Cut{}, false, nil
+	}
+	if err := truncateSync(path, t.Valid); err != nil {
+		return Cut{}, false, fmt.Errorf("logtail: cut %s at %d: %w", path, t.Valid, err)
+	}
+	return Cut{File: filepath.Base(path), Size: t.Size, Offset: t.Valid, Dropped: t.Size - t.Valid, Reason: t.Reason}, true, nil
+}
+
+func truncateSync(path string, size int64) error {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	err = f.Truncate(size)
+	if err == nil {
+		err = f.Sync()
+	}
+	return errors.Join(err, f.Close())
+}
+
+// newestJournal is the base name of the highest-numbered journal in dir
+// (goleveldb names them %06d.log), or "" when there is none.
+func newestJournal(dir string) (string, error) {
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("logtail: %w", err)
+	}
+	best, bestNum := "", int64(-1)
+	for _, e := range ents {
+		num, ok := strings.CutSuffix(e.Name(), ".log")
+		if !ok || !e.Type().IsRegular() {
+			continue
+		}
+		n, err := strconv.ParseInt(num, 10, 64)
+		if err != nil || n < 0 {
+			continue
+		}
+		if n > bestNum {
+			best, bestNum = e.Name(), n
+		}
+	}
+	return best, nil
+}
+
+// currentManifest is the MANIFEST that dir's CURRENT names, or "" when
+// CURRENT is missing or does not name one (the open reports that).
+func currentManifest(dir string) (string, error) {
+	b, err := os.ReadFile(filepath.Join(dir, "CURRENT"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("logtail: %w", err)
+	}
+	name := strings.TrimSuffix(string(b), "\n")
+	if !strings.HasPrefix(name, "MANIFEST-") || strings.ContainsAny(name, "/\\\n") {
+		return "", nil
+	}
+	return name, nil
+}
