@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/custodian-dev/custodian/internal/events"
+	"github.com/custodian-dev/custodian/internal/logtail"
 	"github.com/custodian-dev/custodian/internal/tables"
 )
 
@@ -58,8 +59,9 @@ type Supervisor struct {
 // New returns a Supervisor over store that emits through em. Corruption that
 // tables reports must reach the supervisor: store must have been opened with
 // tables.Options.OnCorruption calling the function that CorruptionHandler
-// returns (possible only through an indirection, since the Supervisor does not
-// exist yet). Open does that wiring and is the simpler way.
+// returns, and OnTornTail the one TornTailHandler returns (possible only
+// through an indirection, since the Supervisor does not exist yet). Open
+// does that wiring and is the simpler way.
 func New(store *tables.Store, em events.Emitter, cfg Config) (*Supervisor, error) {
 	if store == nil {
 		return nil, errors.New("supervisor: new: nil store")
@@ -72,8 +74,8 @@ func New(store *tables.Store, em events.Emitter, cfg Config) (*Supervisor, error
 	return s, nil
 }
 
-// Open opens the Store at root with opts, its OnCorruption set to report to
-// the new Supervisor (and then to opts.OnCorruption, if set), and returns the
+// Open opens the Store at root with opts, its OnCorruption and OnTornTail set
+// to report to the new Supervisor (and then to opts' own, if set), and returns the
 // Supervisor, which owns the Store: Close closes it. This is how cmd/supervisor
 // should build one.
 func Open(root string, opts tables.Options, em events.Emitter, cfg Config) (*Supervisor, error) {
@@ -86,6 +88,13 @@ func Open(root string, opts tables.Options, em events.Emitter, cfg Config) (*Sup
 		s.reportCorruption(table, op, err)
 		if next != nil {
 			next(table, op, err)
+		}
+	}
+	nextCut := opts.OnTornTail
+	opts.OnTornTail = func(table, op string, cut logtail.Cut) {
+		s.reportTornTail(table, op, cut)
+		if nextCut != nil {
+			nextCut(table, op, cut)
 		}
 	}
 	store, err := tables.OpenStore(root, opts)

@@ -8,6 +8,8 @@ import (
 	"github.com/syndtr/goleveldb/leveldb"
 	"github.com/syndtr/goleveldb/leveldb/filter"
 	"github.com/syndtr/goleveldb/leveldb/opt"
+
+	"github.com/custodian-dev/custodian/internal/logtail"
 )
 
 // Strictness. Every database is opened with opt.StrictAll:
@@ -27,9 +29,10 @@ import (
 //   - StrictCompaction: a damaged table met by a compaction fails it (the
 //     database goes read-only) instead of compacting garbage.
 //
-// The price is that a torn journal tail after a power loss also fails the
-// open: we prefer to treat that as a detection (quarantine, restore, and
-// salvage on operator command) to losing data silently. The verify scan
+// A torn tail (an append cut short by a crash or a full disk: part of the
+// last record at the end of the newest journal or of the MANIFEST) is not
+// damage: openLive cuts it off before the strict open (see package
+// logtail), and only damage before the tail fails the open. The verify scan
 // (Verify, verifyDir) also asks for opt.StrictAll in its ReadOptions, so it
 // is strict even against a database opened by someone else with weaker
 // options.
@@ -74,6 +77,18 @@ func openDB(dir string, readOnly bool) (*leveldb.DB, error) {
 		return nil, corrupted("%s: CURRENT is missing or names a missing MANIFEST: %v", dir, err)
 	}
 	return db, err
+}
+
+// openLive opens a live table's database: the torn tails of its newest
+// journal and MANIFEST cut off first (logtail.Repair), then openDB. The
+// cuts are returned also when the open then fails.
+func openLive(dir string) (*leveldb.DB, []logtail.Cut, error) {
+	cuts, err := logtail.Repair(dir)
+	if err != nil {
+		return nil, cuts, err
+	}
+	db, err := openDB(dir, false)
+	return db, cuts, err
 }
 
 // hasFiles reports whether dir holds database files (anything but LOCK,

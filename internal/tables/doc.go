@@ -26,7 +26,10 @@
 // # Choices
 //
 //   - Strictness: opt.StrictAll on every open and in the ReadOptions of every
-//     verify scan; see dbOptions for why.
+//     verify scan; see dbOptions for why. A torn tail of the newest journal
+//     or of the MANIFEST (an append cut short by a crash or a full disk) is
+//     cut off before a live table opens (package logtail; reported through
+//     Options.OnTornTail), so that only damage fails the open.
 //   - Verify of a live table reads every table file of the current version
 //     from disk and checks every block's CRC before its logical scan:
 //     goleveldb's block cache would otherwise serve the scan blocks read

@@ -16,6 +16,7 @@ import (
 
 	"github.com/custodian-dev/custodian/internal/apierr"
 	"github.com/custodian-dev/custodian/internal/events"
+	"github.com/custodian-dev/custodian/internal/logtail"
 )
 
 // Options configure a Store.
@@ -38,13 +39,21 @@ type Options struct {
 	// Maintenance (backups, rewrites, restores, manifests) is always
 	// fsynced, and so is a table's journal when the table is closed.
 	//
-	// After such a power loss the journal's tail may also be torn or hold
-	// garbage; the strict open (see dbOptions) reports that as a corruption
-	// instead of dropping it silently, so the table is then restored from
-	// its last backup or salvaged, which can lose more than the writeback
-	// window. The default (false) fsyncs every write before it returns;
-	// goleveldb merges concurrent writes into one fsync.
+	// After such a power loss the journal's tail may be torn (cut off at
+	// the next open, see logtail) or hold garbage in whole chunks; the
+	// strict open (see dbOptions) reports garbage as a corruption instead
+	// of dropping it silently, so the table is then restored from its last
+	// backup or salvaged, which can lose more than the writeback window.
+	// The default (false) fsyncs every write before it returns; goleveldb
+	// merges concurrent writes into one fsync.
 	NoSync bool
+	// OnTornTail, when set, is called (never with a lock held) for each
+	// torn tail cut off a table's journal or MANIFEST before the table is
+	// opened (op "open") or reopened after a failed write (op "reopen"; see
+	// logtail): an append that a crash or a full disk cut short. Nothing
+	// acknowledged is lost by the cut; it is reported so that it is on
+	// record.
+	OnTornTail func(table, op string, cut logtail.Cut)
 }
 
 // DefaultBackupRetention is the number of backups kept unless
@@ -194,7 +203,8 @@ func (s *Store) Open(ctx context.Context, name string, create bool) (*Table, err
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	t, err := s.open(ctx, name, create)
+	t, cuts, err := s.open(ctx, name, create)
+	s.reportCuts(name, "open", cuts)
 	switch {
 	case err == nil:
 		return t, nil
@@ -207,44 +217,56 @@ func (s *Store) Open(ctx context.Context, name string, create bool) (*Table, err
 	}
 }
 
+// reportCuts hands the torn tails cut off table's files by op to
+// OnTornTail.
+func (s *Store) reportCuts(table, op string, cuts []logtail.Cut) {
+	if s.opts.OnTornTail == nil {
+		return
+	}
+	for _, c := range cuts {
+		s.opts.OnTornTail(table, op, c)
+	}
+}
+
 // open does the work of Open under s.mu. A non-nil *Table with an error is
 // a table that could not be opened: registered and unavailable when the
-// error is a corruption, not registered otherwise.
-func (s *Store) open(ctx context.Context, name string, create bool) (*Table, error) {
+// error is a corruption, not registered otherwise. cuts are the torn tails
+// cut off before the open (see openLive), also when the open then failed.
+func (s *Store) open(ctx context.Context, name string, create bool) (_ *Table, cuts []logtail.Cut, _ error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if t, ok := s.tables[name]; ok && !t.isClosed() {
-		return t, nil
+		return t, nil, nil
 	}
 	t := &Table{store: s, name: name, dir: s.tableDir(name)}
 	ok, err := exists(t.dir)
 	if err != nil {
-		return t, err
+		return t, nil, err
 	}
 	if !ok {
 		hist, err := s.hasHistory(name)
 		if err != nil {
-			return t, err
+			return t, nil, err
 		}
 		switch {
 		case hist:
 			t.reason = ReasonCorrupted
 			s.tables[name] = t
-			return t, corrupted("table directory is missing but backups or quarantined copies exist (interrupted restore?)")
+			return t, nil, corrupted("table directory is missing but backups or quarantined copies exist (interrupted restore?)")
 		case !create:
-			return nil, apierr.New(apierr.NotFound, "table %s does not exist", name)
+			return nil, nil, apierr.New(apierr.NotFound, "table %s does not exist", name)
 		}
 		if err := s.createDB(name); err != nil {
-			return nil, opErrorf(name, "create", "%w", err)
+			return nil, nil, opErrorf(name, "create", "%w", err)
 		}
 	}
-	db, err := openDB(t.dir, false)
+	db, cuts, err := openLive(t.dir)
 	if err != nil {
 		if IsCorruption(err) {
 			t.reason = ReasonCorrupted
 			s.tables[name] = t
 		}
-		return t, err
+		return t, cuts, err
 	}
 	t.db = db
 	if err := t.loadDead(ctx); err != nil {
@@ -254,10 +276,10 @@ func (s *Store) open(ctx context.Context, name string, create bool) (*Table, err
 			t.reason = ReasonCorrupted
 			s.tables[name] = t
 		}
-		return t, err
+		return t, cuts, err
 	}
 	s.tables[name] = t
-	return t, nil
+	return t, cuts, nil
 }
 
 // hasHistory reports whether name has backups or quarantined copies.
