@@ -20,6 +20,7 @@ const (
 	Busy             Code = "busy"
 	TooLarge         Code = "too_large"
 	TableUnavailable Code = "table_unavailable"
+	NoSpace          Code = "no_space" // a write refused for lack of disk space
 	Internal         Code = "internal"
 )
 
@@ -37,6 +38,8 @@ func (c Code) Status() int {
 		return http.StatusRequestEntityTooLarge
 	case TableUnavailable:
 		return http.StatusServiceUnavailable
+	case NoSpace:
+		return http.StatusInsufficientStorage
 	default:
 		return http.StatusInternalServerError
 	}

@@ -8,7 +8,7 @@ import (
 
 func TestCodesAndStatuses(t *testing.T) {
 	want := map[Code]int{InvalidRequest: 400, InvalidTable: 400, NotFound: 404, Busy: 409,
-		TooLarge: 413, TableUnavailable: 503, Internal: 500, Code("other"): 500}
+		TooLarge: 413, TableUnavailable: 503, NoSpace: 507, Internal: 500, Code("other"): 500}
 	for c, s := range want {
 		if c.Status() != s {
 			t.Errorf("%s: status %d, want %d", c, c.Status(), s)

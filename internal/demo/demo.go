@@ -102,7 +102,9 @@ func Run(ctx context.Context, w Writer, opts Options) (Counts, error) {
 		case err == nil:
 		case ctx.Err() != nil:
 			return c, nil
-		case apierr.CodeOf(err) == apierr.TableUnavailable:
+		case apierr.CodeOf(err) == apierr.TableUnavailable, apierr.CodeOf(err) == apierr.NoSpace:
+			// Restoring, degraded, or the disk is full: the table comes
+			// back (or its writes do) without the demo.
 			c.Unavailable++
 			select {
 			case <-ctx.Done():

@@ -15,6 +15,9 @@ import (
 // table's last error.
 func (s *Supervisor) backup(ctx context.Context, ts *tableState, j *job) (events.Event, error) {
 	start := time.Now()
+	if e, refused, err := s.backupRoom(ctx, ts, j, start); refused {
+		return e, err
+	}
 	started := s.jobEvent(events.BackupStarted, j)
 	started.Result = events.ResultOK
 	started.Data = map[string]any{"retention": ts.pol.Retention}
@@ -57,4 +60,30 @@ func (s *Supervisor) backup(ctx context.Context, ts *tableState, j *job) (events
 		errs = append(errs, fmt.Errorf("table %s: backup: prune to %d: %w", ts.name, ts.pol.Retention, perr))
 	}
 	return e, joinErr(errs...)
+}
+
+// backupRoom refuses a backup that has no room for its copy (see noRoom)
+// before it starts: a final backup.failed (data.reason "no_space", or the
+// write fault's code; the notifier pages: the table is not being backed
+// up) instead of a backup that fills the disk and fails half way.
+func (s *Supervisor) backupRoom(ctx context.Context, ts *tableState, j *job, start time.Time) (e events.Event, refused bool, err error) {
+	st, err := ts.t.Stats(ctx)
+	if err != nil {
+		err = fmt.Errorf("table %s: backup: stats: %w", ts.name, err)
+		e = outcome(s.jobEvent(events.BackupFailed, j), events.ResultFailed, start, err, map[string]any{"reason": err.Error()})
+		return e, true, joinErr(err, s.record(e))
+	}
+	reason, figures, err := s.noRoom(ts.t, st.Bytes)
+	if err != nil {
+		err = fmt.Errorf("table %s: backup: free space: %w", ts.name, err)
+		e = outcome(s.jobEvent(events.BackupFailed, j), events.ResultFailed, start, err, map[string]any{"reason": err.Error()})
+		return e, true, joinErr(err, s.record(e))
+	}
+	if reason == "" {
+		return events.Event{}, false, nil
+	}
+	err = fmt.Errorf("table %s: backup: not started: %s", ts.name, reason)
+	data := with(figures, map[string]any{"reason": reason, "final": true, "bytes": st.Bytes})
+	e = outcome(s.jobEvent(events.BackupFailed, j), events.ResultFailed, start, err, data)
+	return e, true, joinErr(err, s.record(e))
 }

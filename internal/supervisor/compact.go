@@ -37,6 +37,18 @@ func (s *Supervisor) compact(ctx context.Context, ts *tableState, j *job) (e eve
 		e = outcome(s.jobEvent(events.CompactionSkipped, j), events.ResultSkipped, start, nil, data)
 		return e, false, s.record(e)
 	}
+	// Not started (forced or not) without room for its copy: skipped, with
+	// the reason, rather than failed twice.
+	reason, figures, rerr := s.noRoom(ts.t, st.Bytes)
+	if rerr != nil {
+		err = fmt.Errorf("table %s: compact: free space: %w", ts.name, rerr)
+		return s.compactFailed(ctx, ts, j, start, base, err)
+	}
+	if reason != "" {
+		data := with(with(base, figures), map[string]any{"reason": reason})
+		e = outcome(s.jobEvent(events.CompactionSkipped, j), events.ResultSkipped, start, nil, data)
+		return e, false, s.record(e)
+	}
 
 	started := s.jobEvent(events.CompactionStarted, j)
 	started.Result = events.ResultOK

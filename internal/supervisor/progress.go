@@ -97,6 +97,7 @@ func (s *Supervisor) emitProgress(ts *tableState) {
 	if ok, _ := ts.t.Available(); ok {
 		if st, err := ts.t.Stats(s.workCtx); err == nil {
 			putStats(e.Data, st)
+			putWrites(e.Data, ts.t)
 		}
 	}
 	_ = s.record(e) // a failure is counted and kept by emit (NodeStatus)

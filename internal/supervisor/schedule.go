@@ -146,6 +146,7 @@ func (s *Supervisor) emitStats(ts *tableState, due map[string]time.Time) {
 	e.Result = events.ResultOK
 	e.Data = map[string]any{"queue": queue}
 	putStats(e.Data, st)
+	putWrites(e.Data, ts.t)
 	if running != "" {
 		// A long operation reports its progress here: the contract's
 		// event types are fixed, and table.stats is the periodic one.

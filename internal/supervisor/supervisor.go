@@ -59,7 +59,8 @@ type Supervisor struct {
 // New returns a Supervisor over store that emits through em. Corruption that
 // tables reports must reach the supervisor: store must have been opened with
 // tables.Options.OnCorruption calling the function that CorruptionHandler
-// returns, and OnTornTail the one TornTailHandler returns (possible only
+// returns, OnTornTail the one TornTailHandler returns and OnWriteFault the
+// one WriteFaultHandler returns (possible only
 // through an indirection, since the Supervisor does not exist yet). Open
 // does that wiring and is the simpler way.
 func New(store *tables.Store, em events.Emitter, cfg Config) (*Supervisor, error) {
@@ -74,7 +75,8 @@ func New(store *tables.Store, em events.Emitter, cfg Config) (*Supervisor, error
 	return s, nil
 }
 
-// Open opens the Store at root with opts, its OnCorruption and OnTornTail set
+// Open opens the Store at root with opts, its OnCorruption, OnTornTail and
+// OnWriteFault set
 // to report to the new Supervisor (and then to opts' own, if set), and returns the
 // Supervisor, which owns the Store: Close closes it. This is how cmd/supervisor
 // should build one.
@@ -88,6 +90,13 @@ func Open(root string, opts tables.Options, em events.Emitter, cfg Config) (*Sup
 		s.reportCorruption(table, op, err)
 		if next != nil {
 			next(table, op, err)
+		}
+	}
+	nextFault := opts.OnWriteFault
+	opts.OnWriteFault = func(table string, err error) {
+		s.reportWriteFault(table, err)
+		if nextFault != nil {
+			nextFault(table, err)
 		}
 	}
 	nextCut := opts.OnTornTail

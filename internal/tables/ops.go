@@ -122,6 +122,9 @@ func (t *Table) writeOne(ctx context.Context, op, key string, value json.RawMess
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if err := t.healed(op); err != nil {
+		return err
+	}
 	k := []byte(key)
 	t.mu.RLock()
 	db, err := t.handleLocked()
@@ -132,12 +135,14 @@ func (t *Table) writeOne(ctx context.Context, op, key string, value json.RawMess
 	// What the key held before, for the dead estimate (see write): from
 	// the recent writes if this table wrote it lately, else read.
 	existed, oldLen, err := t.prior(db, k, key)
+	writeErr := false
 	if err == nil {
 		if value != nil {
 			err = db.Put(k, value, dataWrite(t.store.opts.NoSync))
 		} else {
 			err = db.Delete(k, dataWrite(t.store.opts.NoSync))
 		}
+		writeErr = err != nil
 	}
 	if err == nil {
 		if t.dirty != nil {
@@ -151,10 +156,20 @@ func (t *Table) writeOne(ctx context.Context, op, key string, value json.RawMess
 		t.change(len(key), existed, oldLen, newLen)
 	}
 	t.mu.RUnlock()
-	if err != nil {
-		return t.fail(op, err)
+	return t.writeOutcome(db, op, err, writeErr)
+}
+
+// writeOutcome is the answer of a data-plane write whose goleveldb call (or
+// the read before it) returned err: a write fault when the write itself
+// failed with one (see writefault.go), else fail's answer.
+func (t *Table) writeOutcome(db *leveldb.DB, op string, err error, writeErr bool) error {
+	switch {
+	case err == nil:
+		return nil
+	case writeErr && isWriteFault(err):
+		return t.writeFailed(db, op, err)
 	}
-	return nil
+	return t.fail(op, err)
 }
 
 // write applies validated ops as one goleveldb batch (synced unless
@@ -162,6 +177,9 @@ func (t *Table) writeOne(ctx context.Context, op, key string, value json.RawMess
 // records the keys in its delta.
 func (t *Table) write(ctx context.Context, op string, ops []Op) error {
 	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := t.healed(op); err != nil {
 		return err
 	}
 	var b leveldb.Batch
@@ -196,8 +214,10 @@ func (t *Table) write(ctx context.Context, op string, ops []Op) error {
 		}
 		priors[i] = prior{existed, n}
 	}
+	writeErr := false
 	if err == nil {
 		err = db.Write(&b, dataWrite(t.store.opts.NoSync))
+		writeErr = err != nil
 	}
 	if err == nil {
 		if t.dirty != nil {
@@ -213,10 +233,7 @@ func (t *Table) write(ctx context.Context, op string, ops []Op) error {
 		}
 	}
 	t.mu.RUnlock()
-	if err != nil {
-		return t.fail(op, err)
-	}
-	return nil
+	return t.writeOutcome(db, op, err, writeErr)
 }
 
 // prior tells whether key exists in db and the length of its value, for

@@ -35,6 +35,7 @@ func (t *Table) Quarantine(ctx context.Context) (string, error) {
 		_ = t.db.Close()
 		t.db = nil
 	}
+	t.fault = nil
 	t.reason = ReasonQuarantined
 	q, err := t.moveToQuarantine()
 	if err != nil {

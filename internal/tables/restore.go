@@ -170,6 +170,7 @@ func (t *Table) commitReady(verified, fpReady, fpQuarantined, fpRenamed string) 
 		d = deadState{}
 	}
 	t.db = db
+	t.fault = nil // a new handle takes writes
 	t.setDead(d)
 	t.reason = ""
 	return q, nil

@@ -193,13 +193,15 @@ func (t *Table) rewrite(ctx context.Context, db *leveldb.DB, progress Progress, 
 			}
 		}
 		cause = errors.Join(cause, syncDir(tablesPath), os.RemoveAll(tmp))
-		odb, oerr := openDB(t.dir, false)
+		odb, cuts, oerr := openLive(t.dir)
 		if oerr == nil {
 			t.db = odb
+			t.fault = nil
 		} else {
 			cause = errors.Join(cause, oerr)
 		}
 		unlock()
+		s.reportCuts(t.name, "reopen", cuts)
 		if oerr != nil {
 			return t.fail("compact", cause)
 		}
@@ -228,6 +230,7 @@ func (t *Table) rewrite(ctx context.Context, db *leveldb.DB, progress Progress, 
 		return rollback(err)
 	}
 	t.db = nd
+	t.fault = nil // a new handle takes writes
 	t.setDead(live)
 	unlock()
 

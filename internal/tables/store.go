@@ -54,6 +54,12 @@ type Options struct {
 	// acknowledged is lost by the cut; it is reported so that it is on
 	// record.
 	OnTornTail func(table, op string, cut logtail.Cut)
+	// OnWriteFault, when set, is called (never with a lock held, and
+	// never blocking) when a table's writes start to fail with an error
+	// that is not a corruption (a full disk: apierr.NoSpace; an I/O
+	// error: apierr.Internal). Reads go on; writes answer err's code until
+	// Table.Heal reopens the handle (see writefault.go).
+	OnWriteFault func(table string, err error)
 }
 
 // DefaultBackupRetention is the number of backups kept unless

@@ -23,7 +23,7 @@ const (
 // lock (compaction by rewrite, restore, salvage) while the *Table stays the
 // same for its users.
 //
-// Locking: mu guards db, reason, closed and dirty. Data-plane calls hold
+// Locking: mu guards db, reason, closed, dirty and fault. Data-plane calls hold
 // mu.RLock for the duration of their goleveldb call; a swap holds mu.Lock
 // (that is the write pause). Maintenance work (compact, backup, verify,
 // quarantine, restore, salvage) is serialized by opMu and holds mu only to
@@ -40,6 +40,7 @@ type Table struct {
 	reason string // "" when serving
 	closed bool
 	dirty  *dirtySet // non-nil while a rewrite tracks writes
+	fault  *writeFault // non-nil while writes fail (writefault.go)
 
 	deadMu  sync.Mutex
 	dead    deadState
