@@ -39,7 +39,7 @@ type Table struct {
 	db     *leveldb.DB
 	reason string // "" when serving
 	closed bool
-	dirty  *dirtySet // non-nil while a rewrite tracks writes
+	dirty  *dirtySet   // non-nil while a rewrite tracks writes
 	fault  *writeFault // non-nil while writes fail (writefault.go)
 
 	deadMu  sync.Mutex

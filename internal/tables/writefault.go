@@ -30,7 +30,7 @@ const (
 
 // writeFault is the state of a table whose writes fail.
 type writeFault struct {
-	err   error     // the write error (the latest reopen error after a failed reopen)
+	err   error // the write error (the latest reopen error after a failed reopen)
 	code  apierr.Code
 	since time.Time // first failure
 	next  time.Time // no reopen before this
