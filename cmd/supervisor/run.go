@@ -167,9 +167,14 @@ func run(ctx context.Context, s settings, log *slog.Logger) (err error) {
 	sideCtx, stopSide := context.WithCancel(context.Background())
 	var side sync.WaitGroup
 	if s.runDashboard(emb != nil) {
+		emitErrors := prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "custodian_emit_errors_total",
+			Help: "Events the supervisor could not hand to its outbox (counted and kept in node status; the work is refused or its outcome missing from the stream).",
+		}, func() float64 { return float64(sup.EmitErrors()) })
 		d, err := dashboard.New(nc, dashboard.Config{
 			Listen: s.Dashboard, AdminToken: s.AdminToken, Prefix: s.Prefix,
-			Collectors: []prometheus.Collector{outbox.Collector()},
+			Collectors: []prometheus.Collector{outbox.Collector(), emitErrors},
+			Checks:     map[string]func() error{"outbox": outbox.Health},
 		})
 		if err != nil {
 			// Nothing else has started yet: stop the services first, so
@@ -209,7 +214,14 @@ func run(ctx context.Context, s settings, log *slog.Logger) (err error) {
 		}
 	}
 
-	<-ctx.Done()
+	select {
+	case <-ctx.Done():
+	case <-pubDone:
+		// The publisher ends only when asked to (it outlives every
+		// failure of NATS and of the disk): anything else stops the node
+		// with the reason rather than leaving events unpublished.
+		fail("outbox", errors.Join(errors.New("the publisher stopped"), pubErr))
+	}
 	log.Info("stopping")
 	fail("services", services.Err())
 	stopSide()

@@ -30,6 +30,9 @@ const (
 // ErrOutboxClosed is returned by Emit after Close.
 var ErrOutboxClosed = errors.New("outbox: closed")
 
+// errOutboxDBClosed: the database is not open (a reopen failed).
+var errOutboxDBClosed = errors.New("outbox: database not open (a reopen after a failed write did not succeed yet)")
+
 // PublishedFunc is called after each event is stored in the stream, in
 // order, from the publisher goroutine. duplicate is true when the stream
 // already had the event (a retry after a lost PubAck).
@@ -39,10 +42,15 @@ type PublishedFunc func(e events.Event, streamSeq uint64, duplicate bool)
 // Emit appends (fsync) and returns; Run publishes in order with
 // Nats-Msg-Id = event id and deletes an entry only after its PubAck.
 type Outbox struct {
-	db         *leveldb.DB
 	dir        string
 	prefix     string
 	onNoStream func(ctx context.Context) error
+
+	// dbMu guards db: every use of the database holds it for reading;
+	// reopen (after a write failed: goleveldb keeps its journal writer's
+	// first error) holds it for writing. db is nil while a reopen failed.
+	dbMu sync.RWMutex
+	db   *leveldb.DB
 
 	mu        sync.Mutex // guards the fields below
 	next      uint64     // sequence of the next appended event
@@ -58,6 +66,7 @@ type Outbox struct {
 	writers   sync.WaitGroup // Emits writing to the database
 	changed   chan struct{}  // closed and replaced on every change of depth
 	watchers  []PublishedFunc
+	disk      diskState // whether the database takes writes (outbox_disk.go)
 
 	wake chan struct{} // cap 1: an event was appended
 }
@@ -180,33 +189,61 @@ func (o *Outbox) Emit(ctx context.Context, e events.Event) error {
 	}
 	seq := o.next
 	o.next++
+	if o.disk.err != nil {
+		// The database refuses writes: hold the event in memory, in
+		// order, until it is published (see outbox_disk.go).
+		defer o.mu.Unlock()
+		o.finishLocked(seq)
+		return o.holdLocked(seq, e, b, o.disk.err)
+	}
 	o.writers.Add(1)
 	o.mu.Unlock()
 	defer o.writers.Done()
 
 	var batch leveldb.Batch
 	batch.Put(eventKey(seq), b)
-	werr := o.db.Write(&batch, &opt.WriteOptions{Sync: true})
+	werr := o.write(&batch, true)
 
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	o.finishLocked(seq)
+	if werr != nil {
+		o.diskFailedLocked(werr)
+		return o.holdLocked(seq, e, b, werr)
+	}
+	o.depth++
+	o.notifyLocked()
+	o.wakeLocked()
+	return nil
+}
+
+// finishLocked marks seq as done (written, held in memory, or a hole) and
+// moves the committed watermark over every done sequence. o.mu is held.
+func (o *Outbox) finishLocked(seq uint64) {
 	o.finished[seq] = true
 	for o.finished[o.committed+1] {
 		delete(o.finished, o.committed+1)
 		o.committed++
 	}
-	if werr != nil {
-		// The sequence stays a hole: nothing was written under it.
-		o.notifyLocked()
-		return fmt.Errorf("outbox: emit %s %s: append: %w", e.Type, e.ID, werr)
-	}
-	o.depth++
-	o.notifyLocked()
+}
+
+// wakeLocked wakes the publisher.
+func (o *Outbox) wakeLocked() {
 	select {
 	case o.wake <- struct{}{}:
 	default:
 	}
-	return nil
+}
+
+// write applies b to the database (fsynced when durable), or fails when
+// the database is not open (a reopen failed).
+func (o *Outbox) write(b *leveldb.Batch, durable bool) error {
+	o.dbMu.RLock()
+	defer o.dbMu.RUnlock()
+	if o.db == nil {
+		return errOutboxDBClosed
+	}
+	return o.db.Write(b, &opt.WriteOptions{Sync: durable})
 }
 
 // notifyLocked wakes every Flush waiter. o.mu must be held.
@@ -224,18 +261,21 @@ func (o *Outbox) Depth() int64 {
 
 // OutboxStats are the outbox's counters since it was opened.
 type OutboxStats struct {
-	Depth     int64  `json:"depth"`
-	Published uint64 `json:"published"`
-	Failures  uint64 `json:"failures"` // failed publish attempts (each retried)
-	Parked    uint64 `json:"parked"`   // undecodable entries kept aside
-	LastError string `json:"last_error,omitempty"`
+	Depth         int64  `json:"depth"`
+	Published     uint64 `json:"published"`
+	Failures      uint64 `json:"failures"`       // failed publish attempts (each retried)
+	Parked        uint64 `json:"parked"`         // undecodable entries kept aside
+	Held          int64  `json:"held"`           // events held in memory while the disk refuses writes
+	WriteFailures uint64 `json:"write_failures"` // failed writes of the database
+	LastError     string `json:"last_error,omitempty"`
 }
 
 // Stats reports the outbox's counters.
 func (o *Outbox) Stats() OutboxStats {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	return OutboxStats{Depth: o.depth, Published: o.published, Failures: o.failures, Parked: o.parked, LastError: o.lastErr}
+	return OutboxStats{Depth: o.depth, Published: o.published, Failures: o.failures, Parked: o.parked,
+		Held: int64(len(o.disk.held)), WriteFailures: o.disk.failures, LastError: o.lastErr}
 }
 
 // OnPublished registers f to be called after each event is published.
@@ -268,7 +308,9 @@ func (o *Outbox) Flush(ctx context.Context) error {
 }
 
 // Close closes the database. Call it after Run has returned; Emit fails
-// from now on. Waiting events stay on disk for the next run.
+// from now on. Waiting events stay on disk for the next run, also those
+// held in memory while the disk refused writes (written now; an error says
+// how many are lost when that fails).
 func (o *Outbox) Close() error {
 	o.mu.Lock()
 	if o.closed {
@@ -278,8 +320,14 @@ func (o *Outbox) Close() error {
 	o.closed = true
 	o.mu.Unlock()
 	o.writers.Wait()
-	if err := o.db.Close(); err != nil {
-		return fmt.Errorf("outbox %s: close: %w", o.dir, err)
+	herr := o.persistHeld()
+	o.dbMu.Lock()
+	defer o.dbMu.Unlock()
+	if o.db == nil {
+		return herr
 	}
-	return nil
+	if err := o.db.Close(); err != nil {
+		return errors.Join(herr, fmt.Errorf("outbox %s: close: %w", o.dir, err))
+	}
+	return herr
 }

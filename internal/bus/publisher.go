@@ -23,18 +23,25 @@ const (
 	readBatch             = 256
 )
 
-// entry is one waiting event.
+// entry is one waiting event: on disk under key, or held in memory (see
+// outbox_disk.go).
 type entry struct {
+	seq   uint64
 	key   []byte
 	event events.Event
 	raw   []byte
+	held  bool
 }
 
 // Run publishes waiting events in order until ctx ends: one sync JetStream
 // publish per event with Nats-Msg-Id = event id, the entry deleted only
 // after the PubAck. While NATS is unreachable it retries the same event
-// with backoff and never skips ahead. It returns nil when ctx ends, or an
-// error when the outbox database fails.
+// with backoff and never skips ahead. A failure of the database (reading
+// the queue, deleting a published entry) does not stop it: it is recorded
+// (Health, Stats), the database is reopened once the disk has room, and
+// publishing goes on meanwhile from what it can read and from the events
+// held in memory (see outbox_disk.go). It returns nil when ctx ends, and an
+// error only when it is already running or closed.
 func (o *Outbox) Run(ctx context.Context, js jetstream.JetStream) error {
 	o.mu.Lock()
 	if o.running || o.closed {
@@ -48,42 +55,93 @@ func (o *Outbox) Run(ctx context.Context, js jetstream.JetStream) error {
 		o.running = false
 		o.mu.Unlock()
 	}()
+	retry := time.NewTimer(time.Hour)
+	retry.Stop()
+	defer retry.Stop()
 	for {
+		if o.reopenDue() {
+			if err := o.reopen(); err != nil {
+				o.noteError(err)
+			}
+		}
 		batch, err := o.readBatch()
 		if err != nil {
-			return err
+			o.noteError(err)
 		}
 		if len(batch) == 0 {
+			if o.diskFailing() || err != nil {
+				retry.Reset(reopenEvery)
+			}
 			select {
 			case <-ctx.Done():
 				return nil
 			case <-o.wake:
-				continue
+			case <-retry.C:
 			}
+			retry.Stop()
+			continue
 		}
 		for _, ent := range batch {
 			ack, err := o.publish(ctx, js, ent)
 			if err != nil {
 				return nil // ctx ended; the entry stays for the next run
 			}
-			if err := o.remove(ent, ack); err != nil {
-				return err
-			}
+			o.remove(ent, ack)
 		}
 	}
+}
+
+// noteError records a failure of the database seen by the publisher.
+func (o *Outbox) noteError(err error) {
+	o.mu.Lock()
+	o.lastErr = err.Error()
+	o.mu.Unlock()
+}
+
+// diskFailing reports whether the database refuses writes.
+func (o *Outbox) diskFailing() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.disk.err != nil
 }
 
 // readBatch reads up to readBatch waiting entries from the head of the
 // queue. Entries that cannot be decoded are moved aside under x<seq> (kept
 // on disk, counted in Stats().Parked) so that they cannot block the queue.
+//
+// The batch is merged by sequence with the events held in memory (see
+// outbox_disk.go); entries published already (whose delete failed) are
+// left out. On an error of the database the held events up to the
+// watermark are still returned, with the error.
 func (o *Outbox) readBatch() ([]entry, error) {
 	o.mu.Lock()
 	limit := o.committed
 	o.mu.Unlock()
+	disk, err := o.readDisk(limit)
+	full := len(disk) >= readBatch
+	if err != nil {
+		// Only held events before the first unread disk entry could go
+		// out in order; with the disk unreadable none is known: wait.
+		return nil, err
+	}
+	return merge(disk, o.heldUpTo(limit), full), nil
+}
+
+// readDisk reads up to readBatch entries with a sequence up to limit.
+func (o *Outbox) readDisk(limit uint64) ([]entry, error) {
+	o.dbMu.RLock()
+	defer o.dbMu.RUnlock()
+	if o.db == nil {
+		return nil, errOutboxDBClosed
+	}
 	it := o.db.NewIterator(util.BytesPrefix([]byte(keyEventPrefix)), nil)
 	defer it.Release()
 	var out []entry
 	for len(out) < readBatch && it.Next() && seqOf(it.Key()) <= limit {
+		seq := seqOf(it.Key())
+		if o.wasSent(seq) {
+			continue
+		}
 		raw := append([]byte(nil), it.Value()...)
 		key := append([]byte(nil), it.Key()...)
 		e, err := events.Unmarshal(raw)
@@ -96,7 +154,7 @@ func (o *Outbox) readBatch() ([]entry, error) {
 			}
 			continue
 		}
-		out = append(out, entry{key: key, event: e, raw: raw})
+		out = append(out, entry{seq: seq, key: key, event: e, raw: raw})
 	}
 	if err := it.Error(); err != nil {
 		return nil, fmt.Errorf("outbox %s: read: %w", o.dir, err)
@@ -109,7 +167,10 @@ func (o *Outbox) park(key, raw []byte, cause error) error {
 	parked := append([]byte(keyParkedPrefix), key[1:]...)
 	b.Put(parked, raw)
 	b.Delete(key)
-	if err := o.db.Write(&b, nil); err != nil {
+	if err := o.db.Write(&b, nil); err != nil { // dbMu is held (readDisk)
+		o.mu.Lock()
+		o.diskFailedLocked(err)
+		o.mu.Unlock()
 		return fmt.Errorf("outbox %s: park entry %d: %w", o.dir, seqOf(key), err)
 	}
 	o.mu.Lock()
@@ -141,6 +202,9 @@ func (o *Outbox) publish(ctx context.Context, js jetstream.JetStream, ent entry)
 			cancel()
 		}
 		if err == nil {
+			o.mu.Lock()
+			o.disk.publishFailingSince = time.Time{}
+			o.mu.Unlock()
 			return ack, nil
 		}
 		if ctx.Err() != nil {
@@ -156,6 +220,9 @@ func (o *Outbox) publish(ctx context.Context, js jetstream.JetStream, ent entry)
 		o.mu.Lock()
 		o.failures++
 		o.lastErr = fmt.Sprintf("publish %s %s: %v", ent.event.Type, ent.event.ID, err)
+		if o.disk.publishFailingSince.IsZero() {
+			o.disk.publishFailingSince = time.Now()
+		}
 		o.mu.Unlock()
 		select {
 		case <-ctx.Done():
@@ -171,26 +238,38 @@ func (o *Outbox) publish(ctx context.Context, js jetstream.JetStream, ent entry)
 
 // remove deletes a published entry, records its sequence as the highest
 // published (so that numbering goes on after a restart with an empty
-// outbox), and tells the watchers. The delete is not fsynced: a crash that loses it republishes the event with the same
-// id, which the stream's duplicate window drops.
-func (o *Outbox) remove(ent entry, ack *jetstream.PubAck) error {
-	var b leveldb.Batch
-	b.Delete(ent.key)
-	var seqBuf [8]byte
-	binary.BigEndian.PutUint64(seqBuf[:], seqOf(ent.key))
-	b.Put([]byte(keyLastSeq), seqBuf[:])
-	if err := o.db.Write(&b, nil); err != nil {
-		return fmt.Errorf("outbox %s: delete entry %d: %w", o.dir, seqOf(ent.key), err)
+// outbox), and tells the watchers. The delete is not fsynced: a crash that
+// loses it republishes the event with the same id, which the stream's
+// duplicate window drops. A held event is dropped from memory. A delete
+// that fails (the disk refuses writes) is remembered: the entry is not
+// published again and is deleted after the reopen.
+func (o *Outbox) remove(ent entry, ack *jetstream.PubAck) {
+	if ent.held {
+		o.dropHeld(ent.seq)
+	} else {
+		var b leveldb.Batch
+		b.Delete(ent.key)
+		var seqBuf [8]byte
+		binary.BigEndian.PutUint64(seqBuf[:], ent.seq)
+		b.Put([]byte(keyLastSeq), seqBuf[:])
+		if err := o.write(&b, false); err != nil {
+			o.markSent(ent.seq, ent.key)
+			o.mu.Lock()
+			o.diskFailedLocked(err)
+			o.lastErr = fmt.Sprintf("outbox %s: delete entry %d: %v", o.dir, ent.seq, err)
+			o.mu.Unlock()
+		}
 	}
 	o.mu.Lock()
 	o.depth--
 	o.published++
-	o.lastErr = ""
+	if o.disk.err == nil {
+		o.lastErr = ""
+	}
 	watchers := append([]PublishedFunc(nil), o.watchers...)
 	o.notifyLocked()
 	o.mu.Unlock()
 	for _, w := range watchers {
 		w(ent.event, ack.Sequence, ack.Duplicate)
 	}
-	return nil
 }

@@ -161,13 +161,24 @@ func parseSince(v string, now time.Time) (time.Time, error) {
 	return time.Time{}, apierr.New(apierr.InvalidRequest, "since must be an RFC 3339 time or a duration like 24h, not %q", v)
 }
 
-// GET /healthz: 200 once the stream is replayed and NATS is connected.
+// GET /healthz: 200 once the stream is replayed and NATS is connected, and
+// while every check of Config.Checks passes (body.checks names each
+// failing one with its error).
 func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 	st := s.cons.Status()
 	body := map[string]any{
 		"status":   "ok",
 		"nats":     s.nc.Status().String(),
 		"consumer": st,
+	}
+	failing := map[string]string{}
+	for name, check := range s.cfg.Checks {
+		if err := check(); err != nil {
+			failing[name] = err.Error()
+		}
+	}
+	if len(failing) > 0 {
+		body["checks"] = failing
 	}
 	status := http.StatusOK
 	switch {
@@ -176,6 +187,9 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 		status = http.StatusServiceUnavailable
 	case !st.Ready:
 		body["status"] = "replaying"
+		status = http.StatusServiceUnavailable
+	case len(failing) > 0:
+		body["status"] = "failing"
 		status = http.StatusServiceUnavailable
 	}
 	writeJSON(w, status, body)

@@ -29,6 +29,10 @@ type Config struct {
 	// Collectors are registered on /metrics beside the projection's (the
 	// supervisor's one-command mode adds its outbox depth).
 	Collectors []prometheus.Collector
+	// Checks are health checks of the process the dashboard runs in (the
+	// supervisor's one-command mode adds its outbox): /healthz answers 503
+	// with the check's name and error while one fails.
+	Checks map[string]func() error
 
 	// Optional tuning; zero means the default.
 	Stream         string              // event stream, events.StreamName

@@ -16,11 +16,17 @@ const (
 	StateVerifying  = "verifying"
 	StateRestoring  = "restoring"
 	StateDegraded   = "degraded"
+	// StateDiskFull: the table serves reads, but its writes fail for lack
+	// of disk space (table.stats data.writes "failing", writes_code
+	// no_space) until space is freed; not a failure of the table.
+	StateDiskFull = "disk_full"
+	// StateWritesFailing: writes fail with another error (an I/O error).
+	StateWritesFailing = "writes_failing"
 )
 
 // States lists every card state.
 func States() []string {
-	return []string{StateOK, StateCompacting, StateBackingUp, StateVerifying, StateRestoring, StateDegraded}
+	return []string{StateOK, StateCompacting, StateBackingUp, StateVerifying, StateRestoring, StateDegraded, StateDiskFull, StateWritesFailing}
 }
 
 // operationState maps an event type's operation (the part before the dot)
@@ -77,6 +83,13 @@ type Card struct {
 	DeadBytes   int64     `json:"dead_bytes"`
 	Queue       int64     `json:"queue"` // commands waiting, from table.stats
 	StatsTime   time.Time `json:"stats_time,omitzero"`
+	// Writes is "ok" or "failing" (table.stats data.writes; "" before a
+	// table.stats said); while failing, WritesCode (no_space: the disk is
+	// full), WritesError and WritesSince say why and since when.
+	Writes      string    `json:"writes,omitempty"`
+	WritesCode  string    `json:"writes_code,omitempty"`
+	WritesError string    `json:"writes_error,omitempty"`
+	WritesSince time.Time `json:"writes_since,omitzero"`
 
 	LastCompaction  *Outcome `json:"last_compaction"`
 	LastBackup      *Outcome `json:"last_backup"`         // last successful backup
@@ -190,7 +203,23 @@ func (c *Card) applyStats(e events.Event) {
 	if v, ok := events.Integer(e.Data, "queue"); ok {
 		c.Queue = v
 	}
+	c.applyWrites(e)
 	c.StatsTime = e.Time
+}
+
+// applyWrites takes whether the table's writes work from a table.stats.
+func (c *Card) applyWrites(e events.Event) {
+	switch text(e.Data, "writes") {
+	case "ok":
+		c.Writes, c.WritesCode, c.WritesError, c.WritesSince = "ok", "", "", time.Time{}
+	case "failing":
+		c.Writes = "failing"
+		c.WritesCode = text(e.Data, "writes_code")
+		c.WritesError = text(e.Data, "writes_error")
+		if t, err := time.Parse(time.RFC3339Nano, text(e.Data, "writes_since")); err == nil {
+			c.WritesSince = t
+		}
+	}
 }
 
 func (c *Card) applyNext(e events.Event) {
@@ -268,6 +297,10 @@ func (c *Card) setState(t time.Time) {
 		st = StateRestoring
 	case c.degraded:
 		st = StateDegraded
+	case c.Writes == "failing" && c.WritesCode == "no_space":
+		st = StateDiskFull
+	case c.Writes == "failing":
+		st = StateWritesFailing
 	case c.busy != "":
 		st = c.busy
 	}

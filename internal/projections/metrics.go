@@ -18,6 +18,7 @@ type Collector struct {
 	tableDead      *prometheus.Desc
 	tableDeadRatio *prometheus.Desc
 	tableState     *prometheus.Desc
+	tableWrites    *prometheus.Desc
 	lastBackup     *prometheus.Desc
 	lastCompaction *prometheus.Desc
 	lastVerify     *prometheus.Desc
@@ -38,6 +39,7 @@ func NewCollector(p *Projection) *Collector {
 		tableDead:      prometheus.NewDesc("custodian_table_dead_records", "Estimated dead records (overwrites and deletes since the last rewrite).", nt, nil),
 		tableDeadRatio: prometheus.NewDesc("custodian_table_dead_ratio", "Estimated dead / (live + dead) records.", nt, nil),
 		tableState:     prometheus.NewDesc("custodian_table_state", "1 for the state the table is in, 0 for the others.", []string{"node", "table", "state"}, nil),
+		tableWrites:    prometheus.NewDesc("custodian_table_writes_failing", "1 while the table's writes fail (reason: no_space when the disk is full, internal otherwise), 0 when they work.", []string{"node", "table", "reason"}, nil),
 		lastBackup:     prometheus.NewDesc("custodian_table_last_backup_timestamp_seconds", "Time of the last successful backup.", nt, nil),
 		lastCompaction: prometheus.NewDesc("custodian_table_last_compaction_timestamp_seconds", "Time of the last compaction outcome.", nt, nil),
 		lastVerify:     prometheus.NewDesc("custodian_table_last_verify_timestamp_seconds", "Time of the last verify outcome.", nt, nil),
@@ -48,7 +50,7 @@ func NewCollector(p *Projection) *Collector {
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.eventsTotal, c.invalidTotal, c.lastSeq, c.tableBytes, c.tableRecords,
-		c.tableDead, c.tableDeadRatio, c.tableState, c.lastBackup, c.lastCompaction, c.lastVerify, c.opDuration} {
+		c.tableDead, c.tableDeadRatio, c.tableState, c.tableWrites, c.lastBackup, c.lastCompaction, c.lastVerify, c.opDuration} {
 		ch <- d
 	}
 }
@@ -73,6 +75,11 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 					v = 1
 				}
 				ch <- prometheus.MustNewConstMetric(c.tableState, prometheus.GaugeValue, v, n, t, st)
+			}
+			if card.Writes == "failing" {
+				ch <- prometheus.MustNewConstMetric(c.tableWrites, prometheus.GaugeValue, 1, n, t, card.WritesCode)
+			} else {
+				ch <- prometheus.MustNewConstMetric(c.tableWrites, prometheus.GaugeValue, 0, n, t, "")
 			}
 			if o := card.LastBackup; o != nil {
 				ch <- prometheus.MustNewConstMetric(c.lastBackup, prometheus.GaugeValue, unixSeconds(o), n, t)

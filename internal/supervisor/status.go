@@ -132,3 +132,11 @@ func (s *Supervisor) NodeStatus(ctx context.Context) NodeStatus {
 	}
 	return ns
 }
+
+// EmitErrors counts the events the Emitter refused since the supervisor
+// started (NodeStatus.EmitErrors, without the rest of the status).
+func (s *Supervisor) EmitErrors() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.emitErrors
+}

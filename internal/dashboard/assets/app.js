@@ -189,6 +189,7 @@
       el('h3', {}, el('span', {}, el('span', { class: 'table-name', text: c.table }), ' ', el('span', { class: 'node', text: `on ${c.node}` })),
         el('span', { class: 'badge', text: c.state.replace('_', ' ') })),
       c.state === 'degraded' && c.reason ? el('p', { class: 'reason', text: c.reason }) : null,
+      c.writes === 'failing' ? el('p', { class: 'reason writes', text: `writes fail${c.writes_code === 'no_space' ? ' (disk full)' : ''} since ${c.writes_since || '?'}: ${c.writes_error || ''}; reads go on` }) : null,
       dl, plot(c.series), buttons, msg);
   }
 
