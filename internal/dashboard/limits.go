@@ -16,7 +16,7 @@ const (
 	DefaultWriteTimeout      = 30 * time.Second
 	DefaultIdleTimeout       = 2 * time.Minute
 	// streamRetryAfter is the Retry-After of a refused event stream.
-	streamRetryAfter = 30 * time.Second
+	streamRetryAfter = 15 * time.Second // the page retries as often
 )
 
 // Limits bound what HTTP clients may hold of the dashboard. Zero means the

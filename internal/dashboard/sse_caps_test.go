@@ -41,7 +41,7 @@ func expectRefused(t *testing.T, resp *http.Response) {
 		t.Fatalf("over the cap: %d, want 503", resp.StatusCode) // (a stream's body does not end: not read)
 	}
 	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") != "30" ||
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") != "15" ||
 		resp.Header.Get("Content-Type") != "application/json" || !strings.Contains(string(b), `"code":"too_many_streams"`) {
 		t.Fatalf("over the cap: %d, Retry-After %q, %s %s", resp.StatusCode, resp.Header.Get("Retry-After"), resp.Header.Get("Content-Type"), b)
 	}
