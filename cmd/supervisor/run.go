@@ -168,7 +168,8 @@ func run(ctx context.Context, s settings, log *slog.Logger) (err error) {
 	var side sync.WaitGroup
 	if s.runDashboard(emb != nil) {
 		d, err := dashboard.New(nc, dashboard.Config{
-			Listen: s.Dashboard, AdminToken: s.AdminToken, Prefix: s.Prefix, Limits: s.DashLimits,
+			Limits: s.DashLimits,
+			Listen: s.Dashboard, AdminToken: s.AdminToken, Prefix: s.Prefix,
 			Collectors: []prometheus.Collector{outbox.Collector()},
 		})
 		if err != nil {
