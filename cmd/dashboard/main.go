@@ -53,6 +53,7 @@ type options struct {
 	adminToken string
 	prefix     string
 	hosts      string
+	limits     dashboard.Limits
 }
 
 func parseFlags(args []string, stdout io.Writer) (options, error) {
@@ -72,9 +73,10 @@ func parseArgs(args []string, stdout io.Writer) (options, error) {
 	fs.StringVar(&o.adminToken, "admin-token", os.Getenv("CUSTODIAN_ADMIN_TOKEN"), "token that POST actions need (env CUSTODIAN_ADMIN_TOKEN); empty: actions are open")
 	fs.StringVar(&o.prefix, "prefix", events.DefaultPrefix, "subject prefix")
 	fs.StringVar(&o.hosts, "allowed-hosts", "", "comma-separated Host names to serve besides loopback ones when --listen is loopback (a reverse proxy's public name)")
+	o.limits.Register(fs, "")
 	fs.Usage = func() {} // a parse error is reported in one line by main
 	usage := func() {
-		fmt.Fprintf(stdout, "Usage: dashboard --nats URL [--listen ADDR] [--admin-token TOKEN] [--prefix P] [--allowed-hosts H]\n\n"+
+		fmt.Fprintf(stdout, "Usage: dashboard --nats URL [--listen ADDR] [--admin-token TOKEN] [--prefix P] [--allowed-hosts H] [--max-streams N] ...\n\n"+
 			"Serves the Custodian dashboard (page, JSON API, SSE, /metrics) built from the %s stream.\n\nFlags:\n", events.StreamName)
 		fs.SetOutput(stdout)
 		fs.PrintDefaults()
@@ -94,6 +96,9 @@ func parseArgs(args []string, stdout io.Writer) (options, error) {
 	}
 	if o.listen == "" {
 		return o, errors.New("--listen is empty")
+	}
+	if err := o.limits.Validate(""); err != nil {
+		return o, err
 	}
 	if o.conn.URL == "" {
 		return o, errors.New("no NATS URL: give --nats or set NATS_URL")
@@ -123,7 +128,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			hosts = append(hosts, h)
 		}
 	}
-	srv, err := dashboard.New(nc, dashboard.Config{Listen: o.listen, AdminToken: o.adminToken, Prefix: o.prefix, AllowedHosts: hosts})
+	srv, err := dashboard.New(nc, dashboard.Config{Listen: o.listen, AdminToken: o.adminToken, Prefix: o.prefix, AllowedHosts: hosts, Limits: o.limits})
 	if err != nil {
 		return err
 	}

@@ -47,6 +47,8 @@ func TestFlags(t *testing.T) {
 		{"bad prefix", []string{"--nats", "nats://127.0.0.1:1", "--prefix", "a b"}, nil, false, `dashboard: --prefix "a b" is not a subject prefix`},
 		{"cert without key", []string{"--nats", "nats://127.0.0.1:1", "--nats-cert", "x.pem"}, nil, false, "dashboard: --nats-cert and --nats-key go together"},
 		{"extra argument", []string{"--nats", "nats://127.0.0.1:1", "serve"}, nil, false, `dashboard: unexpected argument "serve"`},
+		{"zero max streams", []string{"--nats", "nats://127.0.0.1:1", "--max-streams", "0"}, nil, false, "dashboard: --max-streams must be above zero"},
+		{"zero read timeout", []string{"--nats", "nats://127.0.0.1:1", "--read-timeout", "0s"}, nil, false, "dashboard: --read-timeout must be above zero"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

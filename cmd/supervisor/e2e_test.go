@@ -170,7 +170,7 @@ func TestBinaryWithNatsCLI(t *testing.T) {
 	natsPort, dashPort := freePort(t), freePort(t)
 	args := []string{"--data", data, "--node", "e2e", "--tables", "users,orders",
 		"--nats-listen", fmt.Sprintf("127.0.0.1:%d", natsPort),
-		"--dashboard", fmt.Sprintf("127.0.0.1:%d", dashPort)}
+		"--dashboard", fmt.Sprintf("127.0.0.1:%d", dashPort), "--dashboard-max-streams", "1"}
 	sup := startSupervisor(t, bin, args...)
 	o := operator{t: t, nats: natsBin, url: fmt.Sprintf("nats://127.0.0.1:%d", natsPort), home: t.TempDir()}
 	o.onFail = func() string {
@@ -254,6 +254,28 @@ func TestBinaryWithNatsCLI(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 {
 		t.Fatalf("dashboard healthz: %d", resp.StatusCode)
+	}
+	// It takes its limits from --dashboard-*: one live-update client, a
+	// second one is refused.
+	streamURL := fmt.Sprintf("http://127.0.0.1:%d/api/stream", dashPort)
+	sctx, scancel := context.WithCancel(context.Background())
+	defer scancel()
+	sreq, err := http.NewRequestWithContext(sctx, http.MethodGet, streamURL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	live, err := http.DefaultClient.Do(sreq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer live.Body.Close()
+	refused, err := http.Get(streamURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused.Body.Close()
+	if live.StatusCode != http.StatusOK || refused.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("--dashboard-max-streams 1: first stream %d, second %d", live.StatusCode, refused.StatusCode)
 	}
 	// Its metrics include the supervisor's outbox depth.
 	resp, err = http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", dashPort))

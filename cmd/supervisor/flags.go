@@ -13,6 +13,7 @@ import (
 
 	"github.com/custodian-dev/custodian/internal/bus"
 	"github.com/custodian-dev/custodian/internal/config"
+	"github.com/custodian-dev/custodian/internal/dashboard"
 	"github.com/custodian-dev/custodian/internal/events"
 	"github.com/custodian-dev/custodian/internal/notifier"
 	"github.com/custodian-dev/custodian/internal/supervisor"
@@ -29,6 +30,7 @@ type settings struct {
 	Dashboard     string // "off" disables
 	DashboardSet  bool   // --dashboard given (runs it even with --nats)
 	AdminToken    string
+	DashLimits    dashboard.Limits // the in-process dashboard's caps and timeouts
 	NATSListen    string
 	Conn          bus.ConnOptions
 	Stream        config.Stream
@@ -70,6 +72,7 @@ func parseFlags(args []string, out io.Writer) (settings, error) {
 	fs.BoolVar(&s.Demo, "demo", false, "create table demo and keep writing to it, with short maintenance schedules")
 	fs.StringVar(&s.Dashboard, "dashboard", "127.0.0.1:8080", "in-process dashboard address with the embedded server (off disables)")
 	fs.StringVar(&s.AdminToken, "admin-token", "", "token the dashboard's actions need (Authorization: Bearer)")
+	s.DashLimits.Register(fs, "dashboard-")
 	fs.StringVar(&s.NATSListen, "nats-listen", "127.0.0.1:4222", "client address of the embedded nats-server (without --nats)")
 	fs.IntVar(&s.Stream.Replicas, "replicas", 1, "replicas of the CUSTODIAN_EVENTS stream (3 on a JetStream cluster)")
 	fs.IntVar(&s.MaxBody, "max-body", 1<<20, "largest request body in bytes (larger: too_large)")
@@ -194,6 +197,9 @@ func (s *settings) validate() error {
 	}
 	if _, err := s.streamConfig().JetStreamConfig(); err != nil {
 		return fmt.Errorf("config stream: %w", err)
+	}
+	if err := s.DashLimits.Validate("dashboard-"); err != nil {
+		return err
 	}
 	if s.MaxBody < 1024 {
 		return fmt.Errorf("--max-body %d: must be at least 1024", s.MaxBody)

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/custodian-dev/custodian/internal/dashboard"
 )
 
 func writeConfig(t *testing.T, src string) string {
@@ -74,6 +76,8 @@ func TestBadFlagsAndConfig(t *testing.T) {
 		"bad override":     {"--config", writeConfig(t, "overrides:\n  Bad.Name:\n    threshold: 0.5\n")},
 		"missing config":   {"--config", "/nonexistent/custodian.yaml"},
 		"cert without key": {"--nats", "nats://127.0.0.1:1", "--nats-cert", "/etc/hostname"},
+		"no dash streams":  {"--dashboard-max-streams", "0"},
+		"no dash timeout":  {"--dashboard-write-timeout", "0s"},
 	}
 	for name, args := range cases {
 		_, err := parseFlags(args, &bytes.Buffer{})
@@ -95,7 +99,9 @@ func TestHelpListsEveryFlag(t *testing.T) {
 	}
 	for _, f := range []string{"--data", "--node", "--config", "--tables", "--demo", "--nats", "--nats-listen",
 		"--nats-creds", "--nats-user", "--nats-password", "--nats-token", "--nats-ca", "--nats-cert", "--nats-key",
-		"--prefix", "--dashboard", "--admin-token", "--replicas", "--no-sync", "--max-body"} {
+		"--prefix", "--dashboard", "--admin-token", "--replicas", "--no-sync", "--max-body",
+		"--dashboard-max-streams", "--dashboard-max-streams-per-addr", "--dashboard-read-timeout",
+		"--dashboard-write-timeout", "--dashboard-idle-timeout"} {
 		name := strings.TrimPrefix(f, "--")
 		if !strings.Contains(out.String(), "-"+name+" ") && !strings.Contains(out.String(), "-"+name+"\n") {
 			t.Errorf("help lacks %s", f)
@@ -116,5 +122,19 @@ func TestNoSyncFromFlagOrConfig(t *testing.T) {
 	s, err = parseFlags([]string{"--config", writeConfig(t, "no_sync: true\n"), "--no-sync=false"}, &bytes.Buffer{})
 	if err != nil || s.NoSync {
 		t.Fatalf("the flag must override the file: %v %v", s.NoSync, err)
+	}
+}
+
+func TestDashboardLimitsFromFlags(t *testing.T) {
+	t.Setenv("NATS_URL", "")
+	s, err := parseFlags(nil, &bytes.Buffer{})
+	if err != nil || s.DashLimits.MaxStreams != dashboard.DefaultMaxStreams || s.DashLimits.ReadTimeout != dashboard.DefaultReadTimeout {
+		t.Fatalf("default dashboard limits: %+v %v", s.DashLimits, err)
+	}
+	s, err = parseFlags([]string{"--dashboard-max-streams", "5", "--dashboard-max-streams-per-addr", "2", "--dashboard-read-timeout", "3s",
+		"--dashboard-write-timeout", "4s", "--dashboard-idle-timeout", "5s"}, &bytes.Buffer{})
+	want := dashboard.Limits{MaxStreams: 5, MaxStreamsPerAddr: 2, ReadTimeout: 3 * time.Second, WriteTimeout: 4 * time.Second, IdleTimeout: 5 * time.Second}
+	if err != nil || s.DashLimits != want {
+		t.Fatalf("dashboard limits %+v %v, want %+v", s.DashLimits, err, want)
 	}
 }

@@ -172,6 +172,7 @@ func run(ctx context.Context, s settings, log *slog.Logger) (err error) {
 			Help: "Events the supervisor could not hand to its outbox (counted and kept in node status; the work is refused or its outcome missing from the stream).",
 		}, func() float64 { return float64(sup.EmitErrors()) })
 		d, err := dashboard.New(nc, dashboard.Config{
+			Limits: s.DashLimits,
 			Listen: s.Dashboard, AdminToken: s.AdminToken, Prefix: s.Prefix,
 			Collectors: []prometheus.Collector{outbox.Collector(), emitErrors},
 			Checks:     map[string]func() error{"outbox": outbox.Health},

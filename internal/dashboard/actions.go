@@ -44,7 +44,7 @@ func (s *Server) handleAction(w http.ResponseWriter, r *http.Request) {
 		writeAPIError(w, apierr.New(apierr.NotFound, "table %s: no action %q (compact, backup, verify, restore)", table, verb))
 		return
 	}
-	body, wait, err := readActionBody(r)
+	body, wait, err := readActionBody(w, r)
 	if err != nil {
 		writeAPIError(w, err)
 		return
@@ -52,6 +52,12 @@ func (s *Server) handleAction(w http.ResponseWriter, r *http.Request) {
 	timeout := s.cfg.CommandTimeout
 	if wait && timeout < 10*time.Minute {
 		timeout = 10 * time.Minute
+	}
+	// The answer comes after the command's reply: it may take the
+	// command's timeout more than other answers.
+	if err := writeDeadlineIn(w, timeout+s.cfg.Limits.WriteTimeout); err != nil {
+		writeAPIError(w, apierr.Wrap(apierr.Internal, err, "write deadline"))
+		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), timeout)
 	defer cancel()
@@ -71,14 +77,16 @@ func (s *Server) handleAction(w http.ResponseWriter, r *http.Request) {
 }
 
 // readActionBody reads the optional JSON object of an action and reports
-// whether it asks to wait for the outcome.
-func readActionBody(r *http.Request) (body []byte, wait bool, err error) {
-	b, err := io.ReadAll(io.LimitReader(r.Body, maxActionBody+1))
+// whether it asks to wait for the outcome. A body over maxActionBody is
+// refused before more is read (and the connection closed after).
+func readActionBody(w http.ResponseWriter, r *http.Request) (body []byte, wait bool, err error) {
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxActionBody))
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		return nil, false, apierr.New(apierr.TooLarge, "body larger than %d bytes", maxActionBody)
+	}
 	if err != nil {
 		return nil, false, apierr.Wrap(apierr.InvalidRequest, err, "read body")
-	}
-	if len(b) > maxActionBody {
-		return nil, false, apierr.New(apierr.TooLarge, "body larger than %d bytes", maxActionBody)
 	}
 	if len(bytes.TrimSpace(b)) == 0 {
 		return nil, false, nil

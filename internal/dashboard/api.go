@@ -194,8 +194,3 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, status, body)
 }
-
-// Anything else under /api/ is a JSON 404.
-func (s *Server) handleAPINotFound(w http.ResponseWriter, r *http.Request) {
-	writeAPIError(w, apierr.New(apierr.NotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
-}

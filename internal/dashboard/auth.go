@@ -5,11 +5,14 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
+	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/custodian-dev/custodian/internal/apierr"
 )
 
 const (
@@ -18,6 +21,8 @@ const (
 	sessionTTL    = 12 * time.Hour
 	// loginFailDelay slows down token guessing through the login form.
 	loginFailDelay = 300 * time.Millisecond
+	// maxLoginBody bounds the login form.
+	maxLoginBody = 4096
 )
 
 // auth holds the admin token rules. Without a token every POST is open
@@ -161,8 +166,17 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 		return
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, 4096)
-	if err := r.ParseForm(); err != nil || !equal(r.PostForm.Get("token"), s.auth.token) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxLoginBody)
+	if err := r.ParseForm(); err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			writeAPIError(w, apierr.New(apierr.TooLarge, "login form larger than %d bytes", maxLoginBody))
+			return
+		}
+		writeAPIError(w, apierr.Wrap(apierr.InvalidRequest, err, "login form"))
+		return
+	}
+	if !equal(r.PostForm.Get("token"), s.auth.token) {
 		// Slow down guessing.
 		t := time.NewTimer(loginFailDelay)
 		select {

@@ -40,6 +40,9 @@ type Config struct {
 	CommandTimeout time.Duration       // NATS request timeout of an action (10s; 10m with "wait")
 	Heartbeat      time.Duration       // SSE comment interval (15s)
 	StreamCheck    time.Duration       // how often to look whether the stream was created anew (projections.DefaultStreamCheck)
+	// Limits caps live-update clients and bounds request and answer
+	// times (see Limits; zero fields mean the defaults).
+	Limits Limits
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -61,5 +64,10 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Heartbeat <= 0 {
 		c.Heartbeat = 15 * time.Second
 	}
+	l := c.Limits
+	if l.MaxStreams < 0 || l.MaxStreamsPerAddr < 0 || l.ReadTimeout < 0 || l.WriteTimeout < 0 || l.IdleTimeout < 0 {
+		return c, fmt.Errorf("dashboard: negative limit in %+v", l)
+	}
+	c.Limits = l.withDefaults()
 	return c, nil
 }

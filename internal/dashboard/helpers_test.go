@@ -255,6 +255,12 @@ func (e *env) stream(path string, hdr map[string]string) *sseClient {
 	if err != nil {
 		e.t.Fatal(err)
 	}
+	e.t.Cleanup(func() { cancel(); resp.Body.Close() })
+	return readSSE(resp)
+}
+
+// readSSE reads the lines of an event stream's answer.
+func readSSE(resp *http.Response) *sseClient {
 	c := &sseClient{resp: resp, lines: make(chan string, 1024)}
 	go func() {
 		defer close(c.lines)
@@ -264,7 +270,6 @@ func (e *env) stream(path string, hdr map[string]string) *sseClient {
 			c.lines <- sc.Text()
 		}
 	}()
-	e.t.Cleanup(func() { cancel(); resp.Body.Close() })
 	return c
 }
 

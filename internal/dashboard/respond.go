@@ -20,8 +20,10 @@ type errorDetail struct {
 // HTTP-only error codes for the dashboard's own access rules; everything
 // else uses the contract's codes.
 const (
-	codeUnauthorized = "unauthorized"
-	codeForbidden    = "forbidden"
+	codeUnauthorized     = "unauthorized"
+	codeForbidden        = "forbidden"
+	codeMethodNotAllowed = "method_not_allowed" // 405, with an Allow header
+	codeTooManyStreams   = "too_many_streams"   // 503 on GET /api/stream over a cap, with a Retry-After
 )
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -26,8 +26,10 @@ type Server struct {
 	cons *projections.Consumer
 	reg  *prometheus.Registry
 	auth *auth
-	mux  *http.ServeMux
-	h    http.Handler // mux behind the host guard
+	// streams counts the open event streams against the caps.
+	streams *streamSlots
+	mux     *http.ServeMux
+	h       http.Handler // mux behind the host guard
 
 	consumeOnce sync.Once
 	consumeDone chan struct{}
@@ -48,11 +50,9 @@ func New(nc *nats.Conn, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("dashboard: jetstream: %w", err)
 	}
 	proj := projections.New(cfg.Projections)
+	streams := newStreamSlots(cfg.Limits.MaxStreams, cfg.Limits.MaxStreamsPerAddr)
 	reg := prometheus.NewRegistry()
-	if err := reg.Register(projections.NewCollector(proj)); err != nil {
-		return nil, fmt.Errorf("dashboard: metrics: %w", err)
-	}
-	for _, c := range cfg.Collectors {
+	for _, c := range append([]prometheus.Collector{projections.NewCollector(proj), newStreamCollector(streams)}, cfg.Collectors...) {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("dashboard: metrics: %w", err)
 		}
@@ -64,6 +64,7 @@ func New(nc *nats.Conn, cfg Config) (*Server, error) {
 		cons:        projections.NewConsumer(js, cfg.Stream, proj, cfg.StreamCheck),
 		reg:         reg,
 		auth:        newAuth(cfg.AdminToken),
+		streams:     streams,
 		consumeDone: make(chan struct{}),
 	}
 	s.mux = s.routes()
@@ -94,6 +95,7 @@ func (s *Server) routes() *http.ServeMux {
 	m.HandleFunc("GET /api/session", s.handleSession)
 	m.HandleFunc("POST /login", s.handleLogin)
 	m.HandleFunc("POST /logout", s.handleLogout)
+	s.otherMethods(m)
 	m.HandleFunc("/api/", s.handleAPINotFound)
 	m.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
 	m.HandleFunc("GET /healthz", s.handleHealth)
@@ -117,10 +119,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	defer cancel()
 	s.startConsumer(ctx)
 
+	l := s.cfg.Limits
 	hs := &http.Server{
-		Handler:           s.h,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		Handler:      s.h,
+		ReadTimeout:  l.ReadTimeout, // headers and body: a slow body is cut off too
+		WriteTimeout: l.WriteTimeout,
+		IdleTimeout:  l.IdleTimeout,
 		// Handlers (the SSE streams above all) see ctx end, so that
 		// Shutdown does not wait for them.
 		BaseContext: func(net.Listener) context.Context { return ctx },

@@ -5,15 +5,24 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/custodian-dev/custodian/internal/apierr"
 	"github.com/custodian-dev/custodian/internal/projections"
 )
 
-// sseBuffer is how many rows a slow SSE client may fall behind before it
-// is dropped (it reconnects and catches up from the history).
-const sseBuffer = 1024
+const (
+	// sseBuffer is how many rows a slow SSE client may fall behind before
+	// it is dropped (it reconnects and catches up from the history). The
+	// queue grows to it only in a burst (projections.Subscription).
+	sseBuffer = 1024
+	// sseSpareRows: a batch taken from the queue is handed back for the
+	// next one when it holds at most this many rows; a larger one (after
+	// a burst) is left to the garbage collector, so that an idle client
+	// holds little.
+	sseSpareRows = 64
+)
 
 // GET /api/stream: Server-Sent Events, one per new event, "data:" = the
 // history row (the event's JSON plus "seq"), "id:" = <generation>-<seq>
@@ -24,6 +33,9 @@ const sseBuffer = 1024
 // anew (while the client listens, or before it resumes with an id of the
 // old one) the client gets an event "reset" (data: {"generation": N}) and
 // then the new stream's rows from its start.
+//
+// Streams are capped (Limits.MaxStreams, MaxStreamsPerAddr): a client over
+// a cap gets 503 too_many_streams with a Retry-After (see refuseStream).
 func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 	fl, ok := w.(http.Flusher)
 	if !ok {
@@ -39,6 +51,19 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 	from, resume, err := resumePoint(r)
 	if err != nil {
 		writeAPIError(w, err)
+		return
+	}
+	release, ok := s.streams.acquire(r.RemoteAddr)
+	if !ok {
+		s.refuseStream(w)
+		return
+	}
+	defer release()
+	// The server's WriteTimeout would end the stream: each write gets a
+	// deadline of its own instead, so that a client that stops reading is
+	// still dropped.
+	begin := func() error { return writeDeadlineIn(w, s.cfg.Limits.WriteTimeout) }
+	if begin() != nil {
 		return
 	}
 
@@ -100,17 +125,35 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 
 	tick := time.NewTicker(s.cfg.Heartbeat)
 	defer tick.Stop()
+	var spare []projections.Row // the last batch, emptied, for the next Take
 	for {
 		select {
 		case <-r.Context().Done():
 			return
 		case <-tick.C:
+			if begin() != nil {
+				return
+			}
 			if _, err := fmt.Fprint(w, ": heartbeat\n\n"); err != nil {
 				return
 			}
 			fl.Flush()
-		case row, ok := <-sub.C:
-			if !ok {
+		case <-sub.Ready():
+			rows, open := sub.Take(spare)
+			if begin() != nil {
+				return
+			}
+			for _, row := range rows {
+				if send(row) != nil {
+					return
+				}
+			}
+			spare = nil
+			if cap(rows) <= sseSpareRows {
+				clear(rows)
+				spare = rows[:0]
+			}
+			if !open {
 				if !sub.Restarted() {
 					return // fell behind: the client reconnects with Last-Event-ID
 				}
@@ -120,34 +163,22 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 				if reset() != nil || catchUp() != nil {
 					return
 				}
-				fl.Flush()
-				continue
-			}
-			if row.Seq <= sent || !f.Match(row) {
-				continue // nothing written: nothing to flush
-			}
-			if send(row) != nil {
-				return
-			}
-			// Send what else is queued before flushing; a closed channel is
-			// seen again by the outer select.
-			for drained := false; !drained; {
-				select {
-				case row, ok := <-sub.C:
-					if !ok {
-						drained = true
-						continue
-					}
-					if send(row) != nil {
-						return
-					}
-				default:
-					drained = true
-				}
 			}
 			fl.Flush()
 		}
 	}
+}
+
+// refuseStream answers a client over a cap: 503 too_many_streams with a
+// Retry-After. An EventSource does not retry an answer other than 200: the
+// page polls instead and tries again later.
+func (s *Server) refuseStream(w http.ResponseWriter) {
+	s.streams.refused()
+	l := s.cfg.Limits
+	w.Header().Set("Retry-After", strconv.Itoa(int(streamRetryAfter.Seconds())))
+	writeError(w, http.StatusServiceUnavailable, codeTooManyStreams, fmt.Sprintf(
+		"too many live-update clients (at most %d, %d per address); poll GET /api/history, or retry in %s",
+		l.MaxStreams, l.MaxStreamsPerAddr, streamRetryAfter))
 }
 
 func writeEvent(w http.ResponseWriter, gen int64, row projections.Row) error {

@@ -27,65 +27,6 @@ func New(opts Options) *Projection {
 	return &Projection{st: NewState(opts), opts: opts, subs: map[*Subscription]struct{}{}}
 }
 
-// Subscription receives every row applied after it was taken, from the
-// stream generation Gen. When the subscriber falls behind by more than its
-// buffer, or the projection starts over on a new stream, C is closed;
-// Lagged or Restarted says which: the subscriber catches up from the
-// history (of the new stream).
-type Subscription struct {
-	C         <-chan Row
-	Gen       int64
-	c         chan Row
-	p         *Projection
-	lagged    bool
-	restarted bool
-	closed    bool
-}
-
-// Subscribe returns a subscription with a buffer of buf rows.
-func (p *Projection) Subscribe(buf int) *Subscription {
-	if buf < 1 {
-		buf = 1
-	}
-	c := make(chan Row, buf)
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	s := &Subscription{C: c, Gen: p.gen, c: c, p: p}
-	p.subs[s] = struct{}{}
-	return s
-}
-
-// Lagged reports whether the subscription was dropped for falling behind.
-func (s *Subscription) Lagged() bool {
-	s.p.mu.RLock()
-	defer s.p.mu.RUnlock()
-	return s.lagged
-}
-
-// Restarted reports whether the subscription ended because the projection
-// started over on a new stream (see Attach).
-func (s *Subscription) Restarted() bool {
-	s.p.mu.RLock()
-	defer s.p.mu.RUnlock()
-	return s.restarted
-}
-
-// Close ends the subscription.
-func (s *Subscription) Close() {
-	s.p.mu.Lock()
-	defer s.p.mu.Unlock()
-	s.closeLocked()
-}
-
-func (s *Subscription) closeLocked() {
-	if s.closed {
-		return
-	}
-	s.closed = true
-	delete(s.p.subs, s)
-	close(s.c)
-}
-
 // Apply folds one event in (see State.Apply) and hands the new row to the
 // subscribers.
 func (p *Projection) Apply(seq uint64, e events.Event) bool {
@@ -97,12 +38,7 @@ func (p *Projection) Apply(seq uint64, e events.Event) bool {
 	if len(p.subs) > 0 {
 		row := Row{Event: e, Seq: seq}
 		for s := range p.subs {
-			select {
-			case s.c <- row:
-			default:
-				s.lagged = true
-				s.closeLocked()
-			}
+			s.pushLocked(row)
 		}
 	}
 	return true

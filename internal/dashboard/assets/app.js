@@ -17,6 +17,8 @@
     cardEls: new Map(),  // card key -> {json, el}
     msgs: new Map(),    // card key -> last action message
     cardsTimer: null,
+    pollTimer: null,    // polling instead of live updates (see connect)
+    polledSeq: 0,       // the newest row a poll saw
     // Live rows lately received, oldest first: a history load that was
     // answered before some of them arrived puts them back (see loadHistory).
     recent: [],
@@ -354,11 +356,38 @@
   }
 
   // ---- live updates ----
-  function connect() {
+  // The dashboard caps its live-update clients (--max-streams): over the
+  // cap it answers 503, and an EventSource does not retry an answer other
+  // than 200. The page then polls the history and the cards every
+  // POLL_MS, says so, and tries live updates again every RETRY_LIVE_MS.
+  const POLL_MS = 5000;
+  const RETRY_LIVE_MS = 15000;
+
+  function setLive(mode, text, title) {
     const live = $('#live');
-    const es = new EventSource('/api/stream');
-    es.onopen = () => { live.textContent = 'live'; live.className = 'live on'; };
-    es.onerror = () => { live.textContent = 'reconnecting…'; live.className = 'live off'; };
+    live.textContent = text;
+    live.className = `live ${mode}`;
+    live.title = title;
+  }
+
+  // connect opens the live updates; after (a sequence seen while polling)
+  // makes the server send what came after it first.
+  function connect(after) {
+    const es = new EventSource(after ? `/api/stream?after=${after}` : '/api/stream');
+    es.onopen = () => {
+      stopPolling();
+      setLive('on', 'live', 'live updates');
+    };
+    es.onerror = () => {
+      if (es.readyState === EventSource.CLOSED) {
+        // Refused (at the cap: 503), or another error answer.
+        es.close();
+        startPolling();
+        setTimeout(() => connect(state.polledSeq), RETRY_LIVE_MS);
+        return;
+      }
+      setLive('off', 'reconnecting…', 'live updates: reconnecting');
+    };
     es.onmessage = (m) => {
       let r;
       try { r = JSON.parse(m.data); } catch { return; }
@@ -374,6 +403,39 @@
       loadHistory(0);
       loadCards().catch(showError);
     });
+  }
+
+  function startPolling() {
+    setLive('poll', 'polling', `live updates refused (the dashboard is at its limit of live clients) or unavailable: new events every ${POLL_MS / 1000} s`);
+    if (state.pollTimer) return;
+    state.pollTimer = setInterval(poll, POLL_MS);
+    poll();
+  }
+
+  function stopPolling() {
+    clearInterval(state.pollTimer);
+    state.pollTimer = null;
+  }
+
+  // poll adds the newest rows of the current filter that the page lacks,
+  // and refreshes the cards.
+  async function poll() {
+    loadCards().catch(showError);
+    if (state.before !== 0) return;
+    let rows;
+    try {
+      rows = await getJSON(historyQuery(0));
+    } catch (e) {
+      showError(e);
+      return;
+    }
+    const first = $('#history tbody tr');
+    if (rows.length && first && rows[0].seq < Number(first.dataset.seq)) {
+      loadHistory(0); // sequences went back: the stream was created anew
+      return;
+    }
+    if (rows.length) state.polledSeq = Math.max(state.polledSeq, rows[0].seq);
+    for (const r of rows.reverse()) addLive(r);
   }
 
   function showError(e) {
