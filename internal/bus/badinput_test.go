@@ -122,6 +122,8 @@ func TestBadInputOnEverySubject(t *testing.T) {
 		{"custodian.kv.users.put", "{\"key\":\"k\",\"value\":{\"\xff\":1}}", apierr.InvalidRequest, false},
 		{"custodian.kv.users.put", `{"key":"k","value":"\ud800"}`, apierr.InvalidRequest, false},
 		{"custodian.kv.users.put", `{"key":"k","value":["\udfff"]}`, apierr.InvalidRequest, false},
+		{"custodian.kv.users.put", "{\"key\":\"k\",\"value\":1\u00a0}", apierr.InvalidRequest, false}, // not JSON whitespace
+		{"custodian.kv.users.put", "{\"key\":\"k\",\"value\":\v1}", apierr.InvalidRequest, false},
 		{"custodian.kv.users.put", bigField, apierr.InvalidRequest, false},
 		{"custodian.kv.users.put", `{"key":"k","value":1,"` + big + `":1}`, apierr.InvalidRequest, false},
 		// get, delete

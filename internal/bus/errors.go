@@ -79,10 +79,11 @@ func headerSafe(s string) string {
 
 // decodeStrict decodes one JSON object from body into v: unknown fields,
 // wrong types, trailing data, a body that is not an object and text that is
-// not valid Unicode (see jsonutf8) are invalid_request. An empty body (or only whitespace) decodes as {} when
-// emptyOK, and is invalid_request otherwise.
+// not valid Unicode (see jsonutf8) are invalid_request. An empty body (or
+// only JSON whitespace) decodes as {} when emptyOK, and is invalid_request
+// otherwise.
 func decodeStrict(body []byte, v any, emptyOK bool) error {
-	trimmed := bytes.TrimSpace(body)
+	trimmed := trimJSONSpace(body)
 	if len(trimmed) == 0 {
 		if emptyOK {
 			return nil

@@ -70,12 +70,12 @@ func decodePut(body []byte) (string, json.RawMessage, error) {
 	return *b.Key, b.Value, nil
 }
 
-// plainPut reads exactly {"key":"k","value":v} (spaces around the object
-// and around v allowed) where k is printable ASCII without quotes or
+// plainPut reads exactly {"key":"k","value":v} (JSON whitespace around the
+// object and around v allowed) where k is printable ASCII without quotes or
 // escapes and v is one valid JSON value of valid Unicode (see jsonutf8).
 func plainPut(body []byte) (string, json.RawMessage, bool) {
 	const pre, mid = `{"key":"`, `","value":`
-	b := bytes.TrimSpace(body)
+	b := trimJSONSpace(body)
 	if len(b) < len(pre)+len(mid)+2 || string(b[:len(pre)]) != pre || b[len(b)-1] != '}' {
 		return "", nil, false
 	}
@@ -88,18 +88,18 @@ func plainPut(body []byte) (string, json.RawMessage, bool) {
 	if !plainKeyBytes(k) {
 		return "", nil, false
 	}
-	v := bytes.TrimSpace(rest[end+len(mid):])
+	v := trimJSONSpace(rest[end+len(mid):])
 	if len(v) == 0 || !json.Valid(v) || jsonutf8.Check(v) != nil {
 		return "", nil, false
 	}
 	return string(k), json.RawMessage(v), true
 }
 
-// plainKey reads exactly {"key":"k"} (spaces around allowed) where k is
+// plainKey reads exactly {"key":"k"} (JSON whitespace around allowed) where k is
 // printable ASCII without quotes or escapes.
 func plainKey(body []byte) (string, bool) {
 	const pre, post = `{"key":"`, `"}`
-	b := bytes.TrimSpace(body)
+	b := trimJSONSpace(body)
 	if len(b) < len(pre)+len(post) || string(b[:len(pre)]) != pre || string(b[len(b)-len(post):]) != post {
 		return "", false
 	}
@@ -154,4 +154,18 @@ func decodeScan(body []byte) (scanQuery, error) {
 		q.Limit = *b.Limit
 	}
 	return q, nil
+}
+
+// trimJSONSpace is b without the JSON whitespace (space, tab, CR, LF) at
+// either end. (bytes.TrimSpace also takes \v, \f, U+0085 and U+00A0, which
+// JSON does not allow between tokens.)
+func trimJSONSpace(b []byte) []byte {
+	isSpace := func(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
+	for len(b) > 0 && isSpace(b[0]) {
+		b = b[1:]
+	}
+	for len(b) > 0 && isSpace(b[len(b)-1]) {
+		b = b[:len(b)-1]
+	}
+	return b
 }
