@@ -69,6 +69,10 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	if err == nil && timeout <= 0 {
 		err = fmt.Errorf("--timeout %s: want a positive duration", timeout)
 	}
+	if err == nil && backupID == "" && flagGiven(fs, "backup-id") {
+		// e.g. --backup-id "$ID" with $ID unset: not "the newest backup"
+		err = errors.New("--backup-id: empty (leave the flag out to restore the newest good backup)")
+	}
 	if err == nil {
 		err = flagsFit(pos[1], force, mode, backupID)
 	}
@@ -213,6 +217,13 @@ func flagsFit(verb string, force bool, mode, backupID string) error {
 		return fmt.Errorf("--backup-id: %s does not take it (restore does)", verb)
 	}
 	return nil
+}
+
+// flagGiven reports whether the flag name was on the command line.
+func flagGiven(fs *flag.FlagSet, name string) bool {
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == name })
+	return given
 }
 
 // parseInterspersed parses flags that may come before, between or after

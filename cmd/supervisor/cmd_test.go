@@ -268,6 +268,8 @@ func TestCmdArguments(t *testing.T) {
 		{"big", "backup", "--mode", "rewrite"},
 		{"--backup-id", "x", "big", "compact"},
 		{"--force", "big", "verify"},
+		{"big", "restore", "--backup-id", ""}, // an unset shell variable
+		{"--backup-id=", "big", "restore"},
 	} {
 		var out, errs bytes.Buffer
 		if code := runCmd(args, &out, &errs); code != 2 || !strings.HasPrefix(errs.String(), "supervisor cmd: ") {

@@ -75,7 +75,7 @@ func parseFlags(args []string, out io.Writer) (settings, error) {
 	s.DashLimits.Register(fs, "dashboard-")
 	fs.StringVar(&s.NATSListen, "nats-listen", "127.0.0.1:4222", "client address of the embedded nats-server (without --nats)")
 	fs.IntVar(&s.Stream.Replicas, "replicas", 1, "replicas of the CUSTODIAN_EVENTS stream (3 on a JetStream cluster)")
-	fs.IntVar(&s.MaxBody, "max-body", 1<<20, "largest request body in bytes (larger: too_large)")
+	fs.IntVar(&s.MaxBody, "max-body", bus.DefaultMaxBody, "largest request body in bytes (larger: too_large)")
 	fs.BoolVar(&s.NoSync, "no-sync", false, "acknowledge writes once written to the OS instead of fsynced: they survive a crash of the process, not a power loss (like NATS JetStream's default)")
 	s.Conn.Register(fs)
 	s.Notifier.Register(fs)

@@ -73,6 +73,10 @@ func (a snapshot) same(b snapshot) error {
 	return nil
 }
 
+// maxMessage bounds an error message: what it echoes of a request is at
+// most events.EchoBytes, quoted.
+const maxMessage = 1024
+
 func TestBadInputOnEverySubject(t *testing.T) {
 	n := startNode(t, nodeOptions{tables: []string{"users"}})
 	n.ok(t, "custodian.kv.users.put", `{"key":"a","value":{"x":1}}`)
@@ -80,6 +84,10 @@ func TestBadInputOnEverySubject(t *testing.T) {
 
 	huge := `{"key":"k","value":"` + strings.Repeat("x", DefaultMaxBody) + `"}`
 	longKey := `{"key":"` + strings.Repeat("k", tables.MaxKeyBytes+1) + `","value":1}`
+	// Input that a refusal must not echo whole: under the body limit, but
+	// over the 256 KiB an event may have.
+	big := strings.Repeat("f", 900<<10)
+	bigField := `{"` + big + `":1}`
 	cases := []struct {
 		subject, body string
 		code          apierr.Code
@@ -101,7 +109,29 @@ func TestBadInputOnEverySubject(t *testing.T) {
 		{"custodian.kv.users.put", `{"key":"a","value":nope}`, apierr.InvalidRequest, false},
 		{"custodian.kv.users.put", huge, apierr.TooLarge, false},
 		{"custodian.kv.users.put", longKey, apierr.TooLarge, false},
+		// Text that is not valid Unicode: the JSON decoder would make
+		// U+FFFD of each, and two keys one; a value would go out as it
+		// came, invalid JSON.
+		{"custodian.kv.users.put", "{\"key\":\"bad\xff\xfekey\",\"value\":1}", apierr.InvalidRequest, false},
+		{"custodian.kv.users.put", "{\"key\":\"bad\xfe\xffkey\",\"value\":1}", apierr.InvalidRequest, false},
+		{"custodian.kv.users.put", "{\"key\":\"a\xed\xa0\x80\",\"value\":1}", apierr.InvalidRequest, false}, // an encoded surrogate
+		{"custodian.kv.users.put", `{"key":"\ud800","value":1}`, apierr.InvalidRequest, false},
+		{"custodian.kv.users.put", `{"key":"a\udc00b","value":1}`, apierr.InvalidRequest, false},
+		{"custodian.kv.users.put", `{"value":1,"key":"\ud800\u0041"}`, apierr.InvalidRequest, false},
+		{"custodian.kv.users.put", "{\"key\":\"k\",\"value\":\"\xff\"}", apierr.InvalidRequest, false},
+		{"custodian.kv.users.put", "{\"key\":\"k\",\"value\":{\"\xff\":1}}", apierr.InvalidRequest, false},
+		{"custodian.kv.users.put", `{"key":"k","value":"\ud800"}`, apierr.InvalidRequest, false},
+		{"custodian.kv.users.put", `{"key":"k","value":["\udfff"]}`, apierr.InvalidRequest, false},
+		{"custodian.kv.users.put", "{\"key\":\"k\",\"value\":1\u00a0}", apierr.InvalidRequest, false}, // not JSON whitespace
+		{"custodian.kv.users.put", "{\"key\":\"k\",\"value\":\v1}", apierr.InvalidRequest, false},
+		{"custodian.kv.users.put", bigField, apierr.InvalidRequest, false},
+		{"custodian.kv.users.put", `{"key":"k","value":1,"` + big + `":1}`, apierr.InvalidRequest, false},
 		// get, delete
+		{"custodian.kv.users.get", "{\"key\":\"a\xff\"}", apierr.InvalidRequest, false},
+		{"custodian.kv.users.get", `{"key":"\ud800"}`, apierr.InvalidRequest, false},
+		{"custodian.kv.users.delete", "{\"key\":\"a\xff\"}", apierr.InvalidRequest, false},
+		{"custodian.kv.users.delete", `{"key":"\udbff"}`, apierr.InvalidRequest, false},
+		{"custodian.kv.users.get", bigField, apierr.InvalidRequest, false},
 		{"custodian.kv.users.get", `{`, apierr.InvalidRequest, false},
 		{"custodian.kv.users.get", `{}`, apierr.InvalidRequest, false},
 		{"custodian.kv.users.get", `{"key":["a"]}`, apierr.InvalidRequest, false},
@@ -118,11 +148,21 @@ func TestBadInputOnEverySubject(t *testing.T) {
 		{"custodian.kv.users.batch", `{"ops":[{"op":"delete","key":"a"},{"op":"put","key":"b"}]}`, apierr.InvalidRequest, false},
 		{"custodian.kv.users.batch", `{"ops":[{"op":"delete","key":"a"},{"op":"put","key":"","value":1}]}`, apierr.InvalidRequest, false},
 		{"custodian.kv.users.batch", `{"ops":[{"op":"delete","key":"a","when":1}]}`, apierr.InvalidRequest, false},
+		{"custodian.kv.users.batch", "{\"ops\":[{\"op\":\"delete\",\"key\":\"a\"},{\"op\":\"put\",\"key\":\"b\xff\",\"value\":1}]}", apierr.InvalidRequest, false},
+		{"custodian.kv.users.batch", `{"ops":[{"op":"delete","key":"a"},{"op":"delete","key":"\ud800"}]}`, apierr.InvalidRequest, false},
+		{"custodian.kv.users.batch", `{"ops":[{"op":"delete","key":"a"},{"op":"put","key":"b","value":"\ud800"}]}`, apierr.InvalidRequest, false},
+		{"custodian.kv.users.batch", "{\"ops\":[{\"op\":\"put\",\"key\":\"b\",\"value\":\"\xc3\"}]}", apierr.InvalidRequest, false},
+		{"custodian.kv.users.batch", `{"ops":[{"op":"` + big + `","key":"b"}]}`, apierr.InvalidRequest, false},
 		// scan
 		{"custodian.kv.users.scan", `{"limit":-1}`, apierr.InvalidRequest, false},
 		{"custodian.kv.users.scan", `{"limit":"ten"}`, apierr.InvalidRequest, false},
 		{"custodian.kv.users.scan", `{"prefix":1}`, apierr.InvalidRequest, false},
 		{"custodian.kv.users.scan", `{"limit":1.5}`, apierr.InvalidRequest, false},
+		{"custodian.kv.users.scan", `{"limit":1e3}`, apierr.InvalidRequest, false},
+		{"custodian.kv.users.scan", `{"limit":` + strings.Repeat("9", 900<<10) + `}`, apierr.InvalidRequest, false},
+		{"custodian.kv.users.scan", "{\"prefix\":\"a\xff\"}", apierr.InvalidRequest, false},
+		{"custodian.kv.users.scan", `{"after":"\ud800"}`, apierr.InvalidRequest, false},
+		{"custodian.kv.users.scan", bigField, apierr.InvalidRequest, false},
 		// unknown op
 		{"custodian.kv.users.frob", `{"key":"a"}`, apierr.InvalidRequest, false},
 		{"custodian.kv.users.PUT", `{"key":"a","value":1}`, apierr.InvalidRequest, false},
@@ -135,6 +175,14 @@ func TestBadInputOnEverySubject(t *testing.T) {
 		{"custodian.cmd.users.backup", huge, apierr.TooLarge, true},
 		{"custodian.cmd.users.restore", `{"backup_id":"../../etc"}`, apierr.NotFound, true},
 		{"custodian.cmd.users.restore", `{"backup_id":7}`, apierr.InvalidRequest, true},
+		{"custodian.cmd.users.restore", `{"backup_id":""}`, apierr.InvalidRequest, true}, // an unset shell variable: not "the newest"
+		{"custodian.cmd.users.restore", `{"wait":true,"backup_id":""}`, apierr.InvalidRequest, true},
+		{"custodian.cmd.users.restore", "{\"backup_id\":\"x\xff\"}", apierr.InvalidRequest, true},
+		{"custodian.cmd.users.restore", `{"backup_id":"\ud800"}`, apierr.InvalidRequest, true},
+		{"custodian.cmd.users.restore", `{"backup_id":"` + big + `"}`, apierr.NotFound, true},
+		{"custodian.cmd.users.compact", `{"mode":"` + big + `"}`, apierr.InvalidRequest, true},
+		{"custodian.cmd.users.compact", bigField, apierr.InvalidRequest, true},
+		{"custodian.cmd.users.compact", "{\"mode\":\"\xff\"}", apierr.InvalidRequest, true},
 		{"custodian.cmd.users.frob", ``, apierr.InvalidRequest, true},
 		{"custodian.cmd.users.create", `{"table":"x"}`, apierr.InvalidRequest, true},
 		// node
@@ -155,22 +203,32 @@ func TestBadInputOnEverySubject(t *testing.T) {
 		{"custodian.node.n1.create", `{"table":"a\u0000b"}`, apierr.InvalidTable, true},
 		{"custodian.node.n1.create", `{"table":"` + strings.Repeat("a", 65) + `"}`, apierr.InvalidTable, true},
 		{"custodian.node.n1.create", huge, apierr.TooLarge, true},
+		{"custodian.node.n1.create", "{\"table\":\"a\xff\"}", apierr.InvalidRequest, true},
+		{"custodian.node.n1.create", `{"table":"` + big + `"}`, apierr.InvalidTable, true},
+		{"custodian.node.n1.create", bigField, apierr.InvalidRequest, true},
 		{"custodian.node.n1.compact", `{"force":1}`, apierr.InvalidRequest, true},
+		{"custodian.node.n1.backup", bigField, apierr.InvalidRequest, true},
+		{"custodian.node.n1.backup", `{"backup_id":""}`, apierr.InvalidRequest, true},
 		{"custodian.node.n1.backup", `{`, apierr.InvalidRequest, true},
 		{"custodian.node.n1.frob", ``, apierr.InvalidRequest, true},
 		{"custodian.node.n1.status", `{"x":1}`, apierr.InvalidRequest, false},
+		{"custodian.node.n1.status", bigField, apierr.InvalidRequest, false},
 	}
 	before := n.snapshot(t)
 	for _, c := range cases {
 		r := n.request(t, c.subject, c.body)
 		name := fmt.Sprintf("%s %.60q", c.subject, c.body)
 		if got := r.errCode(); got != string(c.code) {
-			t.Errorf("%s: code %q, want %q (%s)", name, got, c.code, r.msg.Data)
+			t.Errorf("%s: code %q, want %q (%.300s)", name, got, c.code, r.msg.Data)
 			continue
 		}
 		var eb ErrorBody
 		if err := json.Unmarshal(r.msg.Data, &eb); err != nil || eb.Error.Message == "" || len(r.body) != 1 {
-			t.Errorf("%s: body %s", name, r.msg.Data)
+			t.Errorf("%s: body %.300s", name, r.msg.Data)
+		}
+		// What a message echoes of the request is cut (events.Echo).
+		if len(eb.Error.Message) > maxMessage {
+			t.Errorf("%s: a message of %d bytes: %.300s...", name, len(eb.Error.Message), eb.Error.Message)
 		}
 		if h := r.msg.Header.Get(micro.ErrorCodeHeader); h != strconv.Itoa(c.code.Status()) {
 			t.Errorf("%s: %s = %q, want %d", name, micro.ErrorCodeHeader, h, c.code.Status())

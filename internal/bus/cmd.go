@@ -35,10 +35,12 @@ func (s *Services) reject(cmd supervisor.Command, err error) {
 // handleCmd serves <prefix>.cmd.<table>.<verb>.
 func (s *Services) handleCmd(ctx context.Context, table string, r request) (any, error) {
 	cmd := commandFor(table, r.verb)
-	if err := decodeStrict(r.data, &cmd.Body, true); err != nil {
+	body, err := decodeCommand(r.data)
+	if err != nil {
 		s.reject(cmd, err)
 		return nil, err
 	}
+	cmd.Body = body
 	t, err := s.submit(ctx, cmd)
 	if err != nil {
 		return nil, err // Submit recorded command.rejected

@@ -133,7 +133,7 @@ func (s *Services) begin() bool {
 func (s *Services) run(plane, table string, r request, w work, stats *endpointCounters) (msg replyMsg) {
 	defer func() {
 		if p := recover(); p != nil {
-			err := apierr.New(apierr.Internal, "internal error handling %s.%s on %q: %v", plane, r.verb, table, p)
+			err := apierr.New(apierr.Internal, "internal error handling %s.%s on %q: %v", plane, clipName(r.verb), clipName(table), p)
 			stats.fail(err)
 			msg = errorMsg(err)
 		}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"strconv"
 	"strings"
 
@@ -14,6 +15,7 @@ import (
 
 	"github.com/custodian-dev/custodian/internal/apierr"
 	"github.com/custodian-dev/custodian/internal/events"
+	"github.com/custodian-dev/custodian/internal/jsonutf8"
 )
 
 // ErrorBody is the reply body of every failed request:
@@ -76,11 +78,12 @@ func headerSafe(s string) string {
 }
 
 // decodeStrict decodes one JSON object from body into v: unknown fields,
-// wrong types, trailing data and a body that is not an object are
-// invalid_request. An empty body (or only whitespace) decodes as {} when
-// emptyOK, and is invalid_request otherwise.
+// wrong types, trailing data, a body that is not an object and text that is
+// not valid Unicode (see jsonutf8) are invalid_request. An empty body (or
+// only JSON whitespace) decodes as {} when emptyOK, and is invalid_request
+// otherwise.
 func decodeStrict(body []byte, v any, emptyOK bool) error {
-	trimmed := bytes.TrimSpace(body)
+	trimmed := trimJSONSpace(body)
 	if len(trimmed) == 0 {
 		if emptyOK {
 			return nil
@@ -98,10 +101,16 @@ func decodeStrict(body []byte, v any, emptyOK bool) error {
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return apierr.New(apierr.InvalidRequest, "invalid JSON body: data after the object")
 	}
+	// The decoder turns invalid UTF-8 and lone surrogate escapes into
+	// U+FFFD: two different keys would become one. Refuse them instead.
+	if err := jsonutf8.Check(trimmed); err != nil {
+		return apierr.New(apierr.InvalidRequest, "invalid JSON body: %v (strings must be valid UTF-8, without lone surrogate escapes)", err)
+	}
 	return nil
 }
 
-// jsonProblem describes a decoding error without Go type names.
+// jsonProblem describes a decoding error without Go type names; what it
+// repeats of the body is cut (events.Echo).
 func jsonProblem(err error) string {
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) {
@@ -109,28 +118,39 @@ func jsonProblem(err error) string {
 		if field == "" {
 			field = "value"
 		}
-		return fmt.Sprintf("field %q: wrong type %s, want %s", field, te.Value, jsonKind(te.Type.Kind().String()))
+		want := jsonKind(te.Type.Kind())
+		if num, ok := strings.CutPrefix(te.Value, "number "); ok && want == "integer" {
+			if strings.Trim(num, "-0123456789") == "" {
+				return fmt.Sprintf("field %q: %s is out of range for an integer", field, events.Echo(num))
+			}
+			return fmt.Sprintf("field %q: want an integer (digits only: no fraction, no exponent), got %s", field, events.Echo(num))
+		}
+		return fmt.Sprintf("field %q: wrong type %s, want %s", field, events.Echo(te.Value), want)
 	}
 	var se *json.SyntaxError
 	if errors.As(err, &se) {
-		return fmt.Sprintf("%v at byte %d", se, se.Offset)
+		return fmt.Sprintf("%v at byte %d", events.Echo(se.Error()), se.Offset)
 	}
-	return err.Error()
+	// e.g. json: unknown field "<a name of any length>"
+	return events.Echo(err.Error())
 }
 
-func jsonKind(k string) string {
+func jsonKind(k reflect.Kind) string {
 	switch k {
-	case "string":
+	case reflect.String:
 		return "string"
-	case "bool":
+	case reflect.Bool:
 		return "boolean"
-	case "int", "int64", "int32", "uint", "uint64", "float64":
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "integer"
+	case reflect.Float32, reflect.Float64:
 		return "number"
-	case "slice":
+	case reflect.Slice, reflect.Array:
 		return "array"
-	case "struct", "map":
+	case reflect.Struct, reflect.Map:
 		return "object"
 	default:
-		return k
+		return k.String()
 	}
 }

@@ -3,6 +3,7 @@ package bus
 import (
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/custodian-dev/custodian/internal/apierr"
 )
@@ -35,6 +36,40 @@ func TestDecodeKeyFastPathAgreesWithStrictDecoding(t *testing.T) {
 		}
 		if got != *b.Key {
 			t.Errorf("%q: key %q, strict %q", body, got, *b.Key)
+		}
+	}
+}
+
+// TestDecodeMessagesSayWhatIsWrong: a refusal names the problem and
+// repeats at most a few hundred bytes of the body, cut on a character
+// boundary.
+func TestDecodeMessagesSayWhatIsWrong(t *testing.T) {
+	for _, c := range []struct{ body, want string }{
+		{`{"limit":1e3}`, `field "limit": want an integer (digits only: no fraction, no exponent), got 1e3`},
+		{`{"limit":1.5}`, `field "limit": want an integer (digits only: no fraction, no exponent), got 1.5`},
+		{`{"limit":99999999999999999999}`, `field "limit": 99999999999999999999 is out of range for an integer`},
+		{`{"limit":"ten"}`, `field "limit": wrong type string, want integer`},
+		{`{"prefix":1}`, `field "prefix": wrong type number, want string`},
+		{"{\"prefix\":\"a\xffb\"}", `invalid UTF-8 at byte 12`},
+		{`{"after":"\udc00"}`, `lone surrogate \udc00 at byte 10`},
+	} {
+		var b scanBody
+		err := decodeStrict([]byte(c.body), &b, true)
+		if apierr.CodeOf(err) != apierr.InvalidRequest || !strings.Contains(apierr.MessageOf(err), c.want) {
+			t.Errorf("%s: %v, want %q in the message", c.body, err, c.want)
+		}
+	}
+	for _, body := range []string{
+		`{"` + strings.Repeat("é", 450<<10) + `":1}`,
+		`{"limit":` + strings.Repeat("9", 900<<10) + `}`,
+		`{"limit":1.` + strings.Repeat("5", 900<<10) + `}`,
+		`{"prefix":` + strings.Repeat("7", 900<<10) + `}`,
+	} {
+		var b scanBody
+		err := decodeStrict([]byte(body), &b, true)
+		msg := apierr.MessageOf(err)
+		if apierr.CodeOf(err) != apierr.InvalidRequest || len(msg) > 512 || !utf8.ValidString(msg) {
+			t.Errorf("%.40s...: a message of %d bytes (valid UTF-8: %v): %.300s", body, len(msg), utf8.ValidString(msg), msg)
 		}
 	}
 }

@@ -23,6 +23,9 @@ func TestDecodePutFastPathAgreesWithStrictDecoding(t *testing.T) {
 		`{"key":"k" ,"value":1}`, `{"Key":"k","value":1}`, `{"key":1,"value":1}`, `{}`, ``, `[]`, `{"key":"k","value":"\ud800"}`,
 		`{"key":"k","value":"` + "\xff" + `"}`, `{"key":"` + strings.Repeat("z", 5000) + `","value":1}`,
 		`{"key":"k","value":` + strings.Repeat("[", 20000) + strings.Repeat("]", 20000) + `}`,
+		// Not JSON whitespace around the value (bytes.TrimSpace's, not JSON's).
+		"{\"key\":\"k\",\"value\":1\u00a0}", "{\"key\":\"k\",\"value\":\v1}", "{\"key\":\"k\",\"value\":1\f}",
+		"{\"key\":\"k\",\"value\":\u00851}",
 	}
 	fast := 0
 	for _, body := range bodies {

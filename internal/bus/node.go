@@ -22,12 +22,6 @@ type TableError struct {
 	Error ErrorDetail `json:"error"`
 }
 
-// createBody is the body of node create.
-type createBody struct {
-	Table *string `json:"table"`
-	Wait  bool    `json:"wait,omitempty"`
-}
-
 // handleNode serves <prefix>.node.<node>.<verb>.
 func (s *Services) handleNode(ctx context.Context, _ string, r request) (any, error) {
 	switch r.verb {
@@ -53,18 +47,13 @@ func (s *Services) handleNode(ctx context.Context, _ string, r request) (any, er
 
 // create opens or creates a table and subscribes its subjects.
 func (s *Services) create(ctx context.Context, r request) (any, error) {
-	var body createBody
 	cmd := commandFor("", events.VerbCreate)
-	if err := decodeStrict(r.data, &body, false); err != nil {
+	table, err := decodeCreate(r.data)
+	if err != nil {
 		s.reject(cmd, err)
 		return nil, err
 	}
-	if body.Table == nil {
-		err := apierr.New(apierr.InvalidRequest, `missing "table"`)
-		s.reject(cmd, err)
-		return nil, err
-	}
-	cmd.Table = *body.Table
+	cmd.Table = table
 	if !events.ValidTable(cmd.Table) {
 		err := apierr.New(apierr.InvalidTable, "invalid table name %q: want ^[a-z0-9][a-z0-9_-]{0,63}$", clipName(cmd.Table))
 		s.reject(cmd, err)
@@ -88,10 +77,12 @@ func (s *Services) create(ctx context.Context, r request) (any, error) {
 // fanOut submits the verb for every owned table.
 func (s *Services) fanOut(ctx context.Context, r request) (any, error) {
 	proto := commandFor("", r.verb)
-	if err := decodeStrict(r.data, &proto.Body, true); err != nil {
+	body, err := decodeCommand(r.data)
+	if err != nil {
 		s.reject(proto, err)
 		return nil, err
 	}
+	proto.Body = body
 	rep := NodeReply{Node: s.node, Verb: r.verb, Commands: []CmdReply{}}
 	var followed []commandAndTicket
 	for _, table := range s.b.Tables() {
@@ -117,10 +108,5 @@ func (s *Services) fanOut(ctx context.Context, r request) (any, error) {
 	return rep, nil
 }
 
-// clipName shortens a user-given name for a message.
-func clipName(s string) string {
-	if len(s) > 80 {
-		return s[:80] + "..."
-	}
-	return s
-}
+// clipName shortens a user-given name for a message (events.Echo).
+func clipName(s string) string { return events.Echo(s) }

@@ -189,7 +189,7 @@ func (s *Services) AddTable(name string) error {
 // validTable refuses a table name that cannot be in a subject.
 func validTable(name string) error {
 	if !events.ValidTable(name) {
-		return apierr.New(apierr.InvalidTable, "invalid table name %q", name)
+		return apierr.New(apierr.InvalidTable, "invalid table name %q", clipName(name))
 	}
 	return nil
 }

@@ -4,8 +4,10 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"os"
+	"reflect"
 	"time"
 
 	"github.com/goccy/go-yaml"
@@ -68,11 +70,30 @@ func Load(path string) (File, error) {
 	return Parse(path, b)
 }
 
-// Parse decodes b strictly; name is used in errors.
+// Parse decodes b strictly; name is used in errors. A string that is not
+// valid UTF-8 is an error.
 func Parse(name string, b []byte) (File, error) {
 	var f File
-	if err := yaml.UnmarshalWithOptions(b, &f, yaml.Strict(), yaml.DisallowUnknownField()); err != nil {
-		return File{}, fmt.Errorf("config %s: %s", name, yaml.FormatError(err, false, false))
+	if err := unmarshal(b, &f); err != nil {
+		return File{}, fmt.Errorf("config %s: %s", name, err)
+	}
+	if err := checkText(reflect.ValueOf(f), ""); err != nil {
+		return File{}, fmt.Errorf("config %s: %w", name, err)
 	}
 	return f, nil
+}
+
+// unmarshal decodes b strictly into f. The YAML decoder panics on some
+// malformed input (e.g. "tables: !x\n0" in goccy/go-yaml v1.19.2): that is
+// an error too, not a crash of whatever loads the file.
+func unmarshal(b []byte, f *File) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("malformed YAML (the decoder failed: %v)", p)
+		}
+	}()
+	if err := yaml.UnmarshalWithOptions(b, f, yaml.Strict(), yaml.DisallowUnknownField()); err != nil {
+		return errors.New(yaml.FormatError(err, false, false))
+	}
+	return nil
 }

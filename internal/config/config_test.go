@@ -84,3 +84,21 @@ func TestLoadMissingFile(t *testing.T) {
 		t.Fatalf("want not-exist, got %v", err)
 	}
 }
+
+// A file the YAML decoder chokes on, or with a string that is not text,
+// is an error naming the file (found by FuzzParse), not a panic.
+func TestParseRefusesWhatTheDecoderCannotTake(t *testing.T) {
+	for src, want := range map[string]string{
+		"tables: !x\n0": "malformed YAML",
+		"data: A\nnode: A\ntables: !000000\n000000000": "malformed YAML",
+		"data: !!binary 00008\n":                       "data: not valid UTF-8",
+		"tables: [a, !!binary 00008]\n":                "tables[1]: not valid UTF-8",
+		"overrides:\n  !!binary 00008 : {}\n":          "overrides: a key is not valid UTF-8",
+		"nats: {token: !!binary 00008}\n":              "nats.token: not valid UTF-8",
+	} {
+		_, err := Parse("bad.yaml", []byte(src))
+		if err == nil || !strings.HasPrefix(err.Error(), "config bad.yaml: ") || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want %q", src, err, want)
+		}
+	}
+}

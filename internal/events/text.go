@@ -14,3 +14,18 @@ func Cut(s string, n int) string {
 	}
 	return s[:max(n, 0)]
 }
+
+// EchoBytes is how much of a string a client sent an error message or an
+// event repeats: a refusal must stay small enough to be answered and
+// recorded (an event is at most 256 KiB) whatever it echoes.
+const EchoBytes = 200
+
+// Echo is s, a string a client sent, as an error message or an event
+// repeats it: at most EchoBytes bytes, cut on a character boundary, with
+// "..." appended when cut.
+func Echo(s string) string {
+	if len(s) <= EchoBytes {
+		return s
+	}
+	return Cut(s, EchoBytes) + "..."
+}

@@ -204,13 +204,13 @@ func commandData(cmd Command) map[string]any {
 		d["force"] = true
 	}
 	if cmd.Body.Mode != "" {
-		d["mode"] = cmd.Body.Mode
+		d["mode"] = clip(cmd.Body.Mode) // a refused mode is what the client sent
 	}
 	if cmd.Body.Wait {
 		d["wait"] = true
 	}
 	if cmd.Body.BackupID != "" {
-		d["backup_id"] = cmd.Body.BackupID
+		d["backup_id"] = clip(cmd.Body.BackupID)
 	}
 	return d
 }

@@ -220,13 +220,9 @@ func (s *Supervisor) lookup(name string) (*tableState, error) {
 	return ts, nil
 }
 
-// clip shortens a name for an error message.
-func clip(s string) string {
-	if len(s) > 80 {
-		return s[:80] + "..."
-	}
-	return s
-}
+// clip shortens a string a client sent for an error message or an event
+// (events.Echo).
+func clip(s string) string { return events.Echo(s) }
 
 // errStopping answers commands that arrive while Run is ending.
 var errStopping = errors.New("supervisor is stopping")

@@ -8,15 +8,22 @@ import (
 	"github.com/syndtr/goleveldb/leveldb"
 
 	"github.com/custodian-dev/custodian/internal/apierr"
+	"github.com/custodian-dev/custodian/internal/events"
+	"github.com/custodian-dev/custodian/internal/jsonutf8"
 )
 
 // Limits of the data plane.
 const (
-	MaxKeyBytes   = 4096    // longer keys are apierr.TooLarge
-	MaxValueBytes = 4 << 20 // longer values are apierr.TooLarge
-	MaxBatchOps   = 10000   // longer batches are apierr.TooLarge
+	MaxKeyBytes = 4096 // longer keys are apierr.TooLarge
+	// MaxValueBytes leaves 8 KiB of a 1 MiB request body (the bus's
+	// default limit, and nats-server's default max_payload) for the key
+	// and the rest of a put: longer values are apierr.TooLarge.
+	MaxValueBytes = 1<<20 - 8<<10
+	MaxBatchOps   = 10000 // longer batches are apierr.TooLarge
 )
 
+// checkKey refuses an empty key, a key over MaxKeyBytes and a key that is
+// not valid UTF-8 (a JSON client could not send it, nor read it back).
 func checkKey(key string) error {
 	if key == "" {
 		return apierr.New(apierr.InvalidRequest, "empty key")
@@ -24,18 +31,26 @@ func checkKey(key string) error {
 	if len(key) > MaxKeyBytes {
 		return apierr.New(apierr.TooLarge, "key of %d bytes exceeds %d", len(key), MaxKeyBytes)
 	}
+	if err := jsonutf8.CheckString(key); err != nil {
+		return apierr.New(apierr.InvalidRequest, "key %q is not valid UTF-8: %v", events.Echo(key), err)
+	}
 	return nil
 }
 
+// checkValue refuses a missing value, one over MaxValueBytes, and one that
+// is not valid JSON of valid Unicode (see jsonutf8): it goes out as stored.
 func checkValue(key string, value json.RawMessage) error {
 	if len(value) == 0 {
-		return apierr.New(apierr.InvalidRequest, "key %q: missing value", key)
+		return apierr.New(apierr.InvalidRequest, "key %q: missing value", events.Echo(key))
 	}
 	if len(value) > MaxValueBytes {
-		return apierr.New(apierr.TooLarge, "key %q: value of %d bytes exceeds %d", key, len(value), MaxValueBytes)
+		return apierr.New(apierr.TooLarge, "key %q: value of %d bytes exceeds %d", events.Echo(key), len(value), MaxValueBytes)
 	}
 	if !json.Valid(value) {
-		return apierr.New(apierr.InvalidRequest, "key %q: value is not valid JSON", key)
+		return apierr.New(apierr.InvalidRequest, "key %q: value is not valid JSON", events.Echo(key))
+	}
+	if err := jsonutf8.Check(value); err != nil {
+		return apierr.New(apierr.InvalidRequest, "key %q: value is not valid JSON text: %v (strings must be valid UTF-8, without lone surrogate escapes)", events.Echo(key), err)
 	}
 	return nil
 }
@@ -58,7 +73,7 @@ func (t *Table) Get(ctx context.Context, key string) (json.RawMessage, error) {
 	t.mu.RUnlock()
 	switch {
 	case errors.Is(err, leveldb.ErrNotFound):
-		return nil, apierr.New(apierr.NotFound, "table %s: key %q not found", t.name, key)
+		return nil, apierr.New(apierr.NotFound, "table %s: key %q not found", t.name, events.Echo(key))
 	case err != nil:
 		return nil, t.fail("get", err)
 	}
@@ -107,7 +122,7 @@ func (t *Table) Batch(ctx context.Context, ops []Op) error {
 			}
 		case "delete":
 		default:
-			return apierr.New(apierr.InvalidRequest, "op %d: unknown op %q (want put or delete)", i, op.Op)
+			return apierr.New(apierr.InvalidRequest, "op %d: unknown op %q (want put or delete)", i, events.Echo(op.Op))
 		}
 	}
 	return t.write(ctx, "batch", ops)
