@@ -112,7 +112,7 @@ func run(ctx context.Context, s settings, log *slog.Logger) (err error) {
 	}()
 
 	// The tables and their policy.
-	sup, err := supervisor.Open(s.Data, tables.Options{NoSync: s.NoSync}, outbox, s.supervisorConfig())
+	sup, err := supervisor.Open(s.Data, tables.Options{NoSync: s.NoSync}, loggingEmitter{next: outbox, log: log}, s.supervisorConfig())
 	if err != nil {
 		return err
 	}

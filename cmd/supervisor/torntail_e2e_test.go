@@ -176,6 +176,11 @@ func killBetweenWrites(t *testing.T, bin, natsBin, straceBin string, extra []str
 		t.Fatalf("table.recovered data %v, want torn_tail of %s at %d dropping %d", d, filepath.Base(journal), before, after-before)
 	}
 	sup.stop(t)
+	// The log names what the supervisor did.
+	if logs := sup.logs.String(); !strings.Contains(logs, "type=table.recovered") || !strings.Contains(logs, "method=torn_tail") ||
+		!strings.Contains(logs, fmt.Sprintf("bytes_dropped=%d", after-before)) {
+		t.Fatalf("the supervisor's log does not name the cut:\n%s", logs)
+	}
 }
 
 // auditEvents replays the stream with supervisor audit.
