@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/custodian-dev/custodian/internal/logtail"
 )
 
 // TestKillBetweenTheWritesOfOnePut is issue 13's defect 1 as it happened:
@@ -205,20 +207,11 @@ func auditEvents(t *testing.T, bin, url string) []map[string]any {
 
 func newestJournal(t *testing.T, dir string) string {
 	t.Helper()
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
+	name, err := logtail.NewestJournal(dir)
+	if err != nil || name == "" {
+		t.Fatalf("no journal in %s (%v)", dir, err)
 	}
-	best := ""
-	for _, e := range ents {
-		if strings.HasSuffix(e.Name(), ".log") && e.Name() > best {
-			best = e.Name()
-		}
-	}
-	if best == "" {
-		t.Fatalf("no journal in %s", dir)
-	}
-	return filepath.Join(dir, best)
+	return filepath.Join(dir, name)
 }
 
 func sizeOf(t *testing.T, p string) int64 {

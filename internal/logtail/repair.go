@@ -35,7 +35,7 @@ func (c Cut) String() string {
 // fsynced before Repair returns.
 func Repair(dir string) ([]Cut, error) {
 	var files []string
-	if j, err := newestJournal(dir); err != nil {
+	if j, err := NewestJournal(dir); err != nil {
 		return nil, err
 	} else if j != "" {
 		files = append(files, j)
@@ -89,9 +89,9 @@ func truncateSync(path string, size int64) error {
 	return errors.Join(err, f.Close())
 }
 
-// newestJournal is the base name of the highest-numbered journal in dir
+// NewestJournal is the base name of the highest-numbered journal in dir
 // (goleveldb names them %06d.log), or "" when there is none.
-func newestJournal(dir string) (string, error) {
+func NewestJournal(dir string) (string, error) {
 	ents, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return "", nil

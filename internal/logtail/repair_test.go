@@ -45,7 +45,7 @@ func makeJournalDB(t *testing.T, small, lastLen int) journalDB {
 			t.Fatal(err)
 		}
 	}
-	log, err := newestJournal(dir)
+	log, err := NewestJournal(dir)
 	if err != nil || log == "" {
 		t.Fatalf("newest journal: %q %v", log, err)
 	}
@@ -57,7 +57,7 @@ func makeJournalDB(t *testing.T, small, lastLen int) journalDB {
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := newestJournal(dir); got != log {
+	if got, _ := NewestJournal(dir); got != log {
 		t.Fatalf("the journal changed from %s to %s", log, got)
 	}
 	return journalDB{dir: dir, log: log, small: small, start: start, end: end}

@@ -9,25 +9,18 @@ import (
 	"testing"
 
 	"github.com/custodian-dev/custodian/internal/events"
+	"github.com/custodian-dev/custodian/internal/logtail"
 )
 
-// newestLog is the highest-numbered journal of a table directory.
+// newestLog is the path of the highest-numbered journal of a table
+// directory.
 func newestLog(t *testing.T, dir string) string {
 	t.Helper()
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
+	name, err := logtail.NewestJournal(dir)
+	if err != nil || name == "" {
+		t.Fatalf("no journal in %s (%v)", dir, err)
 	}
-	best := ""
-	for _, e := range ents {
-		if strings.HasSuffix(e.Name(), ".log") && e.Name() > best {
-			best = e.Name()
-		}
-	}
-	if best == "" {
-		t.Fatalf("no journal in %s", dir)
-	}
-	return filepath.Join(dir, best)
+	return filepath.Join(dir, name)
 }
 
 func fileSize(t *testing.T, p string) int64 {
