@@ -178,6 +178,14 @@ func (o *Outbox) Emit(ctx context.Context, e events.Event) error {
 	if len(b) > MaxEventBytes {
 		return fmt.Errorf("outbox: emit %s %s: event of %d bytes exceeds %d", e.Type, e.ID, len(b), MaxEventBytes)
 	}
+	// A database that refused a write is reopened here too, not only by
+	// the publisher, which may be busy retrying a publish while NATS is
+	// down (see outbox_disk.go).
+	if o.reopenDue() {
+		if err := o.reopen(); err != nil {
+			o.noteError(err)
+		}
+	}
 	// The sequence is taken under the lock, the write is not: concurrent
 	// Emits share one journal write and one fsync (goleveldb merges them).
 	// The publisher reads only up to the committed watermark, so order

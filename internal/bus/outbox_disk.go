@@ -148,11 +148,18 @@ func (o *Outbox) wasSent(seq uint64) bool {
 	return ok
 }
 
-// reopenDue reports whether the publisher should try to reopen the database.
+// reopenDue reports whether the database should be reopened now (it
+// refused a write, and no attempt was made for reopenEvery); a true answer
+// claims the attempt, so that one caller makes it.
 func (o *Outbox) reopenDue() bool {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	return o.disk.err != nil && !time.Now().Before(o.disk.nextOpen)
+	now := time.Now()
+	if o.disk.err == nil || now.Before(o.disk.nextOpen) {
+		return false
+	}
+	o.disk.nextOpen = now.Add(reopenEvery)
+	return true
 }
 
 // reopen closes the database (whose writer keeps its failure) and opens it
@@ -160,9 +167,6 @@ func (o *Outbox) reopenDue() bool {
 // meanwhile. On success new events go to disk again; the held ones are
 // published from memory. It returns the reason it could not.
 func (o *Outbox) reopen() error {
-	o.mu.Lock()
-	o.disk.nextOpen = time.Now().Add(reopenEvery)
-	o.mu.Unlock()
 	if free, err := freeBytes(o.dir); err != nil {
 		return err
 	} else if free < reopenRoom {
