@@ -20,17 +20,19 @@ import (
 // 16 writers overwriting 1,000 keys, fsynced and not:
 //
 //   - today: db.Put alone (the baseline, in the same run);
+//
 //   - own-log: db.Put, then Custodian's own append-only log record (length,
 //     CRC-32C, time, key, value) in the same call, group-committed (one
 //     write, and with sync one fsync, per group of waiting writers): the
 //     cost of a second durable log on the hot path;
+//
 //   - time-in-batch: the storage-wrapper design's hot path: goleveldb's
 //     own journal is the change journal (its obsolete files archived
 //     instead of deleted, which costs nothing per write), and the write's
 //     time goes into the same batch as a reserved key, so that a
 //     point-in-time restore can find it: one batch of two puts.
 //
-//	go test -run '^$' -bench JournalDesign -benchtime 3s -count 3 ./internal/tables/
+//     go test -run '^$' -bench JournalDesign -benchtime 3s -count 3 ./internal/tables/
 func BenchmarkJournalDesign(b *testing.B) {
 	for _, sync := range []bool{true, false} {
 		mode := "nosync"
