@@ -55,9 +55,10 @@ func (t Tail) Whole() bool { return t.Valid == t.Size }
 //
 // Damage (never cut): a whole chunk whose checksum fails, a chunk type that
 // does not exist, a length that runs past the chunk's block, chunks out of
-// order. Also damage: a chunk cut by the end of the file when a whole, valid
-// chunk starts somewhere after it: the length field was flipped, the
-// records behind it are real, and cutting would drop them.
+// order. Also damage: a chunk that seems cut by the end of the file while a
+// prefix of its data matches the header's checksum and the file ends there
+// or a valid chunk starts there: the length field was flipped, the record is
+// whole (and acknowledged), and cutting it would drop it.
 func Inspect(b []byte) Tail {
 	n := len(b)
 	valid := 0     // end of the last whole record
@@ -110,32 +111,64 @@ func Inspect(b []byte) Tail {
 	return Tail{Size: int64(n), Valid: int64(n)}
 }
 
-// tornAt is torn, unless a whole valid chunk starts after off: then the
-// chunk at off is not cut short by an interrupted append but damaged.
+// tornAt is torn, unless the chunk at off (whose header is whole) is in
+// fact a whole chunk with a damaged length field (see flippedLength).
 func tornAt(b []byte, valid, off int, reason string) Tail {
-	if p, ok := chunkAfter(b, off); ok {
-		return damaged(len(b), valid, off, fmt.Sprintf("%s, but a whole chunk follows at offset %d", reason, p))
+	if off+headerSize <= len(b) {
+		if l, ok := flippedLength(b, off); ok {
+			return damaged(len(b), valid, off, fmt.Sprintf("%s, but its first %d bytes match its checksum: a damaged length, not a torn append", reason, l))
+		}
 	}
 	return torn(len(b), valid, off, reason)
 }
 
-// chunkAfter finds a whole chunk with a valid checksum starting after off.
-func chunkAfter(b []byte, off int) (int, bool) {
-	for p := off + 1; p+headerSize <= len(b); p++ {
-		room := blockSize - p%blockSize
-		if room < headerSize {
+// flippedLength reports whether the chunk at off, whose length field runs
+// past the end of the file, is a whole chunk of another length l: the
+// checksum of its type and first l data bytes is the header's, and the file
+// ends right after them or a valid chunk starts there. An append that was
+// cut short cannot look like that (the checksum covers the whole data it
+// was going to write), short of a 1 in 2^32 coincidence followed by a valid
+// chunk; bytes a client wrote inside the torn record cannot either, since
+// the match must be the header's own checksum at a chunk boundary.
+func flippedLength(b []byte, off int) (int, bool) {
+	sum := binary.LittleEndian.Uint32(b[off : off+4])
+	room := blockSize - off%blockSize
+	most := min(len(b)-off-headerSize, room-headerSize)
+	c := util.NewCRC(b[off+6 : off+7])
+	for l := 0; l <= most; l++ {
+		if l > 0 {
+			c = c.Update(b[off+6+l : off+7+l])
+		}
+		if c.Value() != sum {
 			continue
 		}
-		typ := b[p+6]
-		length := int(binary.LittleEndian.Uint16(b[p+4 : p+6]))
-		if typ < fullChunk || typ > lastChunk || length > room-headerSize || p+headerSize+length > len(b) {
-			continue
-		}
-		if util.NewCRC(b[p+6:p+headerSize+length]).Value() == binary.LittleEndian.Uint32(b[p:p+4]) {
-			return p, true
+		if next := off + headerSize + l; next == len(b) || chunkAt(b, next) {
+			return l, true
 		}
 	}
 	return 0, false
+}
+
+// chunkAt reports whether a whole chunk with a valid checksum starts at p
+// (or, when p is in a block's trailer, at the next block), or the file ends
+// in that trailer.
+func chunkAt(b []byte, p int) bool {
+	if room := blockSize - p%blockSize; room < headerSize {
+		p += room
+	}
+	if p >= len(b) {
+		return p == len(b)
+	}
+	if p+headerSize > len(b) {
+		return false
+	}
+	room := blockSize - p%blockSize
+	typ := b[p+6]
+	length := int(binary.LittleEndian.Uint16(b[p+4 : p+6]))
+	if typ < fullChunk || typ > lastChunk || length > room-headerSize || p+headerSize+length > len(b) {
+		return false
+	}
+	return util.NewCRC(b[p+6:p+headerSize+length]).Value() == binary.LittleEndian.Uint32(b[p:p+4])
 }
 
 func torn(n, valid, at int, reason string) Tail {

@@ -23,22 +23,25 @@ func (c Cut) String() string {
 	return fmt.Sprintf("%s: cut %d torn bytes at offset %d (%s)", c.File, c.Dropped, c.Offset, c.Reason)
 }
 
-// Repair cuts the torn tail (see Inspect) off the two log files of the
-// goleveldb database in dir that an interrupted append can leave torn: the
-// newest journal (the highest-numbered .log; older journals were closed
-// whole before the next one was started) and the MANIFEST that CURRENT
-// names. It must run while the database is closed, before it is opened.
+// Repair cuts the torn tail (see Inspect) off the log files of the
+// goleveldb database in dir that an interrupted append can leave torn:
+// every journal (NNNNNN.log) and the MANIFEST that CURRENT names. It must
+// run while the database is closed, before it is opened.
 //
-// Damage (a tail that is not torn, or anything in an older journal) is left
-// as it is, for the strict open to report as corruption. A file that does
-// not exist is skipped (the open reports what is missing). Each cut is
-// fsynced before Repair returns.
+// Every journal, not only the newest: goleveldb's journal writer forgets a
+// failed write when the memtable rotates (journal.Writer.Reset clears its
+// error), so a write that hit ENOSPC half way can leave its torn record at
+// the end of a journal that a newer one follows; that record was never
+// acknowledged either.
+//
+// Damage (a tail that is not torn, anything before the tail) is left as it
+// is, for the strict open to report as corruption. A file that does not
+// exist is skipped (the open reports what is missing). Each cut is fsynced
+// before Repair returns.
 func Repair(dir string) ([]Cut, error) {
-	var files []string
-	if j, err := NewestJournal(dir); err != nil {
+	files, err := journals(dir)
+	if err != nil {
 		return nil, err
-	} else if j != "" {
-		files = append(files, j)
 	}
 	if m, err := currentManifest(dir); err != nil {
 		return nil, err
@@ -87,6 +90,27 @@ func truncateSync(path string, size int64) error {
 		err = f.Sync()
 	}
 	return errors.Join(err, f.Close())
+}
+
+// journals are the base names of dir's journals (goleveldb names them
+// %06d.log).
+func journals(dir string) ([]string, error) {
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("logtail: %w", err)
+	}
+	var out []string
+	for _, e := range ents {
+		if num, ok := strings.CutSuffix(e.Name(), ".log"); ok && e.Type().IsRegular() {
+			if n, err := strconv.ParseInt(num, 10, 64); err == nil && n >= 0 {
+				out = append(out, e.Name())
+			}
+		}
+	}
+	return out, nil
 }
 
 // NewestJournal is the base name of the highest-numbered journal in dir

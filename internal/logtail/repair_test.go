@@ -1,6 +1,8 @@
 package logtail
 
 import (
+	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +15,7 @@ import (
 	lerrors "github.com/syndtr/goleveldb/leveldb/errors"
 	"github.com/syndtr/goleveldb/leveldb/opt"
 	"github.com/syndtr/goleveldb/leveldb/storage"
+	"github.com/syndtr/goleveldb/leveldb/util"
 )
 
 // strictOpts is how Custodian opens a table: a damaged journal or MANIFEST
@@ -368,5 +371,107 @@ func TestRepairCutsATornManifestTail(t *testing.T) {
 		if last, err := openAndCheck(t, dir, j.small); err != nil || !last {
 			t.Fatalf("appended %d bytes: open: last=%v %v", n, last, err)
 		}
+	}
+}
+
+// TestFlippedLengthOfTheLastRecordIsDamage: a flipped length field of the
+// last (whole, acknowledged) record makes it look cut short by the end of
+// the file; a prefix of its data still matches its checksum, so it is
+// damage, not a tail to cut.
+func TestFlippedLengthOfTheLastRecordIsDamage(t *testing.T) {
+	j := makeJournalDB(t, 20, 300)
+	b, err := os.ReadFile(filepath.Join(j.dir, j.log))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j.end-j.start > blockSize || j.start/blockSize != (j.end-1)/blockSize {
+		t.Fatalf("the last record %d..%d is not one chunk in one block", j.start, j.end)
+	}
+	length := int(b[j.start+4]) | int(b[j.start+5])<<8
+	for _, bump := range []int{1, 7, 256} {
+		c := append([]byte(nil), b...)
+		l := length + bump
+		c[j.start+4], c[j.start+5] = byte(l), byte(l>>8)
+		if tl := Inspect(c); tl.Torn || tl.Whole() {
+			t.Fatalf("length %d -> %d: %+v, want damage", length, l, tl)
+		}
+	}
+}
+
+// TestAChunkInsideATornRecordKeepsItTorn: a key that holds the bytes of a
+// whole, valid chunk (any client can write one) inside a record cut short
+// by the end of the file does not make the tear look like damage.
+func TestAChunkInsideATornRecordKeepsItTorn(t *testing.T) {
+	dir := t.TempDir()
+	db, err := leveldb.OpenFile(dir, &opt.Options{Strict: opt.StrictAll})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sync := &opt.WriteOptions{Sync: true}
+	if err := db.Put([]byte("a"), []byte("1"), sync); err != nil {
+		t.Fatal(err)
+	}
+	log, _ := NewestJournal(dir)
+	start := size(t, filepath.Join(dir, log))
+	// A fake full chunk: header (checksum, length, type 1) and data.
+	data := []byte("forged chunk data")
+	fake := make([]byte, headerSize, headerSize+len(data))
+	fake[4], fake[5], fake[6] = byte(len(data)), 0, fullChunk
+	fake = append(fake, data...)
+	binary.LittleEndian.PutUint32(fake[0:4], util.NewCRC(fake[6:]).Value())
+	key := append(append([]byte("k-"), fake...), []byte("-tail")...)
+	if err := db.Put(key, []byte(strings.Repeat("v", 2000)), sync); err != nil {
+		t.Fatal(err)
+	}
+	end := size(t, filepath.Join(dir, log))
+	db.Close()
+	b, err := os.ReadFile(filepath.Join(dir, log))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Index(b[start:end], fake) < 0 {
+		t.Fatalf("the forged chunk is not in the journal record")
+	}
+	for cut := start + 1; cut < end; cut++ {
+		if tl := Inspect(b[:cut]); !tl.Torn || tl.Valid != start {
+			t.Fatalf("cut at %d: %+v, want torn at %d", cut, tl, start)
+		}
+	}
+}
+
+// TestTornTailInAnOlderJournalIsCut: goleveldb's journal writer forgets a
+// failed write when the memtable rotates, so a record torn by ENOSPC can end
+// a journal that a newer (here empty) one follows. Repair cuts it there too,
+// and the strict open keeps every earlier record.
+func TestTornTailInAnOlderJournalIsCut(t *testing.T) {
+	j := makeJournalDB(t, 20, 300)
+	dir := copyDir(t, j.dir)
+	p := filepath.Join(dir, j.log)
+	whole, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The torn append: the first 100 bytes of a copy of the last record.
+	torn := append(append([]byte(nil), whole...), whole[j.start:j.start+100]...)
+	if err := os.WriteFile(p, torn, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var num int
+	if _, err := fmt.Sscanf(j.log, "%06d.log", &num); err != nil {
+		t.Fatal(err)
+	}
+	newer := fmt.Sprintf("%06d.log", num+1)
+	if err := os.WriteFile(filepath.Join(dir, newer), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cuts, err := Repair(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cuts) != 1 || cuts[0].File != j.log || cuts[0].Offset != int64(len(whole)) || cuts[0].Dropped != 100 {
+		t.Fatalf("cuts %v, want %s cut at %d dropping 100", cuts, j.log, len(whole))
+	}
+	if last, err := openAndCheck(t, dir, j.small); err != nil || !last {
+		t.Fatalf("open after the cut: last=%v %v", last, err)
 	}
 }

@@ -30,7 +30,7 @@ import (
 //     database goes read-only) instead of compacting garbage.
 //
 // A torn tail (an append cut short by a crash or a full disk: part of the
-// last record at the end of the newest journal or of the MANIFEST) is not
+// last record at the end of a journal or of the MANIFEST) is not
 // damage: openLive cuts it off before the strict open (see package
 // logtail), and only damage before the tail fails the open. The verify scan
 // (Verify, verifyDir) also asks for opt.StrictAll in its ReadOptions, so it

@@ -26,7 +26,7 @@
 // # Choices
 //
 //   - Strictness: opt.StrictAll on every open and in the ReadOptions of every
-//     verify scan; see dbOptions for why. A torn tail of the newest journal
+//     verify scan; see dbOptions for why. A torn tail of a journal
 //     or of the MANIFEST (an append cut short by a crash or a full disk) is
 //     cut off before a live table opens (package logtail; reported through
 //     Options.OnTornTail), so that only damage fails the open.
