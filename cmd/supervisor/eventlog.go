@@ -46,7 +46,7 @@ func logLevel(e events.Event) (slog.Level, bool) {
 		return slog.LevelWarn, true
 	case e.Type == events.RestoreStarted, e.Type == events.RestoreCompleted, e.Type == events.TableRecovered:
 		return slog.LevelInfo, true
-	case e.Type == events.TableStats && e.Trigger == events.TriggerAuto:
+	case e.Type == events.TableStats && e.Data["writes_changed"] == true:
 		switch e.Data["writes"] {
 		case "failing":
 			return slog.LevelWarn, true

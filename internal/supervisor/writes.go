@@ -3,7 +3,6 @@ package supervisor
 import (
 	"time"
 
-	"github.com/custodian-dev/custodian/internal/apierr"
 	"github.com/custodian-dev/custodian/internal/events"
 	"github.com/custodian-dev/custodian/internal/tables"
 )
@@ -40,10 +39,13 @@ func (s *Supervisor) reportWriteFault(table string, err error) {
 // the reopen finds is reported by tables as every corruption is.
 func (s *Supervisor) healWrites(ts *tableState) {
 	defer s.workers.Done()
+	healed := false
 	defer func() {
-		s.mu.Lock()
-		ts.healing = false
-		s.mu.Unlock()
+		if !healed {
+			s.mu.Lock()
+			ts.healing = false
+			s.mu.Unlock()
+		}
 	}()
 	s.emitWrites(ts)
 	tick := time.NewTicker(healEvery)
@@ -55,23 +57,35 @@ func (s *Supervisor) healWrites(ts *tableState) {
 		case <-tick.C:
 		}
 		err := ts.t.Heal()
-		if err == nil {
-			s.emitWrites(ts)
-			return
+		if tables.IsCorruption(err) {
+			return // the incident takes over (tables reported it)
 		}
-		if code := apierr.CodeOf(err); code != apierr.NoSpace && code != apierr.Internal {
-			return // a corruption: the incident takes over
+		if err != nil {
+			continue
 		}
+		// Healed, unless a write failed again meanwhile: its report saw
+		// this loop running and left the healing to it.
+		s.mu.Lock()
+		if _, again := ts.t.WriteFault(); again {
+			s.mu.Unlock()
+			continue
+		}
+		ts.healing = false
+		healed = true
+		s.mu.Unlock()
+		s.emitWrites(ts)
+		return
 	}
 }
 
-// emitWrites emits a table.stats that says whether ts's writes work, with
-// the table's figures.
+// emitWrites emits a table.stats that says whether ts's writes work
+// (data.writes_changed true: they started failing or work again), with the
+// table's figures.
 func (s *Supervisor) emitWrites(ts *tableState) {
 	e := events.New(events.TableStats, s.cfg.Node, ts.name)
 	e.Trigger = events.TriggerAuto
 	e.Result = events.ResultOK
-	e.Data = map[string]any{}
+	e.Data = map[string]any{"writes_changed": true}
 	putWrites(e.Data, ts.t)
 	if st, err := ts.t.Stats(s.workCtx); err == nil {
 		putStats(e.Data, st)

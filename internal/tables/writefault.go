@@ -125,13 +125,17 @@ func (t *Table) healed(op string) error {
 }
 
 // refuse turns Heal's error into the answer to a write op: the fault's
-// refusal, named after op, while the fault lasts; Heal's error otherwise (a
-// corruption the reopen found).
+// refusal, named after op, while the fault lasts; a corruption the reopen
+// found answers apierr.TableUnavailable, as every data-plane request does
+// while the table is restored.
 func (t *Table) refuse(op string, err error) error {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	if t.fault != nil {
 		return t.fault.refusal(t.name, op)
+	}
+	if IsCorruption(err) {
+		return apierr.Wrap(apierr.TableUnavailable, err, "table %s: %s: corruption detected on reopen; the table is unavailable while it is restored", t.name, op)
 	}
 	return err
 }
