@@ -178,6 +178,14 @@ func (o *Outbox) Emit(ctx context.Context, e events.Event) error {
 	if len(b) > MaxEventBytes {
 		return fmt.Errorf("outbox: emit %s %s: event of %d bytes exceeds %d", e.Type, e.ID, len(b), MaxEventBytes)
 	}
+	o.mu.Lock()
+	if o.closed {
+		o.mu.Unlock()
+		return ErrOutboxClosed
+	}
+	o.writers.Add(1) // Close waits for this Emit, its reopen included
+	o.mu.Unlock()
+	defer o.writers.Done()
 	// A database that refused a write is reopened here too, not only by
 	// the publisher, which may be busy retrying a publish while NATS is
 	// down (see outbox_disk.go).
@@ -191,10 +199,6 @@ func (o *Outbox) Emit(ctx context.Context, e events.Event) error {
 	// The publisher reads only up to the committed watermark, so order
 	// holds even when a later sequence reaches the disk first.
 	o.mu.Lock()
-	if o.closed {
-		o.mu.Unlock()
-		return ErrOutboxClosed
-	}
 	seq := o.next
 	o.next++
 	if o.disk.err != nil {
@@ -204,9 +208,7 @@ func (o *Outbox) Emit(ctx context.Context, e events.Event) error {
 		o.finishLocked(seq)
 		return o.holdLocked(seq, e, b, o.disk.err)
 	}
-	o.writers.Add(1)
 	o.mu.Unlock()
-	defer o.writers.Done()
 
 	var batch leveldb.Batch
 	batch.Put(eventKey(seq), b)
@@ -328,13 +330,15 @@ func (o *Outbox) Close() error {
 	o.closed = true
 	o.mu.Unlock()
 	o.writers.Wait()
-	herr := o.persistHeld()
+	herr := o.settle()
 	o.dbMu.Lock()
 	defer o.dbMu.Unlock()
 	if o.db == nil {
 		return herr
 	}
-	if err := o.db.Close(); err != nil {
+	err := o.db.Close()
+	o.db = nil
+	if err != nil {
 		return errors.Join(herr, fmt.Errorf("outbox %s: close: %w", o.dir, err))
 	}
 	return herr

@@ -25,8 +25,10 @@ import (
 //     sequence, so that the stream gets them in order, once;
 //   - remembers the entries published but not deleted (a delete is a write
 //     too) and deletes them after the reopen;
-//   - reopens the database every reopenEvery once the disk has room again
-//     (reopenRoom), and then writes to disk again;
+//   - reopens the database (from the publisher and from Emit) at most every
+//     reopenEvery once the disk has room again (reopenRoom), writes the held
+//     events to disk under their sequences (durable again) and deletes the
+//     published entries, and then writes to disk again;
 //   - reports all of it: Health fails, Stats().Held and WriteFailures, and
 //     the metrics custodian_outbox_held and custodian_outbox_write_failures_total.
 const (
@@ -105,19 +107,32 @@ func (o *Outbox) heldUpTo(limit uint64) []entry {
 
 // merge orders the entries read from disk and those held in memory by
 // sequence. When the disk batch is full, only held entries before its last
-// are taken (the later ones follow disk entries not read yet).
-func merge(disk, held []entry, full bool) []entry {
+// are taken (the later ones follow disk entries not read yet). A held event
+// that is on disk too (its write reached the disk although the call
+// failed, e.g. at its fsync) is taken once, from disk; dup lists them.
+func merge(disk, held []entry, full bool) (out []entry, dup []uint64) {
 	if full && len(disk) > 0 {
 		last := disk[len(disk)-1].seq
 		n := sort.Search(len(held), func(i int) bool { return held[i].seq > last })
 		held = held[:n]
 	}
-	out := append(append(make([]entry, 0, len(disk)+len(held)), disk...), held...)
+	onDisk := make(map[uint64]bool, len(disk))
+	out = append(make([]entry, 0, len(disk)+len(held)), disk...)
+	for _, e := range disk {
+		onDisk[e.seq] = true
+	}
+	for _, h := range held {
+		if onDisk[h.seq] {
+			dup = append(dup, h.seq)
+			continue
+		}
+		out = append(out, h)
+	}
 	sort.Slice(out, func(i, j int) bool { return out[i].seq < out[j].seq })
-	return out
+	return out, dup
 }
 
-// dropHeld removes a published held event.
+// dropHeld removes a held event (published, or found on disk too).
 func (o *Outbox) dropHeld(seq uint64) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -163,9 +178,11 @@ func (o *Outbox) reopenDue() bool {
 }
 
 // reopen closes the database (whose writer keeps its failure) and opens it
-// again when the disk has room, then deletes the entries published
-// meanwhile. On success new events go to disk again; the held ones are
-// published from memory. It returns the reason it could not.
+// again when the disk has room; then, with the database held exclusively
+// (no publisher read in between), it deletes the entries published
+// meanwhile and writes the held events to disk under their sequences, so
+// that they are durable again and published from disk. On success new
+// events go to disk again. It returns the reason it could not.
 func (o *Outbox) reopen() error {
 	if free, err := freeBytes(o.dir); err != nil {
 		return err
@@ -173,6 +190,7 @@ func (o *Outbox) reopen() error {
 		return fmt.Errorf("outbox %s: %d bytes free, a reopen needs %d", o.dir, free, reopenRoom)
 	}
 	o.dbMu.Lock()
+	defer o.dbMu.Unlock()
 	var closeErr error
 	if o.db != nil {
 		closeErr = o.db.Close() // the writer's kept failure, as a rule
@@ -185,35 +203,53 @@ func (o *Outbox) reopen() error {
 		if rerr == nil {
 			o.db = ro
 		}
-		o.dbMu.Unlock()
 		return fmt.Errorf("outbox %s: reopen: %w", o.dir, errors.Join(err, closeErr, rerr))
 	}
 	o.db = db
-	o.dbMu.Unlock()
 
 	o.mu.Lock()
-	sent := o.disk.sent
-	o.disk.sent = nil
-	o.mu.Unlock()
 	var b leveldb.Batch
-	for _, k := range sent {
+	sentSeqs := make([]uint64, 0, len(o.disk.sent))
+	for seq, k := range o.disk.sent {
 		b.Delete(k)
+		sentSeqs = append(sentSeqs, seq)
 	}
+	heldSeqs := map[uint64]bool{}
+	for _, h := range o.disk.held {
+		b.Put(eventKey(h.seq), h.raw)
+		heldSeqs[h.seq] = true
+	}
+	sent, held := len(sentSeqs), len(heldSeqs)
+	o.mu.Unlock()
 	if b.Len() > 0 {
-		if err := o.write(&b, false); err != nil {
+		if err := db.Write(&b, &opt.WriteOptions{Sync: true}); err != nil {
 			o.mu.Lock()
-			for seq, k := range sent {
-				if o.disk.sent == nil {
-					o.disk.sent = map[uint64][]byte{}
-				}
-				o.disk.sent[seq] = k
-			}
 			o.diskFailedLocked(err)
 			o.mu.Unlock()
-			return fmt.Errorf("outbox %s: delete %d published entries after the reopen: %w", o.dir, len(sent), err)
+			return fmt.Errorf("outbox %s: after the reopen: delete %d published entries, write %d held events: %w", o.dir, sent, held, err)
 		}
 	}
 	o.mu.Lock()
+	// Only what was in the batch: Emit may have held another event
+	// meanwhile (it goes to disk with the next reopen), and the publisher
+	// may have marked or dropped entries it was publishing (its remove
+	// deletes a held event's key from disk too).
+	for _, seq := range sentSeqs {
+		delete(o.disk.sent, seq)
+	}
+	kept := o.disk.held[:0]
+	for _, h := range o.disk.held {
+		if heldSeqs[h.seq] {
+			o.disk.heldBytes -= len(h.raw)
+			continue
+		}
+		kept = append(kept, h)
+	}
+	o.disk.held = kept
+	if len(kept) > 0 {
+		o.mu.Unlock()
+		return fmt.Errorf("outbox %s: %d events were held while it reopened; they go to disk with the next reopen", o.dir, len(kept))
+	}
 	o.disk.err = nil
 	o.disk.since = time.Time{}
 	o.mu.Unlock()
@@ -247,35 +283,20 @@ func freeBytes(path string) (int64, error) {
 	return int64(st.Bavail) * int64(st.Bsize), nil
 }
 
-// persistHeld writes the events held in memory to the database under their
-// sequences (at Close, so that the next run publishes them), reopening it
-// first when it refused writes. It returns an error naming how many events
-// are lost when that fails.
-func (o *Outbox) persistHeld() error {
+// settle makes the outbox's state durable at Close: when events are held in
+// memory or published entries wait to be deleted, the database is reopened
+// (which writes and deletes them). It returns an error naming how many
+// events are lost when that fails.
+func (o *Outbox) settle() error {
 	o.mu.Lock()
-	held := append([]heldEvent(nil), o.disk.held...)
-	failing := o.disk.err != nil
+	held, sent := len(o.disk.held), len(o.disk.sent)
 	o.mu.Unlock()
-	if len(held) == 0 {
+	if held == 0 && sent == 0 {
 		return nil
 	}
-	var errs []error
-	if failing {
-		if err := o.reopen(); err != nil {
-			errs = append(errs, err)
-		}
+	if err := o.reopen(); err != nil {
+		return fmt.Errorf("outbox %s: %d events held in memory are lost (and %d published entries will be published again): %w",
+			o.dir, held, sent, err)
 	}
-	var b leveldb.Batch
-	for _, h := range held {
-		b.Put(eventKey(h.seq), h.raw)
-	}
-	if err := o.write(&b, true); err != nil {
-		errs = append(errs, err)
-		return fmt.Errorf("outbox %s: %d events held in memory could not be written to disk and are lost: %w",
-			o.dir, len(held), errors.Join(errs...))
-	}
-	o.mu.Lock()
-	o.disk.held, o.disk.heldBytes = nil, 0
-	o.mu.Unlock()
 	return nil
 }

@@ -110,27 +110,36 @@ func (o *Outbox) diskFailing() bool {
 // on disk, counted in Stats().Parked) so that they cannot block the queue.
 //
 // The batch is merged by sequence with the events held in memory (see
-// outbox_disk.go); entries published already (whose delete failed) are
-// left out. On an error of the database the held events up to the
-// watermark are still returned, with the error.
+// outbox_disk.go), read under the same hold of the database as the disk
+// entries, so that a reopen writing the held events to disk cannot make one
+// be missed or read twice; entries published already (whose delete failed)
+// are left out. When the database cannot be read (no handle after a failed
+// reopen), nothing is returned: the held events wait, since whether an
+// earlier entry is on disk is not known.
 func (o *Outbox) readBatch() ([]entry, error) {
 	o.mu.Lock()
 	limit := o.committed
 	o.mu.Unlock()
-	disk, err := o.readDisk(limit)
-	full := len(disk) >= readBatch
+	o.dbMu.RLock()
+	disk, err := o.readDiskLocked(limit)
+	var held []entry
+	if err == nil {
+		held = o.heldUpTo(limit)
+	}
+	o.dbMu.RUnlock()
 	if err != nil {
-		// Only held events before the first unread disk entry could go
-		// out in order; with the disk unreadable none is known: wait.
 		return nil, err
 	}
-	return merge(disk, o.heldUpTo(limit), full), nil
+	out, dup := merge(disk, held, len(disk) >= readBatch)
+	for _, seq := range dup {
+		o.dropHeld(seq) // counted once in depth: the failed write did not count it
+	}
+	return out, nil
 }
 
-// readDisk reads up to readBatch entries with a sequence up to limit.
-func (o *Outbox) readDisk(limit uint64) ([]entry, error) {
-	o.dbMu.RLock()
-	defer o.dbMu.RUnlock()
+// readDiskLocked reads up to readBatch entries with a sequence up to limit.
+// o.dbMu is held for reading.
+func (o *Outbox) readDiskLocked(limit uint64) ([]entry, error) {
 	if o.db == nil {
 		return nil, errOutboxDBClosed
 	}
@@ -167,7 +176,7 @@ func (o *Outbox) park(key, raw []byte, cause error) error {
 	parked := append([]byte(keyParkedPrefix), key[1:]...)
 	b.Put(parked, raw)
 	b.Delete(key)
-	if err := o.db.Write(&b, nil); err != nil { // dbMu is held (readDisk)
+	if err := o.db.Write(&b, nil); err != nil { // dbMu is held (readDiskLocked)
 		o.mu.Lock()
 		o.diskFailedLocked(err)
 		o.mu.Unlock()
@@ -244,21 +253,23 @@ func (o *Outbox) publish(ctx context.Context, js jetstream.JetStream, ent entry)
 // that fails (the disk refuses writes) is remembered: the entry is not
 // published again and is deleted after the reopen.
 func (o *Outbox) remove(ent entry, ack *jetstream.PubAck) {
+	key := ent.key
 	if ent.held {
 		o.dropHeld(ent.seq)
-	} else {
-		var b leveldb.Batch
-		b.Delete(ent.key)
-		var seqBuf [8]byte
-		binary.BigEndian.PutUint64(seqBuf[:], ent.seq)
-		b.Put([]byte(keyLastSeq), seqBuf[:])
-		if err := o.write(&b, false); err != nil {
-			o.markSent(ent.seq, ent.key)
-			o.mu.Lock()
-			o.diskFailedLocked(err)
-			o.lastErr = fmt.Sprintf("outbox %s: delete entry %d: %v", o.dir, ent.seq, err)
-			o.mu.Unlock()
-		}
+		// A reopen may have written it to disk since it was read.
+		key = eventKey(ent.seq)
+	}
+	var b leveldb.Batch
+	b.Delete(key)
+	var seqBuf [8]byte
+	binary.BigEndian.PutUint64(seqBuf[:], ent.seq)
+	b.Put([]byte(keyLastSeq), seqBuf[:])
+	if err := o.write(&b, false); err != nil {
+		o.markSent(ent.seq, key)
+		o.mu.Lock()
+		o.diskFailedLocked(err)
+		o.lastErr = fmt.Sprintf("outbox %s: delete entry %d: %v", o.dir, ent.seq, err)
+		o.mu.Unlock()
 	}
 	o.mu.Lock()
 	o.depth--
