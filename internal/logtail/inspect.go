@@ -60,9 +60,22 @@ func (t Tail) Whole() bool { return t.Valid == t.Size }
 // or a valid chunk starts there: the length field was flipped, the record is
 // whole (and acknowledged), and cutting it would drop it.
 func Inspect(b []byte) Tail {
+	t, _ := Walk(b, nil)
+	return t
+}
+
+// Walk reads the whole records of a log file in order, calling fn (when
+// not nil) with each record's data (its chunks' data joined; valid only
+// during the call) and the offset of its first chunk, and returns what
+// Inspect says of the file's end. It stops at the first damage or torn
+// tail (the Tail says which and where), or at fn's first error, which it
+// returns.
+func Walk(b []byte, fn func(off int64, rec []byte) error) (Tail, error) {
 	n := len(b)
 	valid := 0     // end of the last whole record
 	inRec := false // a first chunk was read, its last not yet
+	start := 0     // offset of the record's first chunk
+	var rec []byte // the record's data so far
 	for off := 0; off < n; {
 		room := blockSize - off%blockSize
 		if room < headerSize {
@@ -70,45 +83,55 @@ func Inspect(b []byte) Tail {
 			continue
 		}
 		if off+headerSize > n {
-			return tornAt(b, valid, off, "chunk header cut short by the end of the file")
+			return tornAt(b, valid, off, "chunk header cut short by the end of the file"), nil
 		}
 		sum := binary.LittleEndian.Uint32(b[off : off+4])
 		length := int(binary.LittleEndian.Uint16(b[off+4 : off+6]))
 		typ := b[off+6]
 		if typ < fullChunk || typ > lastChunk {
 			if allZero(b[off:]) {
-				return torn(n, valid, off, "zero bytes to the end of the file")
+				return torn(n, valid, off, "zero bytes to the end of the file"), nil
 			}
-			return damaged(n, valid, off, fmt.Sprintf("invalid chunk type %#x", typ))
+			return damaged(n, valid, off, fmt.Sprintf("invalid chunk type %#x", typ)), nil
 		}
 		end := off + headerSize + length
 		if length > room-headerSize {
-			return damaged(n, valid, off, "chunk length overflows its block")
+			return damaged(n, valid, off, "chunk length overflows its block"), nil
 		}
 		if end > n {
-			return tornAt(b, valid, off, "chunk cut short by the end of the file")
+			return tornAt(b, valid, off, "chunk cut short by the end of the file"), nil
 		}
 		if util.NewCRC(b[off+6:end]).Value() != sum {
-			return damaged(n, valid, off, "chunk checksum mismatch")
+			return damaged(n, valid, off, "chunk checksum mismatch"), nil
 		}
+		data := b[off+headerSize : end]
+		whole := false
 		switch {
 		case typ == fullChunk && !inRec:
-			valid = end
+			start, rec, whole = off, data, true
 		case typ == firstChunk && !inRec:
-			inRec = true
+			inRec, start, rec = true, off, append([]byte(nil), data...)
 		case typ == middleChunk && inRec:
+			rec = append(rec, data...)
 		case typ == lastChunk && inRec:
-			inRec = false
-			valid = end
+			inRec, rec, whole = false, append(rec, data...), true
 		default:
-			return damaged(n, valid, off, fmt.Sprintf("chunk of type %d out of order", typ))
+			return damaged(n, valid, off, fmt.Sprintf("chunk of type %d out of order", typ)), nil
+		}
+		if whole {
+			if fn != nil {
+				if err := fn(int64(start), rec); err != nil {
+					return Tail{Size: int64(n), Valid: int64(valid), At: int64(start)}, err
+				}
+			}
+			valid = end
 		}
 		off = end
 	}
 	if inRec {
-		return torn(n, valid, n, "record missing its last chunk at the end of the file")
+		return torn(n, valid, n, "record missing its last chunk at the end of the file"), nil
 	}
-	return Tail{Size: int64(n), Valid: int64(n)}
+	return Tail{Size: int64(n), Valid: int64(n)}, nil
 }
 
 // tornAt is torn, unless the chunk at off (whose header is whole) is in

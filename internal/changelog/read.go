@@ -1,0 +1,169 @@
+package changelog
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/syndtr/goleveldb/leveldb"
+
+	"github.com/custodian-dev/custodian/internal/logtail"
+)
+
+// TimeKey is the reserved key under which a batch carries its time
+// (8-byte big-endian Unix nanoseconds). A NUL byte is valid UTF-8, so the
+// writer that starts carrying times must first refuse client keys with
+// this prefix.
+const TimeKey = "\x00custodian/time"
+
+// Op is one write of a table as its journal holds it.
+type Op struct {
+	Seq   uint64    // position: goleveldb's sequence number of the op
+	Time  time.Time // the time its batch carried (TimeKey), zero if none
+	Kind  string    // "put" or "delete"
+	Key   []byte
+	Value []byte // a put's value
+}
+
+// Damage says where a journal stops being readable.
+type Damage struct {
+	File   string // base name
+	Offset int64  // of the chunk or record that is damaged
+	Reason string
+}
+
+func (d *Damage) Error() string {
+	return fmt.Sprintf("journal %s damaged at offset %d: %s", d.File, d.Offset, d.Reason)
+}
+
+// DecodeRecord decodes one journal record (a write batch) into its ops, in
+// order, without the TimeKey op (its time is set on every op).
+func DecodeRecord(rec []byte) ([]Op, error) {
+	if len(rec) < 12 {
+		return nil, fmt.Errorf("batch of %d bytes is shorter than its 12-byte header", len(rec))
+	}
+	seq := binary.LittleEndian.Uint64(rec[0:8])
+	count := int(binary.LittleEndian.Uint32(rec[8:12]))
+	var b leveldb.Batch
+	if err := b.Load(rec[12:]); err != nil {
+		return nil, fmt.Errorf("batch at sequence %d: %w", seq, err)
+	}
+	if b.Len() != count {
+		return nil, fmt.Errorf("batch at sequence %d: header says %d ops, body holds %d", seq, count, b.Len())
+	}
+	r := &replay{seq: seq}
+	if err := b.Replay(r); err != nil {
+		return nil, fmt.Errorf("batch at sequence %d: %w", seq, err)
+	}
+	if r.err != nil {
+		return nil, fmt.Errorf("batch at sequence %d: %w", seq, r.err)
+	}
+	for i := range r.ops {
+		r.ops[i].Time = r.time
+	}
+	return r.ops, nil
+}
+
+// replay collects a batch's ops; every op takes one sequence number, the
+// TimeKey op included.
+type replay struct {
+	seq  uint64
+	i    uint64
+	ops  []Op
+	time time.Time
+	err  error
+}
+
+func (r *replay) Put(key, value []byte) {
+	defer func() { r.i++ }()
+	if string(key) == TimeKey {
+		if len(value) != 8 {
+			r.err = errors.Join(r.err, fmt.Errorf("time of %d bytes, want 8", len(value)))
+			return
+		}
+		r.time = time.Unix(0, int64(binary.BigEndian.Uint64(value))).UTC()
+		return
+	}
+	r.ops = append(r.ops, Op{Seq: r.seq + r.i, Kind: "put", Key: append([]byte(nil), key...), Value: append([]byte(nil), value...)})
+}
+
+func (r *replay) Delete(key []byte) {
+	r.ops = append(r.ops, Op{Seq: r.seq + r.i, Kind: "delete", Key: append([]byte(nil), key...)})
+	r.i++
+}
+
+// ReadFile calls fn with every op of the journal file at path whose
+// position is at least from, in order. It returns the file's tail (see
+// logtail.Inspect: whole, or a torn end, which holds no acknowledged
+// write), a *Damage when a chunk or a batch is damaged (the ops before it
+// were read), or fn's error.
+func ReadFile(path string, from uint64, fn func(Op) error) (logtail.Tail, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return logtail.Tail{}, fmt.Errorf("changelog: %w", err)
+	}
+	return Read(filepath.Base(path), b, from, fn)
+}
+
+// Read is ReadFile on the bytes b of the journal file name.
+func Read(name string, b []byte, from uint64, fn func(Op) error) (logtail.Tail, error) {
+	var bad *Damage
+	tail, err := logtail.Walk(b, func(off int64, rec []byte) error {
+		ops, err := DecodeRecord(rec)
+		if err != nil {
+			bad = &Damage{File: name, Offset: off, Reason: err.Error()}
+			return bad
+		}
+		for _, op := range ops {
+			if op.Seq < from {
+				continue
+			}
+			if err := fn(op); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return tail, err
+	}
+	if !tail.Whole() && !tail.Torn {
+		return tail, &Damage{File: name, Offset: tail.At, Reason: tail.Reason}
+	}
+	return tail, nil
+}
+
+// Journals lists the journal files of a goleveldb database directory in
+// file-number order, as paths.
+func Journals(dir string) ([]string, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("changelog: %w", err)
+	}
+	type file struct {
+		num  int64
+		path string
+	}
+	var files []file
+	for _, e := range ents {
+		num, ok := strings.CutSuffix(e.Name(), ".log")
+		if !ok || !e.Type().IsRegular() {
+			continue
+		}
+		if n, err := strconv.ParseInt(num, 10, 64); err == nil && n >= 0 {
+			files = append(files, file{n, filepath.Join(dir, e.Name())})
+		}
+	}
+	sort.Slice(files, func(i, j int) bool { return files[i].num < files[j].num })
+	out := make([]string, len(files))
+	for i, f := range files {
+		out[i] = f.path
+	}
+	return out, nil
+}
