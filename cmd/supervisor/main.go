@@ -3,7 +3,8 @@
 // CUSTODIAN_EVENTS stream. With no --nats URL it runs the whole system in one
 // process: an embedded nats-server, the dashboard and (with a sink flag) the
 // notifier. "supervisor audit" replays the stream; "supervisor cmd" sends a
-// command and shows its progress while it waits.
+// command and shows its progress while it waits; "supervisor journal" prints
+// a table's change journal.
 package main
 
 import (
@@ -31,6 +32,8 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 			return runAudit(args[1:], stdout, stderr)
 		case "cmd":
 			return runCmd(args[1:], stdout, stderr)
+		case "journal":
+			return runJournal(args[1:], stdout, stderr)
 		}
 	}
 	s, err := parseFlags(args, stdout)
