@@ -9,11 +9,15 @@
 // type byte (1 put, 0 delete), a varint-prefixed key and, for a put, a
 // varint-prefixed value. Concurrent writes may share one record. A batch
 // may carry its time as a put of the reserved key TimeKey (8-byte
-// big-endian Unix nanoseconds); that op is not a write of the table.
+// big-endian Unix nanoseconds) followed by its delete, so that the table
+// never holds it; neither op is a write of the table. tables puts the time
+// into a write's batch when at least 1 ms passed since the last timed one:
+// an op without a time was written at (or within 1 ms after) the time of
+// the last timed op before it.
 //
-// This is the reading half of issue 10's design (docs/benchmarks/
+// This is the first part of issue 10's design (docs/benchmarks/
 // journal-design.md): goleveldb's journals kept instead of deleted, the
-// time carried at most once per millisecond. The archive and the time key
-// are not written yet; today the journal is what the live database's .log
+// time carried at most once per millisecond. The time is written; the
+// archive is not yet: today the journal is what the live database's .log
 // files hold (the writes since goleveldb's last memtable flush).
 package changelog

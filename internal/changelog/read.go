@@ -16,11 +16,15 @@ import (
 	"github.com/custodian-dev/custodian/internal/logtail"
 )
 
+// ReservedPrefix starts the keys Custodian writes for itself into a
+// table's batches; client keys that start with it are refused (a NUL byte
+// is valid UTF-8).
+const ReservedPrefix = "\x00custodian/"
+
 // TimeKey is the reserved key under which a batch carries its time
-// (8-byte big-endian Unix nanoseconds). A NUL byte is valid UTF-8, so the
-// writer that starts carrying times must first refuse client keys with
-// this prefix.
-const TimeKey = "\x00custodian/time"
+// (8-byte big-endian Unix nanoseconds): put and deleted again in the same
+// batch, so that the table never holds it and only the journal sees it.
+const TimeKey = ReservedPrefix + "time"
 
 // Op is one write of a table as its journal holds it.
 type Op struct {
@@ -43,7 +47,7 @@ func (d *Damage) Error() string {
 }
 
 // DecodeRecord decodes one journal record (a write batch) into its ops, in
-// order, without the TimeKey op (its time is set on every op).
+// order, without the TimeKey ops (the time is set on every op).
 func DecodeRecord(rec []byte) ([]Op, error) {
 	if len(rec) < 12 {
 		return nil, fmt.Errorf("batch of %d bytes is shorter than its 12-byte header", len(rec))
@@ -94,8 +98,11 @@ func (r *replay) Put(key, value []byte) {
 }
 
 func (r *replay) Delete(key []byte) {
+	defer func() { r.i++ }()
+	if string(key) == TimeKey {
+		return // the delete that keeps the time out of the table
+	}
 	r.ops = append(r.ops, Op{Seq: r.seq + r.i, Kind: "delete", Key: append([]byte(nil), key...)})
-	r.i++
 }
 
 // ReadFile calls fn with every op of the journal file at path whose

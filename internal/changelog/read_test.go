@@ -53,15 +53,16 @@ func writeJournal(t testing.TB) written {
 	var ts [8]byte
 	binary.BigEndian.PutUint64(ts[:], uint64(when.UnixNano()))
 	b.Put([]byte(TimeKey), ts[:])
+	b.Delete([]byte(TimeKey))
 	b.Put([]byte("k40"), []byte(`"batched"`))
 	b.Delete([]byte("k04"))
 	if err := db.Write(&b, sync); err != nil {
 		t.Fatal(err)
 	}
 	want = append(want,
-		Op{Seq: seq + 1, Time: when, Kind: "put", Key: []byte("k40"), Value: []byte(`"batched"`)},
-		Op{Seq: seq + 2, Time: when, Kind: "delete", Key: []byte("k04")})
-	seq += 3
+		Op{Seq: seq + 2, Time: when, Kind: "put", Key: []byte("k40"), Value: []byte(`"batched"`)},
+		Op{Seq: seq + 3, Time: when, Kind: "delete", Key: []byte("k04")})
+	seq += 4
 	put("k41", `"after"`)
 	if err := db.Close(); err != nil {
 		t.Fatal(err)

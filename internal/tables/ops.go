@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"time"
 
 	"github.com/syndtr/goleveldb/leveldb"
 
@@ -34,7 +35,7 @@ func checkKey(key string) error {
 	if err := jsonutf8.CheckString(key); err != nil {
 		return apierr.New(apierr.InvalidRequest, "key %q is not valid UTF-8: %v", events.Echo(key), err)
 	}
-	return nil
+	return checkReserved(key)
 }
 
 // checkValue refuses a missing value, one over MaxValueBytes, and one that
@@ -152,9 +153,21 @@ func (t *Table) writeOne(ctx context.Context, op, key string, value json.RawMess
 	existed, oldLen, err := t.prior(db, k, key)
 	writeErr := false
 	if err == nil {
-		if value != nil {
+		now := time.Now()
+		switch {
+		case t.timeDue(now):
+			// The write carries its time into the journal (writetime.go).
+			var b leveldb.Batch
+			addTime(&b, now)
+			if value != nil {
+				b.Put(k, value)
+			} else {
+				b.Delete(k)
+			}
+			err = db.Write(&b, dataWrite(t.store.opts.NoSync))
+		case value != nil:
 			err = db.Put(k, value, dataWrite(t.store.opts.NoSync))
-		} else {
+		default:
 			err = db.Delete(k, dataWrite(t.store.opts.NoSync))
 		}
 		writeErr = err != nil
@@ -198,6 +211,9 @@ func (t *Table) write(ctx context.Context, op string, ops []Op) error {
 		return err
 	}
 	var b leveldb.Batch
+	if now := time.Now(); t.timeDue(now) {
+		addTime(&b, now) // the batch carries its time into the journal (writetime.go)
+	}
 	keys := make([]string, len(ops))
 	for i, o := range ops {
 		keys[i] = o.Key

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/syndtr/goleveldb/leveldb"
 
@@ -47,6 +48,8 @@ type Table struct {
 	unsaved int // changes to dead since the last save
 
 	recent recentLens // the last writes' value lengths, for the dead estimate
+
+	lastTimed atomic.Int64 // Unix ns of the last write that carried its time (writetime.go)
 }
 
 // Name is the table's name.
