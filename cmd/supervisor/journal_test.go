@@ -27,14 +27,7 @@ func journalRun(args ...string) (int, string, string) {
 func TestJournalPrintsEveryWrite(t *testing.T) {
 	root := t.TempDir()
 	ctx := context.Background()
-	s, err := tables.OpenStore(root, tables.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tb, err := s.Open(ctx, "users", true)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, tb := openUsers(t, root)
 	must := func(err error) {
 		t.Helper()
 		if err != nil {
@@ -94,14 +87,7 @@ func TestJournalRefusesAndReportsDamage(t *testing.T) {
 		t.Fatalf("missing table: exit %d %q", code, errs)
 	}
 	ctx := context.Background()
-	s, err := tables.OpenStore(root, tables.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tb, err := s.Open(ctx, "users", true)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, tb := openUsers(t, root)
 	for _, k := range []string{"a", "b", "c", "d"} {
 		if err := tb.Put(ctx, k, json.RawMessage(`"`+strings.Repeat("v", 100)+`"`)); err != nil {
 			t.Fatal(err)
@@ -129,4 +115,18 @@ func TestJournalRefusesAndReportsDamage(t *testing.T) {
 	if n := strings.Count(out, "\n"); n < 1 || n > 3 {
 		t.Fatalf("printed %d writes before the damage in the middle of 4", n)
 	}
+}
+
+// openUsers opens (creating) the store at root and its table users.
+func openUsers(t *testing.T, root string) (*tables.Store, *tables.Table) {
+	t.Helper()
+	s, err := tables.OpenStore(root, tables.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb, err := s.Open(context.Background(), "users", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, tb
 }

@@ -72,7 +72,7 @@ func journalDesign(b *testing.B, durable bool, design string) {
 		names[i] = []byte(fmt.Sprintf("k%05d", i))
 	}
 	wo := &opt.WriteOptions{Sync: durable}
-	var lastTimed atomic.Int64
+	var lastTimed atomic.Int64 // time-per-ms
 	put := func(k []byte) error {
 		switch design {
 		case "time-per-ms":
@@ -102,26 +102,8 @@ func journalDesign(b *testing.B, durable bool, design string) {
 		}
 		return db.Put(k, value, wo)
 	}
-	var next atomic.Int64
-	var wg sync.WaitGroup
 	b.ResetTimer()
-	for range writers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= b.N {
-					return
-				}
-				if err := put(names[i%keys]); err != nil {
-					b.Error(err)
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
+	runWriters(b, writers, func(i int) error { return put(names[i%keys]) })
 }
 
 // journalRecord is a change journal record of the own-log design: length,

@@ -38,27 +38,9 @@ func BenchmarkNoSyncPut(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	var next atomic.Int64
-	var wg sync.WaitGroup
 	b.ReportAllocs()
 	b.ResetTimer()
-	for range writers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= b.N {
-					return
-				}
-				if err := tb.Put(ctx, names[i%keys], value); err != nil {
-					b.Error(err)
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
+	runWriters(b, writers, func(i int) error { return tb.Put(ctx, names[i%keys], value) })
 	b.StopTimer()
 	st, err := tb.Stats(ctx)
 	if err != nil {
@@ -68,4 +50,28 @@ func BenchmarkNoSyncPut(b *testing.B) {
 	if st.Records != keys || st.DeadRecords != int64(b.N) {
 		b.Fatalf("estimate after %d overwrites of %d keys: %d records, %d dead", b.N, keys, st.Records, st.DeadRecords)
 	}
+}
+
+// runWriters runs b.N calls of put, numbered 0..b.N-1, on writers
+// goroutines, and waits for them; the first error fails the benchmark.
+func runWriters(b *testing.B, writers int, put func(i int) error) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= b.N {
+					return
+				}
+				if err := put(i); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }
