@@ -41,6 +41,11 @@ func (s *Supervisor) backup(ctx context.Context, ts *tableState, j *job) (events
 		"digest":    m.Digest,
 		"created":   m.Created.UTC().Format(time.RFC3339Nano),
 	})
+	if m.Position != nil {
+		e.Data["position"] = *m.Position
+	} else if m.PositionError != "" {
+		e.Data["position_error"] = m.PositionError
+	}
 	errs := []error{s.record(e)}
 
 	pruned, perr := s.store.Prune(ts.name, ts.pol.Retention)

@@ -30,7 +30,13 @@ func (t *Table) Backup(ctx context.Context, progress Progress) (Manifest, error)
 		return Manifest{}, err
 	}
 	s := t.store
+	// The snapshot and the journal position are taken while writes are
+	// held, so that the backup plus the journal after its position is the
+	// table (position.go).
+	t.mu.Lock()
 	snap, err := db.GetSnapshot()
+	pos, posErr := t.pos.Load(), t.posErr
+	t.mu.Unlock()
 	if err != nil {
 		return Manifest{}, t.fail("backup", err)
 	}
@@ -78,6 +84,11 @@ func (t *Table) Backup(ctx context.Context, progress Progress) (Manifest, error)
 			return Manifest{}, err
 		}
 		m := Manifest{ID: id, Table: t.name, Created: created, Records: res.Records, Bytes: size, Digest: res.Digest}
+		if posErr == nil {
+			m.Position = &pos
+		} else {
+			m.PositionError = posErr.Error()
+		}
 		if err := writeManifest(tmp, m); err != nil {
 			return Manifest{}, err
 		}

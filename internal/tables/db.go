@@ -47,6 +47,10 @@ func dbOptions(readOnly bool) *opt.Options {
 		Filter:         filter.NewBloomFilter(10),
 		ReadOnly:       readOnly,
 		ErrorIfMissing: readOnly,
+		// A batch larger than the write buffer would otherwise be written
+		// into tables directly, past the journal: every write must reach
+		// the change journal (see position.go).
+		DisableLargeBatchTransaction: true,
 	}
 }
 

@@ -154,6 +154,7 @@ func (t *Table) writeOne(ctx context.Context, op, key string, value json.RawMess
 	writeErr := false
 	if err == nil {
 		now := time.Now()
+		ops := 1
 		switch {
 		case t.timeDue(now):
 			// The write carries its time into the journal (writetime.go).
@@ -165,12 +166,16 @@ func (t *Table) writeOne(ctx context.Context, op, key string, value json.RawMess
 				b.Delete(k)
 			}
 			err = db.Write(&b, dataWrite(t.store.opts.NoSync))
+			ops = b.Len()
 		case value != nil:
 			err = db.Put(k, value, dataWrite(t.store.opts.NoSync))
 		default:
 			err = db.Delete(k, dataWrite(t.store.opts.NoSync))
 		}
 		writeErr = err != nil
+		if err == nil {
+			t.advance(ops) // under the read lock: a backup's snapshot sees it whole
+		}
 	}
 	if err == nil {
 		if t.dirty != nil {
@@ -249,6 +254,9 @@ func (t *Table) write(ctx context.Context, op string, ops []Op) error {
 	if err == nil {
 		err = db.Write(&b, dataWrite(t.store.opts.NoSync))
 		writeErr = err != nil
+		if err == nil {
+			t.advance(b.Len()) // under the read lock: a backup's snapshot sees it whole
+		}
 	}
 	if err == nil {
 		if t.dirty != nil {

@@ -170,7 +170,8 @@ func (t *Table) commitReady(verified, fpReady, fpQuarantined, fpRenamed string) 
 		d = deadState{}
 	}
 	t.db = db
-	t.fault = nil // a new handle takes writes
+	t.fault = nil         // a new handle takes writes
+	_ = t.startPosition() // an error is kept: Position and the next backup's manifest report it
 	t.setDead(d)
 	t.reason = ""
 	return q, nil

@@ -197,6 +197,7 @@ func (t *Table) rewrite(ctx context.Context, db *leveldb.DB, progress Progress, 
 		if oerr == nil {
 			t.db = odb
 			t.fault = nil
+			_ = t.startPosition() // an error is kept: Position and the next backup's manifest report it
 		} else {
 			cause = errors.Join(cause, oerr)
 		}
@@ -230,7 +231,8 @@ func (t *Table) rewrite(ctx context.Context, db *leveldb.DB, progress Progress, 
 		return rollback(err)
 	}
 	t.db = nd
-	t.fault = nil // a new handle takes writes
+	t.fault = nil         // a new handle takes writes
+	_ = t.startPosition() // an error is kept: Position and the next backup's manifest report it
 	t.setDead(live)
 	unlock()
 

@@ -275,6 +275,11 @@ func (s *Store) open(ctx context.Context, name string, create bool) (_ *Table, c
 		return t, cuts, err
 	}
 	t.db = db
+	if err := t.startPosition(); err != nil {
+		db.Close()
+		t.db = nil
+		return t, cuts, opErrorf(name, "open", "journal position: %w", err)
+	}
 	if err := t.loadDead(ctx); err != nil {
 		db.Close()
 		t.db = nil

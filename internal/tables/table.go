@@ -50,6 +50,9 @@ type Table struct {
 	recent recentLens // the last writes' value lengths, for the dead estimate
 
 	lastTimed atomic.Int64 // Unix ns of the last write that carried its time (writetime.go)
+
+	pos    atomic.Uint64 // the change journal's position (position.go)
+	posErr error         // why pos is not known; guarded by mu
 }
 
 // Name is the table's name.

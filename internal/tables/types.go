@@ -65,6 +65,12 @@ type Manifest struct {
 	Records int64     `json:"records"`
 	Bytes   int64     `json:"bytes"`  // size on disk of the backup's database files
 	Digest  string    `json:"digest"` // see Digester for the exact encoding
+	// Position is where in the table's change journal the backup stands:
+	// the goleveldb sequence number of the last write it holds (see
+	// position.go); absent in backups taken before positions were kept,
+	// and when the position was not known (PositionError says why).
+	Position      *uint64 `json:"position,omitempty"`
+	PositionError string  `json:"position_error,omitempty"`
 }
 
 // VerifyResult is the outcome of a strict scan.

@@ -188,8 +188,12 @@ func (t *Table) Heal() error {
 	case err == nil:
 		t.db = db
 		t.fault = nil
+		perr := t.startPosition()
 		t.mu.Unlock()
 		t.store.reportCuts(t.name, "reopen", cuts)
+		if perr != nil {
+			return opErrorf(t.name, "reopen", "journal position unknown: %w", perr)
+		}
 		return nil
 	case IsCorruption(err):
 		t.reason = ReasonCorrupted
