@@ -4,12 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"syscall"
 	"time"
 
 	"github.com/syndtr/goleveldb/leveldb"
 	"github.com/syndtr/goleveldb/leveldb/opt"
 
+	"github.com/custodian-dev/custodian/internal/diskspace"
 	"github.com/custodian-dev/custodian/internal/events"
 )
 
@@ -184,7 +184,7 @@ func (o *Outbox) reopenDue() bool {
 // that they are durable again and published from disk. On success new
 // events go to disk again. It returns the reason it could not.
 func (o *Outbox) reopen() error {
-	if free, err := freeBytes(o.dir); err != nil {
+	if free, err := diskspace.Free(o.dir); err != nil {
 		return err
 	} else if free < reopenRoom {
 		return fmt.Errorf("outbox %s: %d bytes free, a reopen needs %d", o.dir, free, reopenRoom)
@@ -272,15 +272,6 @@ func (o *Outbox) Health() error {
 			f.UTC().Format(time.RFC3339), o.depth, o.lastErr))
 	}
 	return errors.Join(errs...)
-}
-
-// freeBytes is the space left for writing on the file system of path.
-func freeBytes(path string) (int64, error) {
-	var st syscall.Statfs_t
-	if err := syscall.Statfs(path, &st); err != nil {
-		return 0, fmt.Errorf("statfs %s: %w", path, err)
-	}
-	return int64(st.Bavail) * int64(st.Bsize), nil
 }
 
 // settle makes the outbox's state durable at Close: when events are held in

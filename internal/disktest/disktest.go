@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
+
+	"github.com/custodian-dev/custodian/internal/diskspace"
 )
 
 // Small mounts a tmpfs of size bytes on a new temporary directory and
@@ -39,11 +41,11 @@ func Small(t testing.TB, size int64) string {
 // Free is the space left on the file system of dir.
 func Free(t testing.TB, dir string) int64 {
 	t.Helper()
-	var st syscall.Statfs_t
-	if err := syscall.Statfs(dir, &st); err != nil {
+	n, err := diskspace.Free(dir)
+	if err != nil {
 		t.Fatal(err)
 	}
-	return int64(st.Bavail) * int64(st.Bsize)
+	return n
 }
 
 // Fill writes a file into dir until the file system is full (ENOSPC) and

@@ -9,6 +9,7 @@ import (
 	"github.com/syndtr/goleveldb/leveldb"
 
 	"github.com/custodian-dev/custodian/internal/apierr"
+	"github.com/custodian-dev/custodian/internal/diskspace"
 )
 
 // Healing after a failed write. goleveldb keeps the first error of its
@@ -174,7 +175,7 @@ func (t *Table) Heal() error {
 	f.tries++
 	f.wait = min(2*f.wait, healBackoffMax)
 	f.next = now.Add(f.wait)
-	if free, err := freeBytes(t.dir); err == nil && free < reopenRoom {
+	if free, err := diskspace.Free(t.dir); err == nil && free < reopenRoom {
 		defer t.mu.Unlock()
 		return f.refusal(t.name, "reopen")
 	}
@@ -220,16 +221,6 @@ func (t *Table) Heal() error {
 	return refusal
 }
 
-// freeBytes is the space available to an unprivileged writer on the file
-// system of path.
-func freeBytes(path string) (int64, error) {
-	var st syscall.Statfs_t
-	if err := syscall.Statfs(path, &st); err != nil {
-		return 0, fmt.Errorf("statfs %s: %w", path, err)
-	}
-	return int64(st.Bavail) * int64(st.Bsize), nil
-}
-
 // FreeBytes is the space left for writing on the file system of the data
 // directory.
-func (s *Store) FreeBytes() (int64, error) { return freeBytes(s.root) }
+func (s *Store) FreeBytes() (int64, error) { return diskspace.Free(s.root) }
