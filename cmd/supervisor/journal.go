@@ -93,10 +93,7 @@ func printJournal(data, table string, from uint64, w io.Writer) error {
 	}
 	enc := json.NewEncoder(w)
 	for _, dir := range []string{filepath.Join(data, "journal", table), live} {
-		files, err := changelog.Journals(dir)
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
+		files, err := changelog.Journals(dir) // none when dir does not exist
 		if err != nil {
 			return err
 		}

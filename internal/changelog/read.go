@@ -6,9 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/syndtr/goleveldb/leveldb"
@@ -147,30 +144,15 @@ func Read(name string, b []byte, from uint64, fn func(Op) error) (logtail.Tail, 
 }
 
 // Journals lists the journal files of a goleveldb database directory in
-// file-number order, as paths.
+// file-number order, as paths; none when dir does not exist.
 func Journals(dir string) ([]string, error) {
-	ents, err := os.ReadDir(dir)
+	names, err := logtail.Journals(dir)
 	if err != nil {
 		return nil, fmt.Errorf("changelog: %w", err)
 	}
-	type file struct {
-		num  int64
-		path string
-	}
-	var files []file
-	for _, e := range ents {
-		num, ok := strings.CutSuffix(e.Name(), ".log")
-		if !ok || !e.Type().IsRegular() {
-			continue
-		}
-		if n, err := strconv.ParseInt(num, 10, 64); err == nil && n >= 0 {
-			files = append(files, file{n, filepath.Join(dir, e.Name())})
-		}
-	}
-	sort.Slice(files, func(i, j int) bool { return files[i].num < files[j].num })
-	out := make([]string, len(files))
-	for i, f := range files {
-		out[i] = f.path
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = filepath.Join(dir, n)
 	}
 	return out, nil
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/custodian-dev/custodian/internal/logtail"
 )
@@ -33,13 +32,12 @@ const (
 // by the number of ops of each batch written since (the time ops
 // included). A damaged or unknown MANIFEST is an error.
 func LastSequence(dir string) (uint64, error) {
-	cur, err := os.ReadFile(filepath.Join(dir, "CURRENT"))
+	name, err := logtail.CurrentManifest(dir)
 	if err != nil {
 		return 0, fmt.Errorf("changelog: last sequence: %w", err)
 	}
-	name := strings.TrimSuffix(string(cur), "\n")
-	if !strings.HasPrefix(name, "MANIFEST-") || strings.ContainsAny(name, "/\\") {
-		return 0, fmt.Errorf("changelog: last sequence: CURRENT names %q", name)
+	if name == "" {
+		return 0, fmt.Errorf("changelog: last sequence: %s has no CURRENT naming a MANIFEST", dir)
 	}
 	b, err := os.ReadFile(filepath.Join(dir, name))
 	if err != nil {

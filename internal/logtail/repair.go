@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 )
@@ -39,11 +40,11 @@ func (c Cut) String() string {
 // exist is skipped (the open reports what is missing). Each cut is fsynced
 // before Repair returns.
 func Repair(dir string) ([]Cut, error) {
-	files, err := journals(dir)
+	files, err := Journals(dir)
 	if err != nil {
 		return nil, err
 	}
-	if m, err := currentManifest(dir); err != nil {
+	if m, err := CurrentManifest(dir); err != nil {
 		return nil, err
 	} else if m != "" {
 		files = append(files, m)
@@ -92,9 +93,9 @@ func truncateSync(path string, size int64) error {
 	return errors.Join(err, f.Close())
 }
 
-// journals are the base names of dir's journals (goleveldb names them
-// %06d.log).
-func journals(dir string) ([]string, error) {
+// Journals are the base names of the journals in dir (goleveldb names them
+// %06d.log), in file-number order; none when dir does not exist.
+func Journals(dir string) ([]string, error) {
 	ents, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -102,47 +103,40 @@ func journals(dir string) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("logtail: %w", err)
 	}
-	var out []string
+	type journal struct {
+		num  int64
+		name string
+	}
+	var js []journal
 	for _, e := range ents {
 		if num, ok := strings.CutSuffix(e.Name(), ".log"); ok && e.Type().IsRegular() {
 			if n, err := strconv.ParseInt(num, 10, 64); err == nil && n >= 0 {
-				out = append(out, e.Name())
+				js = append(js, journal{n, e.Name()})
 			}
 		}
+	}
+	sort.Slice(js, func(a, b int) bool { return js[a].num < js[b].num })
+	out := make([]string, len(js))
+	for k, j := range js {
+		out[k] = j.name
 	}
 	return out, nil
 }
 
-// NewestJournal is the base name of the highest-numbered journal in dir
-// (goleveldb names them %06d.log), or "" when there is none.
+// NewestJournal is the base name of the highest-numbered journal in dir,
+// or "" when there is none.
 func NewestJournal(dir string) (string, error) {
-	ents, err := os.ReadDir(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return "", nil
+	js, err := Journals(dir)
+	if err != nil || len(js) == 0 {
+		return "", err
 	}
-	if err != nil {
-		return "", fmt.Errorf("logtail: %w", err)
-	}
-	best, bestNum := "", int64(-1)
-	for _, e := range ents {
-		num, ok := strings.CutSuffix(e.Name(), ".log")
-		if !ok || !e.Type().IsRegular() {
-			continue
-		}
-		n, err := strconv.ParseInt(num, 10, 64)
-		if err != nil || n < 0 {
-			continue
-		}
-		if n > bestNum {
-			best, bestNum = e.Name(), n
-		}
-	}
-	return best, nil
+	return js[len(js)-1], nil
 }
 
-// currentManifest is the MANIFEST that dir's CURRENT names, or "" when
-// CURRENT is missing or does not name one (the open reports that).
-func currentManifest(dir string) (string, error) {
+// CurrentManifest is the base name of the MANIFEST that dir's CURRENT
+// names, or "" when CURRENT is missing or does not name one (the open
+// reports that).
+func CurrentManifest(dir string) (string, error) {
 	b, err := os.ReadFile(filepath.Join(dir, "CURRENT"))
 	if errors.Is(err, fs.ErrNotExist) {
 		return "", nil

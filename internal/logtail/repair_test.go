@@ -339,7 +339,7 @@ func TestZeroFilledTailIsTorn(t *testing.T) {
 // after the repair with every record.
 func TestRepairCutsATornManifestTail(t *testing.T) {
 	j := makeJournalDB(t, 20, 300)
-	m, err := currentManifest(j.dir)
+	m, err := CurrentManifest(j.dir)
 	if err != nil || m == "" {
 		t.Fatalf("manifest: %q %v", m, err)
 	}
