@@ -138,14 +138,9 @@ func (t *Table) writeOne(ctx context.Context, op, key string, value json.RawMess
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if err := t.healed(op); err != nil {
-		return err
-	}
 	k := []byte(key)
-	t.mu.RLock()
-	db, err := t.handleLocked()
+	db, err := t.writeHandle(op)
 	if err != nil {
-		t.mu.RUnlock()
 		return err
 	}
 	// What the key held before, for the dead estimate (see write): from
@@ -212,9 +207,6 @@ func (t *Table) write(ctx context.Context, op string, ops []Op) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if err := t.healed(op); err != nil {
-		return err
-	}
 	var b leveldb.Batch
 	if now := time.Now(); t.timeDue(now) {
 		addTime(&b, now) // the batch carries its time into the journal (writetime.go)
@@ -228,10 +220,8 @@ func (t *Table) write(ctx context.Context, op string, ops []Op) error {
 			b.Delete([]byte(o.Key))
 		}
 	}
-	t.mu.RLock()
-	db, err := t.handleLocked()
+	db, err := t.writeHandle(op)
 	if err != nil {
-		t.mu.RUnlock()
 		return err
 	}
 	// What each key held before, for the dead estimate (see prior).

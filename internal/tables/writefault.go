@@ -110,19 +110,27 @@ func (t *Table) writeFailed(db *leveldb.DB, op string, err error) error {
 	return refusal
 }
 
-// healed is the answer of a write that may go on: nil when the table has no
-// write fault, else the outcome of Heal.
-func (t *Table) healed(op string) error {
+// writeHandle takes t.mu for reading and returns the handle a write goes
+// through (the caller releases t.mu). While the table's writes fail it
+// first asks Heal to reopen the handle and answers the fault's refusal
+// when that cannot be done yet. The fault is checked in the write's own
+// critical section: no extra lock on the hot path. On error t.mu is not
+// held.
+func (t *Table) writeHandle(op string) (*leveldb.DB, error) {
 	t.mu.RLock()
-	faulty := t.fault != nil
-	t.mu.RUnlock()
-	if !faulty {
-		return nil
+	if t.fault != nil {
+		t.mu.RUnlock()
+		if err := t.Heal(); err != nil {
+			return nil, t.refuse(op, err)
+		}
+		t.mu.RLock()
 	}
-	if err := t.Heal(); err != nil {
-		return t.refuse(op, err)
+	db, err := t.handleLocked()
+	if err != nil {
+		t.mu.RUnlock()
+		return nil, err
 	}
-	return nil
+	return db, nil
 }
 
 // refuse turns Heal's error into the answer to a write op: the fault's
