@@ -250,13 +250,11 @@ func (c kvClient) waitReady(p *proc) {
 
 func (c kvClient) req(subject, body string) map[string]any {
 	c.t.Helper()
-	msg, err := c.nc.Request(subject, []byte(body), 20*time.Second)
-	if err != nil {
-		c.t.Fatalf("%s: %v", subject, err)
-	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
 	var m map[string]any
-	if err := json.Unmarshal(msg.Data, &m); err != nil {
-		c.t.Fatalf("%s: reply %q: %v", subject, msg.Data, err)
+	if err := request(ctx, c.nc, subject, json.RawMessage(body), &m); err != nil {
+		c.t.Fatal(err)
 	}
 	return m
 }
