@@ -105,6 +105,9 @@ func StartEmbedded(ctx context.Context, opts EmbeddedOptions) (*Embedded, error)
 	if port == 0 {
 		sopts.Port = server.RANDOM_PORT
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("embedded nats: not started on %s: %w", listen, err)
+	}
 	srv, err := server.NewServer(sopts)
 	if err != nil {
 		return nil, fmt.Errorf("embedded nats: %w", err)
@@ -112,7 +115,18 @@ func StartEmbedded(ctx context.Context, opts EmbeddedOptions) (*Embedded, error)
 	if opts.Logger != nil {
 		srv.SetLoggerV2(nonFatalLogger{opts.Logger}, false, false, false)
 	}
-	go srv.Start()
+	// nats-server's Start must have returned before Shutdown: the two race
+	// inside it otherwise (the race detector caught it in CI).
+	started := make(chan struct{})
+	go func() {
+		defer close(started)
+		srv.Start()
+	}()
+	stop := func() {
+		<-started
+		srv.Shutdown()
+		srv.WaitForShutdown()
+	}
 
 	timeout := opts.ReadyTimeout
 	if timeout <= 0 {
@@ -122,16 +136,14 @@ func StartEmbedded(ctx context.Context, opts EmbeddedOptions) (*Embedded, error)
 		timeout = time.Until(dl)
 	}
 	if !srv.ReadyForConnections(max(timeout, 0)) {
-		srv.Shutdown()
-		srv.WaitForShutdown()
+		stop()
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("embedded nats: not ready for connections on %s: %w", listen, err)
 		}
 		return nil, fmt.Errorf("embedded nats: not ready for connections on %s after %s", listen, timeout)
 	}
 	if !srv.JetStreamEnabled() {
-		srv.Shutdown()
-		srv.WaitForShutdown()
+		stop()
 		return nil, fmt.Errorf("embedded nats: JetStream did not start (store %s)", opts.StoreDir)
 	}
 	return &Embedded{srv: srv}, nil
