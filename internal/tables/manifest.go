@@ -47,11 +47,17 @@ func writeManifest(dir string, m Manifest) error {
 }
 
 func readManifest(dir string) (Manifest, error) {
-	var m Manifest
 	b, err := os.ReadFile(filepath.Join(dir, manifestFile))
 	if err != nil {
-		return m, err
+		return Manifest{}, err
 	}
+	return parseManifest(b)
+}
+
+// parseManifest decodes a manifest.json; one that does not decode or lacks
+// id, table or digest wraps ErrBackupInvalid.
+func parseManifest(b []byte) (Manifest, error) {
+	var m Manifest
 	if err := json.Unmarshal(b, &m); err != nil {
 		return m, fmt.Errorf("%s: %w: %v", manifestFile, ErrBackupInvalid, err)
 	}
