@@ -36,7 +36,7 @@ func (s *Services) handleNode(ctx context.Context, _ string, r request) (any, er
 		return s.b.NodeStatus(ctx), nil
 	case events.VerbCreate:
 		return s.create(ctx, r)
-	case events.VerbCompact, events.VerbBackup, events.VerbVerify:
+	case events.VerbCompact, events.VerbBackup, events.VerbVerify, events.VerbDrill:
 		return s.fanOut(ctx, r)
 	default:
 		err := apierr.New(apierr.InvalidRequest, "unknown node verb %q: want one of %v", clipName(r.verb), events.NodeVerbs())

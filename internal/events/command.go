@@ -8,17 +8,18 @@ const (
 	VerbRestore = "restore"
 	VerbSalvage = "salvage"
 	VerbStatus  = "status"
+	VerbDrill   = "drill"
 	VerbCreate  = "create" // node verb only
 )
 
 // TableVerbs lists the verbs of <prefix>.cmd.<table>.<verb>.
 func TableVerbs() []string {
-	return []string{VerbCompact, VerbBackup, VerbVerify, VerbRestore, VerbSalvage, VerbStatus}
+	return []string{VerbCompact, VerbBackup, VerbVerify, VerbRestore, VerbSalvage, VerbStatus, VerbDrill}
 }
 
 // NodeVerbs lists the verbs of <prefix>.node.<node>.<verb>.
 func NodeVerbs() []string {
-	return []string{VerbStatus, VerbCreate, VerbCompact, VerbBackup, VerbVerify}
+	return []string{VerbStatus, VerbCreate, VerbCompact, VerbBackup, VerbVerify, VerbDrill}
 }
 
 // CommandBody is the optional JSON body of a command.
@@ -27,6 +28,10 @@ type CommandBody struct {
 	Mode     string `json:"mode,omitempty"`
 	Wait     bool   `json:"wait,omitempty"`
 	BackupID string `json:"backup_id,omitempty"`
+	// At (restore only, RFC 3339) restores the table to its state as of
+	// that time: the newest backup at or before it plus the journal up to
+	// it.
+	At string `json:"at,omitempty"`
 }
 
 // CommandReply answers a command request.

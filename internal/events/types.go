@@ -20,6 +20,9 @@ const (
 	RestoreStarted      = "restore.started"
 	RestoreCompleted    = "restore.completed"
 	RestoreFailed       = "restore.failed"
+	DrillStarted        = "drill.started"
+	DrillCompleted      = "drill.completed"
+	DrillFailed         = "drill.failed"
 	TableCreated        = "table.created"
 	TableStats          = "table.stats"
 	TableDegraded       = "table.degraded"
@@ -37,6 +40,7 @@ func Types() []string {
 		VerifyCompleted, VerifyFailed,
 		CorruptionDetected,
 		RestoreStarted, RestoreCompleted, RestoreFailed,
+		DrillStarted, DrillCompleted, DrillFailed,
 		TableCreated, TableStats, TableDegraded, TableRecovered,
 		NotificationSent, NotificationFailed,
 	}
