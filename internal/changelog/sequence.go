@@ -130,3 +130,42 @@ func editSequence(rec []byte) (seq uint64, ok bool, err error) {
 	}
 	return seq, ok, nil
 }
+
+// EndSequence is the sequence number of the last write the database in
+// dir holds: what its MANIFEST records (LastSequence), or the last whole
+// record of its journals when that is later. A journal damaged before its
+// end is an error.
+func EndSequence(dir string) (uint64, error) {
+	seq, err := LastSequence(dir)
+	if err != nil {
+		return 0, err
+	}
+	files, err := LiveJournals(dir, 0)
+	if err != nil {
+		return 0, err
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f.Path)
+		if err != nil {
+			return 0, fmt.Errorf("changelog: end sequence: %w", err)
+		}
+		tail, err := logtail.Walk(b, func(off int64, rec []byte) error {
+			if len(rec) < 12 {
+				return &Damage{File: filepath.Base(f.Path), Offset: off, Reason: "batch shorter than its header"}
+			}
+			s := binary.LittleEndian.Uint64(rec[0:8])
+			n := uint64(binary.LittleEndian.Uint32(rec[8:12]))
+			if n > 0 {
+				seq = max(seq, s+n-1)
+			}
+			return nil
+		})
+		if err != nil {
+			return 0, fmt.Errorf("changelog: end sequence: %w", err)
+		}
+		if !tail.Whole() && !tail.Torn {
+			return 0, fmt.Errorf("changelog: end sequence: %w", &Damage{File: filepath.Base(f.Path), Offset: tail.At, Reason: tail.Reason})
+		}
+	}
+	return seq, nil
+}

@@ -3,6 +3,7 @@ package tables
 import (
 	"context"
 	"fmt"
+	"github.com/custodian-dev/custodian/internal/changelog"
 	"os"
 	"path/filepath"
 	"time"
@@ -35,7 +36,7 @@ func (t *Table) Backup(ctx context.Context, progress Progress) (Manifest, error)
 	// table (position.go).
 	t.mu.Lock()
 	snap, err := db.GetSnapshot()
-	pos, posErr := t.pos.Load(), t.posErr
+	pos, posErr := changelog.PositionOf(t.gen, t.pos.Load()), t.posErr
 	t.mu.Unlock()
 	if err != nil {
 		return Manifest{}, t.fail("backup", err)

@@ -480,7 +480,7 @@ func BenchmarkVerify(b *testing.B) {
 		b.StopTimer()
 		// The part this Verify adds: the table files read from disk.
 		t0 = time.Now()
-		if _, n, err := checkLiveFiles(ctx, tb.db, tb.Dir(), nil); err != nil {
+		if _, n, err := checkLiveFiles(ctx, tb.db.DB, tb.Dir(), nil); err != nil {
 			b.Fatal(err)
 		} else {
 			fileBytes += n

@@ -123,6 +123,9 @@ func (s *Store) finishReady(ready, name string) error {
 		return err
 	}
 	if ok {
+		if err := s.seal(name, live, 0); err != nil {
+			return fmt.Errorf("roll forward the restore of %s: %w", name, err)
+		}
 		if _, err := s.quarantine(name, live); err != nil {
 			return fmt.Errorf("roll forward the restore of %s: %w", name, err)
 		}

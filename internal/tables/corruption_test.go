@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	lerrors "github.com/syndtr/goleveldb/leveldb/errors"
@@ -58,6 +59,13 @@ func corruptionMatrix() []damage {
 // prepareDamaged writes records, takes a backup, writes more, closes and
 // damages the table. It returns the backup's manifest.
 func prepareDamaged(t *testing.T, root string, c damage) Manifest {
+	m, _ := prepareDamagedFull(t, root, c)
+	return m
+}
+
+// prepareDamagedFull is prepareDamaged that also returns what the table
+// held when it was closed (records and digest, before the damage).
+func prepareDamagedFull(t *testing.T, root string, c damage) (Manifest, VerifyResult) {
 	t.Helper()
 	ctx := context.Background()
 	s, err := OpenStore(root, Options{})
@@ -78,11 +86,15 @@ func prepareDamaged(t *testing.T, root string, c damage) Manifest {
 			t.Fatalf("compact: %v", err)
 		}
 	}
+	full, err := tb.Verify(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
 	c.do(t, filepath.Join(root, tablesDir, "t"))
-	return m
+	return m, full
 }
 
 func TestCorruptionMatrix(t *testing.T) {
@@ -90,7 +102,7 @@ func TestCorruptionMatrix(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			ctx := context.Background()
 			root := t.TempDir()
-			m := prepareDamaged(t, root, c)
+			m, full := prepareDamagedFull(t, root, c)
 			det := &detections{}
 			s := openTestStore(t, root, det)
 			tb, err := s.Open(ctx, "t", false)
@@ -146,12 +158,28 @@ func TestCorruptionMatrix(t *testing.T) {
 			if err != nil {
 				t.Fatalf("restore: %v", err)
 			}
-			if rr.Records != m.Records || rr.BackupID != m.ID || rr.BackupAge <= 0 {
+			if rr.BackupID != m.ID || rr.BackupAge <= 0 {
 				t.Fatalf("restore result %+v manifest %+v", rr, m)
 			}
+			// Backup + journal: every write is back, unless the journal is
+			// what was damaged: then the restore says what it lost.
+			want := full
+			if c.journal {
+				if !rr.Lost || !strings.Contains(rr.LostReason, ".log") || !strings.Contains(rr.LostReason, "offset") {
+					t.Fatalf("damaged journal: restore result %+v, want lost naming the file and offset", rr)
+				}
+				// The flip is in the middle of the journal: the replay stops
+				// there; the writes before it (if any) are back.
+				if rr.JournalRecords >= full.Records-m.Records {
+					t.Fatalf("damaged journal: %d journal records replayed, want fewer than %d", rr.JournalRecords, full.Records-m.Records)
+				}
+				want.Records = m.Records + rr.JournalRecords
+			} else if rr.Lost || rr.JournalRecords != full.Records-m.Records {
+				t.Fatalf("restore result %+v: want %d journal records and nothing lost", rr, full.Records-m.Records)
+			}
 			vr, err := tb.Verify(ctx, nil)
-			if err != nil || vr.Records != m.Records || vr.Digest != m.Digest {
-				t.Fatalf("verify after restore %+v %v, manifest %+v", vr, err, m)
+			if err != nil || rr.Records != want.Records || vr.Records != want.Records || (!c.journal && vr.Digest != full.Digest) {
+				t.Fatalf("verify after restore %+v %v (result %+v), want %+v", vr, err, rr, want)
 			}
 			if v, err := tb.Get(ctx, "k002999"); err != nil || string(v) != string(val(2999)) {
 				t.Fatalf("get after restore: %s %v", v, err)
@@ -159,8 +187,8 @@ func TestCorruptionMatrix(t *testing.T) {
 			if err := tb.Put(ctx, "new", val(1)); err != nil {
 				t.Fatalf("put after restore: %v", err)
 			}
-			if st, _ := tb.Stats(ctx); st.Records != m.Records+1 {
-				t.Fatalf("records after restore %d want %d", st.Records, m.Records+1)
+			if st, _ := tb.Stats(ctx); st.Records != want.Records+1 {
+				t.Fatalf("records after restore %d want %d", st.Records, want.Records+1)
 			}
 			// The damaged directory is kept in quarantine.
 			qs, err := s.Quarantined("t")
@@ -297,8 +325,9 @@ func TestDamagedLatestBackup(t *testing.T) {
 	if lo := leftovers(t, root); len(lo) != 0 {
 		t.Fatalf("leftovers %v", lo)
 	}
+	// The older backup plus the journal after it: every write is back.
 	rr, err := tb.RestoreFrom(ctx, older.ID, nil)
-	if err != nil || rr.Records != 2000 {
+	if err != nil || rr.Records != 3000 || rr.JournalRecords != 1000 || rr.Lost {
 		t.Fatalf("restore from the older backup: %+v %v", rr, err)
 	}
 	if _, err := tb.RestoreFrom(ctx, "20990101T000000.000000000Z-abcdef", nil); apierr.CodeOf(err) != apierr.NotFound {

@@ -9,7 +9,7 @@ import (
 	"github.com/syndtr/goleveldb/leveldb/filter"
 	"github.com/syndtr/goleveldb/leveldb/opt"
 
-	"github.com/custodian-dev/custodian/internal/logtail"
+	"github.com/custodian-dev/custodian/internal/changelog"
 )
 
 // Strictness. Every database is opened with opt.StrictAll:
@@ -83,18 +83,6 @@ func openDB(dir string, readOnly bool) (*leveldb.DB, error) {
 	return db, err
 }
 
-// openLive opens a live table's database: the torn tails of its newest
-// journal and MANIFEST cut off first (logtail.Repair), then openDB. The
-// cuts are returned also when the open then fails.
-func openLive(dir string) (*leveldb.DB, []logtail.Cut, error) {
-	cuts, err := logtail.Repair(dir)
-	if err != nil {
-		return nil, cuts, err
-	}
-	db, err := openDB(dir, false)
-	return db, cuts, err
-}
-
 // hasFiles reports whether dir holds database files (anything but LOCK,
 // LOG and our sidecar).
 func hasFiles(dir string) (bool, error) {
@@ -107,7 +95,7 @@ func hasFiles(dir string) (bool, error) {
 	}
 	for _, e := range ents {
 		switch e.Name() {
-		case "LOCK", "LOG", "LOG.old", deadFile, deadFile + ".tmp", manifestFile:
+		case "LOCK", "LOG", "LOG.old", deadFile, deadFile + ".tmp", manifestFile, changelog.GenerationFile, changelog.GenerationFile + ".tmp":
 		default:
 			return true, nil
 		}

@@ -116,7 +116,7 @@ func (t *Table) loadDead(ctx context.Context) error {
 		d = deadState{Since: time.Now().UTC()}
 	}
 	if !ok || !d.Clean {
-		if err := recountLive(ctx, t.db, &d); err != nil {
+		if err := recountLive(ctx, t.db.DB, &d); err != nil {
 			return err
 		}
 	}

@@ -20,6 +20,8 @@ const (
 
 	FPRestoreBeforeCopy      = "restore.before-copy"      // nothing done yet
 	FPRestoreAfterCopy       = "restore.after-copy"       // backup copied into a temp dir
+	FPRestoreBeforeReplay    = "restore.before-replay"    // backup copied and verified, journal not replayed
+	FPRestoreAfterReplay     = "restore.after-replay"     // journal replayed into the copy
 	FPRestoreAfterVerify     = "restore.after-verify"     // copy verified and open/close tested
 	FPRestoreReady           = "restore.ready"            // copy renamed to tables/.ready-<t>: the commit point
 	FPRestoreAfterQuarantine = "restore.after-quarantine" // live dir moved to quarantine
@@ -38,7 +40,7 @@ func FailpointNames() []string {
 		FPRewriteBeforeCopy, FPRewriteAfterCopy, FPRewriteAfterVerify, FPRewriteAfterCatchUp,
 		FPRewritePaused, FPRewriteAfterAside, FPRewriteAfterSwap, FPRewriteDone,
 		FPBackupBeforeCopy, FPBackupAfterCopy, FPBackupAfterManifest, FPBackupAfterRename, FPBackupAfterVerify,
-		FPRestoreBeforeCopy, FPRestoreAfterCopy, FPRestoreAfterVerify, FPRestoreReady,
+		FPRestoreBeforeCopy, FPRestoreAfterCopy, FPRestoreBeforeReplay, FPRestoreAfterReplay, FPRestoreAfterVerify, FPRestoreReady,
 		FPRestoreAfterQuarantine, FPRestoreAfterRename,
 		FPSalvageAfterCopy, FPSalvageAfterRecover, FPSalvageReady, FPSalvageAfterQuarantine, FPSalvageAfterRename,
 	}

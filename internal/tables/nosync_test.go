@@ -272,10 +272,10 @@ func TestNoSyncWrites(t *testing.T) {
 		t.Fatal(err)
 	}
 	check(tb, "after a rewrite")
-	// Writes after the backup are gone after restoring it, the backup's are
-	// back.
+	// Writes after the backup are gone after restoring it as of its time,
+	// the backup's are back.
 	fill(t, tb, "late", 0, 10)
-	if _, err := tb.RestoreFrom(ctx, m.ID, nil); err != nil {
+	if _, err := tb.Restore(ctx, m.ID, RestoreOptions{At: m.Created}, nil); err != nil {
 		t.Fatal(err)
 	}
 	check(tb, "after restoring the backup")

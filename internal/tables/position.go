@@ -39,5 +39,5 @@ func (t *Table) advance(ops int) { t.pos.Add(uint64(ops)) }
 func (t *Table) Position() (uint64, error) {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
-	return t.pos.Load(), t.posErr
+	return changelog.PositionOf(t.gen, t.pos.Load()), t.posErr
 }

@@ -52,6 +52,10 @@ func (t *Table) moveToQuarantine() (string, error) {
 	if err != nil || !ok {
 		return "", err
 	}
+	// Its journals hold its newest writes: kept in the archive first.
+	if err := t.seal(t.dir); err != nil {
+		return "", err
+	}
 	return t.store.quarantine(t.name, t.dir)
 }
 

@@ -72,7 +72,7 @@ func TestRecentWritesForgottenAfterRestore(t *testing.T) {
 	if err := tb.Put(ctx, "gone", json.RawMessage(`1`)); err != nil { // not in the backup
 		t.Fatal(err)
 	}
-	if _, err := tb.RestoreFrom(ctx, m.ID, nil); err != nil {
+	if _, err := tb.Restore(ctx, m.ID, RestoreOptions{At: m.Created}, nil); err != nil { // the backup's state
 		t.Fatal(err)
 	}
 	before := tb.deadSnapshot()

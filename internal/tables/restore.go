@@ -10,29 +10,44 @@ import (
 	"time"
 
 	"github.com/custodian-dev/custodian/internal/apierr"
+	"github.com/custodian-dev/custodian/internal/changelog"
 )
 
-// RestoreFrom copies the backup id into place, verifies it (records and
-// digest equal to its manifest, then an open/close test) and serves it:
+// RestoreFrom is Restore without a time: the backup id plus every write
+// the journal holds after its position.
+func (t *Table) RestoreFrom(ctx context.Context, backupID string, progress Progress) (RestoreResult, error) {
+	return t.Restore(ctx, backupID, RestoreOptions{}, progress)
+}
+
+// Restore copies the backup id into place, replays the change journal
+// after its position, verifies the result and serves it:
 //
 //  1. the backup's database files are copied into tables/.tmp-restore-...
 //     and fsynced;
-//  2. the copy is opened (read-write: this is the open/close test, and it
-//     flushes the journal), strictly scanned, compared with the manifest,
-//     closed; its dead estimate is written;
-//  3. it is renamed to tables/.ready-<t>: the commit point; a crash after it
+//  2. the copy is opened (read-write: the open/close test, which also
+//     flushes its journal), strictly scanned and compared with the
+//     manifest (records and digest): the backup is good;
+//  3. the journal's writes after the backup's position are applied to the
+//     copy (every one, or those up to o.At), stopping at damage or a gap
+//     in the journal (RestoreResult.Lost says what could not be brought
+//     back); the copy is opened, strictly scanned and closed again, and
+//     recorded as a new generation of the journal (journal.go);
+//  4. it is renamed to tables/.ready-<t>: the commit point; a crash after it
 //     is rolled forward by OpenStore;
-//  4. under the write lock: the live database (if open) is closed and its
-//     directory (if any) moved to quarantine/<t>/<time>; .ready-<t> is
-//     renamed to tables/<t> and opened; the table serves again.
+//  5. under the write lock: the live database (if open) is closed, its
+//     journals kept in the archive and its directory (if any) moved to
+//     quarantine/<t>/<time>; .ready-<t> is renamed to tables/<t> and
+//     opened; the table serves again.
 //
-// A failure before step 3 changes nothing: the table keeps serving if it
-// did (a manual restore of a healthy table), or stays unavailable; nothing
-// is left in tables/. A backup that does not verify fails with an error
-// wrapping ErrBackupInvalid (never a corruption type: the table is not
-// what is damaged), so that the caller can try the next older backup. A
-// missing backup is apierr.NotFound.
-func (t *Table) RestoreFrom(ctx context.Context, backupID string, progress Progress) (RestoreResult, error) {
+// The table does not serve while the restore runs (unless the caller made
+// it unavailable already, it is marked "restoring" and, when the restore
+// fails before its commit point, serving again). A failure before step 4
+// changes nothing else; nothing is left in tables/. A backup that does not
+// verify fails with an error wrapping ErrBackupInvalid (never a corruption
+// type: the table is not what is damaged), so that the caller can try the
+// next older backup. A missing backup is apierr.NotFound; a backup taken
+// after o.At is apierr.InvalidRequest.
+func (t *Table) Restore(ctx context.Context, backupID string, o RestoreOptions, progress Progress) (RestoreResult, error) {
 	s := t.store
 	src, err := s.BackupDir(t.name, backupID)
 	if err != nil {
@@ -49,18 +64,39 @@ func (t *Table) RestoreFrom(ctx context.Context, backupID string, progress Progr
 		return RestoreResult{}, opErrorf(t.name, "restore", "backup %s: %w: manifest names %s/%s",
 			backupID, ErrBackupInvalid, m.Table, m.ID)
 	}
+	if !o.At.IsZero() && m.Created.After(o.At) {
+		return RestoreResult{}, apierr.New(apierr.InvalidRequest, "table %s: backup %s was taken at %s, after %s",
+			t.name, backupID, m.Created.Format(time.RFC3339Nano), o.At.Format(time.RFC3339Nano))
+	}
 	t.opMu.Lock()
 	defer t.opMu.Unlock()
-	if t.isClosed() {
+	t.mu.Lock()
+	if t.closed {
+		t.mu.Unlock()
 		return RestoreResult{}, apierr.New(apierr.TableUnavailable, "table %s is closed", t.name)
 	}
-	tablesPath := filepath.Join(s.root, tablesDir)
-	tmp := filepath.Join(tablesPath, tmpPrefix+"restore-"+t.name+"-"+randHex(4))
+	// No write may be acknowledged after the journal is read.
+	stopped := t.reason == ""
+	if stopped {
+		t.reason = ReasonRestoring
+	}
+	t.mu.Unlock()
+	fail := func(err error) (RestoreResult, error) {
+		if stopped {
+			t.mu.Lock()
+			if t.reason == ReasonRestoring {
+				t.reason = ""
+			}
+			t.mu.Unlock()
+		}
+		return RestoreResult{}, opErrorf(t.name, "restore", "backup %s: %w", backupID, err)
+	}
+	tmp := s.scratchDir("restore", t.name)
 	s.failpoint(FPRestoreBeforeCopy)
 	n, err := copyDBFiles(src, tmp)
 	if err != nil {
 		os.RemoveAll(tmp)
-		return RestoreResult{}, opErrorf(t.name, "restore", "copy backup %s: %w", backupID, err)
+		return fail(fmt.Errorf("copy: %w", err))
 	}
 	if progress != nil {
 		progress(n, n, "bytes")
@@ -72,25 +108,46 @@ func (t *Table) RestoreFrom(ctx context.Context, backupID string, progress Progr
 	} else if ctx.Err() == nil {
 		err = fmt.Errorf("%w: %v", ErrBackupInvalid, err)
 	}
+	if err != nil {
+		os.RemoveAll(tmp)
+		return fail(err)
+	}
+	s.failpoint(FPRestoreBeforeReplay)
+	rep, err := t.replayInto(ctx, tmp, s.scratchDir("journal", t.name), m, changelog.Replay{At: o.At}, progress)
+	if err == nil {
+		s.failpoint(FPRestoreAfterReplay)
+		vr, err = openScanClose(ctx, tmp)
+	}
 	if err == nil {
 		err = writeDead(tmp, deadState{Live: vr.Records, LiveBytes: vr.Bytes, Since: time.Now().UTC()}, false)
+	}
+	if err == nil {
+		g := changelog.Generation{From: rep.Last, Root: rep.Root, Reason: "restore"}
+		if rep.Root {
+			g.From = 0
+		}
+		err = t.newGeneration(tmp, g)
 	}
 	if err == nil {
 		err = syncTree(tmp)
 	}
 	if err != nil {
 		os.RemoveAll(tmp)
-		return RestoreResult{}, opErrorf(t.name, "restore", "backup %s: %w", backupID, err)
+		return fail(err)
 	}
 	if progress != nil {
-		progress(vr.Records, m.Records, "records")
+		progress(vr.Records, vr.Records, "records")
 	}
 	s.failpoint(FPRestoreAfterVerify)
 	q, err := t.commitReady(tmp, FPRestoreReady, FPRestoreAfterQuarantine, FPRestoreAfterRename)
 	if err != nil {
 		return RestoreResult{}, opErrorf(t.name, "restore", "backup %s: %w", backupID, err)
 	}
-	return RestoreResult{BackupID: m.ID, Records: vr.Records, BackupAge: time.Since(m.Created), Quarantined: q}, nil
+	return RestoreResult{
+		BackupID: m.ID, Records: vr.Records, BackupAge: time.Since(m.Created), Quarantined: q,
+		JournalRecords: rep.Records, Position: rep.Last, RecoveredTo: rep.LastTime,
+		Lost: rep.Lost != "", LostReason: rep.Lost,
+	}, nil
 }
 
 // openScanClose opens the database in dir read-write (an open/close test
@@ -156,7 +213,7 @@ func (t *Table) commitReady(verified, fpReady, fpQuarantined, fpRenamed string) 
 		// Store.Open serves it.
 		return q, apierr.New(apierr.TableUnavailable, "table %s was closed during the restore", t.name)
 	}
-	db, err := openDB(t.dir, false)
+	db, g, _, err := t.openLive(t.dir) // a fresh database: no torn tail to cut
 	if err != nil {
 		t.reason = "restore failed"
 		// Leave nothing half-done in tables/<t>.
@@ -169,9 +226,7 @@ func (t *Table) commitReady(verified, fpReady, fpQuarantined, fpRenamed string) 
 	if err != nil {
 		d = deadState{}
 	}
-	t.db = db
-	t.fault = nil         // a new handle takes writes
-	_ = t.startPosition() // an error is kept: Position and the next backup's manifest report it
+	_ = t.install(db, g) // an error is kept: Position and the next backup's manifest report it
 	t.setDead(d)
 	t.reason = ""
 	return q, nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/custodian-dev/custodian/internal/changelog"
 	"os"
 	"path/filepath"
 	"time"
@@ -53,7 +54,7 @@ func (t *Table) rewrite(ctx context.Context, db *leveldb.DB, progress Progress, 
 
 	dirty := newDirtySet()
 	t.mu.Lock()
-	if t.closed || t.db != db {
+	if t.closed || !t.isHandle(db) {
 		t.mu.Unlock()
 		return opErrorf(t.name, "compact", "the database was closed or replaced")
 	}
@@ -154,7 +155,7 @@ func (t *Table) rewrite(ctx context.Context, db *leveldb.DB, progress Progress, 
 		res.PauseMS = msSince(pauseStart)
 		t.mu.Unlock()
 	}
-	if t.closed || t.db != db {
+	if t.closed || !t.isHandle(db) {
 		unlock()
 		return abort(opErrorf(t.name, "compact", "the database was closed or replaced"))
 	}
@@ -170,6 +171,14 @@ func (t *Table) rewrite(ctx context.Context, db *leveldb.DB, progress Progress, 
 		err = writeDead(tmp, live, false)
 	}
 	if err == nil {
+		// The copy is the table at its position now: a new generation of
+		// the change journal that goes on from it (journal.go).
+		err = t.newGeneration(tmp, changelog.Generation{
+			From:   changelog.PositionOf(t.gen, t.pos.Load()),
+			Reason: "rewrite",
+		})
+	}
+	if err == nil {
 		err = syncTree(tmp)
 	}
 	if err != nil {
@@ -183,8 +192,11 @@ func (t *Table) rewrite(ctx context.Context, db *leveldb.DB, progress Progress, 
 	// acknowledged is also in the verified copy (the last delta was applied
 	// under the pause), and the handle is unusable either way. It is
 	// reported if the swap fails and the old directory must serve again.
-	oldCloseErr := db.Close()
+	oldCloseErr := t.db.Close()
 	t.db = nil
+	// The old directory's journals hold the writes since its last flush:
+	// into the archive before it goes (a failure keeps it in place).
+	sealErr := t.seal(t.dir)
 	rollback := func(cause error) error {
 		cause = errors.Join(cause, oldCloseErr)
 		if ok, _ := exists(t.dir); !ok {
@@ -193,11 +205,9 @@ func (t *Table) rewrite(ctx context.Context, db *leveldb.DB, progress Progress, 
 			}
 		}
 		cause = errors.Join(cause, syncDir(tablesPath), os.RemoveAll(tmp))
-		odb, cuts, oerr := openLive(t.dir)
+		odb, og, cuts, oerr := t.openLive(t.dir)
 		if oerr == nil {
-			t.db = odb
-			t.fault = nil
-			_ = t.startPosition() // an error is kept: Position and the next backup's manifest report it
+			_ = t.install(odb, og) // an error is kept: Position and the next backup's manifest report it
 		} else {
 			cause = errors.Join(cause, oerr)
 		}
@@ -207,6 +217,9 @@ func (t *Table) rewrite(ctx context.Context, db *leveldb.DB, progress Progress, 
 			return t.fail("compact", cause)
 		}
 		return opErrorf(t.name, "compact", "swap: %w", cause)
+	}
+	if sealErr != nil {
+		return rollback(sealErr)
 	}
 	if err := os.Rename(t.dir, old); err != nil {
 		return rollback(err)
@@ -222,7 +235,7 @@ func (t *Table) rewrite(ctx context.Context, db *leveldb.DB, progress Progress, 
 		return rollback(err)
 	}
 	s.failpoint(FPRewriteAfterSwap)
-	nd, err := openDB(t.dir, false)
+	nd, ng, _, err := t.openLive(t.dir) // the copy, closed cleanly: no torn tail
 	if err != nil {
 		// Put the copy back aside and the old directory in place.
 		if rerr := os.Rename(t.dir, tmp); rerr != nil {
@@ -230,9 +243,7 @@ func (t *Table) rewrite(ctx context.Context, db *leveldb.DB, progress Progress, 
 		}
 		return rollback(err)
 	}
-	t.db = nd
-	t.fault = nil         // a new handle takes writes
-	_ = t.startPosition() // an error is kept: Position and the next backup's manifest report it
+	_ = t.install(nd, ng) // an error is kept: Position and the next backup's manifest report it
 	t.setDead(live)
 	unlock()
 

@@ -3,6 +3,7 @@ package tables
 import (
 	"context"
 	"fmt"
+	"github.com/custodian-dev/custodian/internal/changelog"
 	"os"
 	"path/filepath"
 	"time"
@@ -70,6 +71,11 @@ func (t *Table) Salvage(ctx context.Context, progress Progress) (SalvageResult, 
 	}
 	if err == nil {
 		err = writeDead(out, deadState{Live: vr.Records, LiveBytes: vr.Bytes, Since: time.Now().UTC()}, false)
+	}
+	if err == nil {
+		// What RecoverFile brought back is no known position of the
+		// journal: a new history starts.
+		err = t.newGeneration(out, changelog.Generation{Root: true, Reason: "salvage"})
 	}
 	if err == nil {
 		err = syncTree(out)

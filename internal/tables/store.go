@@ -266,7 +266,7 @@ func (s *Store) open(ctx context.Context, name string, create bool) (_ *Table, c
 			return nil, nil, opErrorf(name, "create", "%w", err)
 		}
 	}
-	db, cuts, err := openLive(t.dir)
+	db, g, cuts, err := t.openLive(t.dir)
 	if err != nil {
 		if IsCorruption(err) {
 			t.reason = ReasonCorrupted
@@ -274,8 +274,7 @@ func (s *Store) open(ctx context.Context, name string, create bool) (_ *Table, c
 		}
 		return t, cuts, err
 	}
-	t.db = db
-	if err := t.startPosition(); err != nil {
+	if err := t.install(db, g); err != nil {
 		db.Close()
 		t.db = nil
 		return t, cuts, opErrorf(name, "open", "journal position: %w", err)

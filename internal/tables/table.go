@@ -37,7 +37,8 @@ type Table struct {
 	opMu sync.Mutex
 
 	mu     sync.RWMutex
-	db     *leveldb.DB
+	db     *handle
+	gen    uint64 // the live database's generation (changelog.Generation)
 	reason string // "" when serving
 	closed bool
 	dirty  *dirtySet   // non-nil while a rewrite tracks writes
@@ -50,6 +51,8 @@ type Table struct {
 	recent recentLens // the last writes' value lengths, for the dead estimate
 
 	lastTimed atomic.Int64 // Unix ns of the last write that carried its time (writetime.go)
+
+	journalMu sync.Mutex // held while a journal moves into the archive (journal.go)
 
 	pos    atomic.Uint64 // the change journal's position (position.go)
 	posErr error         // why pos is not known; guarded by mu
@@ -120,7 +123,7 @@ func (t *Table) handleLocked() (*leveldb.DB, error) {
 	case t.db == nil:
 		return nil, apierr.New(apierr.TableUnavailable, "table %s has no open database", t.name)
 	}
-	return t.db, nil
+	return t.db.DB, nil
 }
 
 // maintHandle returns the open database for maintenance work, which runs
@@ -135,7 +138,7 @@ func (t *Table) maintHandle() (*leveldb.DB, error) {
 	if t.db == nil {
 		return nil, apierr.New(apierr.TableUnavailable, "table %s has no open database (%s)", t.name, t.reason)
 	}
-	return t.db, nil
+	return t.db.DB, nil
 }
 
 // Close closes the database and then saves the dead-record estimate,

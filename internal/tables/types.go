@@ -88,6 +88,21 @@ type RestoreResult struct {
 	// Quarantined is the directory the replaced table moved to, "" when
 	// there was no live directory (already quarantined).
 	Quarantined string `json:"quarantined,omitempty"`
+	// The journal replayed after the backup's position (replay.go).
+	JournalRecords int64     `json:"journal_records"`
+	Position       uint64    `json:"position"`              // the position the table was restored to
+	RecoveredTo    time.Time `json:"recovered_to,omitzero"` // time of the last write replayed
+	// Lost: acknowledged writes could not be brought back; LostReason says
+	// which (the journal's damage or gap, or a backup without position).
+	Lost       bool   `json:"lost,omitempty"`
+	LostReason string `json:"lost_reason,omitempty"`
+}
+
+// RestoreOptions say what a restore brings back.
+type RestoreOptions struct {
+	// At, when not zero, restores the table to its state as of that time:
+	// the journal is replayed up to it (the backup must be from before it).
+	At time.Time
 }
 
 // SalvageResult is the outcome of a salvage.

@@ -51,7 +51,7 @@ func (t *Table) Verify(ctx context.Context, progress Progress) (VerifyResult, er
 	// write in flight (writes hold t.mu.RLock from their goleveldb call
 	// until the estimate has counted them): a pause of one GetSnapshot.
 	t.mu.Lock()
-	if t.db != db {
+	if !t.isHandle(db) {
 		t.mu.Unlock()
 		return VerifyResult{}, apierr.New(apierr.TableUnavailable, "table %s: verify: the database was closed or replaced", t.name)
 	}
@@ -73,7 +73,7 @@ func (t *Table) Verify(ctx context.Context, progress Progress) (VerifyResult, er
 	// not bring back the old ones. opMu keeps a rewrite, restore or
 	// salvage from replacing the estimate meanwhile.
 	t.mu.RLock()
-	if t.db == db {
+	if t.isHandle(db) {
 		t.correctLive(captured.Live, captured.LiveBytes, res.Records, res.Bytes)
 		// Not durable: an estimate; a failure leaves the older sidecar.
 		_ = t.saveDead(false)

@@ -23,7 +23,7 @@ func liveLdbFiles(t *testing.T, tb *Table) []string {
 	t.Helper()
 	tb.mu.RLock()
 	defer tb.mu.RUnlock()
-	list, err := liveTables(tb.db)
+	list, err := liveTables(tb.db.DB)
 	if err != nil {
 		t.Fatal(err)
 	}

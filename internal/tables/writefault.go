@@ -91,7 +91,7 @@ func (t *Table) WriteFault() (WriteFault, bool) {
 func (t *Table) writeFailed(db *leveldb.DB, op string, err error) error {
 	t.mu.Lock()
 	started := false
-	if t.db == db && t.fault == nil {
+	if t.isHandle(db) && t.fault == nil {
 		now := time.Now()
 		t.fault = &writeFault{err: err, code: faultCode(err), since: now, next: now.Add(healBackoffMin), wait: healBackoffMin}
 		started = true
@@ -192,12 +192,10 @@ func (t *Table) Heal() error {
 		closeErr = t.db.Close() // the handle's sticky write error, as a rule
 		t.db = nil
 	}
-	db, cuts, err := openLive(t.dir)
+	db, g, cuts, err := t.openLive(t.dir)
 	switch {
 	case err == nil:
-		t.db = db
-		t.fault = nil
-		perr := t.startPosition()
+		perr := t.install(db, g)
 		t.mu.Unlock()
 		t.store.reportCuts(t.name, "reopen", cuts)
 		if perr != nil {
@@ -219,7 +217,7 @@ func (t *Table) Heal() error {
 	}
 	ro, rerr := openDB(t.dir, true)
 	if rerr == nil {
-		t.db = ro
+		t.db = &handle{DB: ro}
 	} else {
 		f.err = errors.Join(f.err, fmt.Errorf("read-only open: %w", rerr))
 	}

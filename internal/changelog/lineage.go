@@ -1,0 +1,270 @@
+package changelog
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/custodian-dev/custodian/internal/logtail"
+)
+
+// ErrNotOnLineage: the position a replay starts from is not in the history
+// of the table's current state (a backup of a generation that a restore to
+// an earlier time left behind, or older than a salvage).
+var ErrNotOnLineage = errors.New("position is not in the history of the table's current state")
+
+// Journal names where a table's journal is.
+type Journal struct {
+	Archive string // <data>/journal/<table>
+	// Live is the live database directory ("" when there is none); its
+	// .log files are its generation's newest part.
+	Live string
+	// Current is the generation of the table's current state: the live
+	// directory's (ReadGeneration) when it has one.
+	Current uint64
+}
+
+// Replay says what to replay.
+type Replay struct {
+	From uint64 // a backup's position: ops after it are replayed
+	// To, when not 0, is the last position to replay (a drill replays to
+	// the live table's position); a journal that ends before it lost
+	// writes.
+	To uint64
+	// At, when not zero, stops before the first op whose time is after it
+	// (a point-in-time restore). An op's time is the time of the last
+	// timed batch at or before it.
+	At time.Time
+	// Want, when not 0, is a position the table is known to have reached
+	// (its acknowledged writes): a journal that ends before it lost
+	// writes. Ignored with To or At.
+	Want uint64
+}
+
+// ReplayResult says what a replay did.
+type ReplayResult struct {
+	Records  int64     // ops applied
+	Last     uint64    // position of the last op applied; Replay.From when none
+	LastTime time.Time // its time (zero when unknown)
+	// Lost, when not empty, says why writes after Last could not be
+	// replayed: damage (file and offset) or a gap in the journal.
+	Lost string
+}
+
+// link is one generation of a lineage and the sequence range to replay.
+type link struct {
+	gen   uint64
+	after uint64 // replay sequences after this one
+	upTo  uint64 // and up to this one (0: to the end)
+}
+
+// Lineage reads the history of the table's current state: the generations
+// from the one holding from to the current, each with the range of
+// sequence numbers that belongs to that history.
+func (j Journal) lineage(from uint64) ([]link, error) {
+	gens, err := archivedGenerations(j.Archive)
+	if err != nil {
+		return nil, err
+	}
+	if j.Live != "" {
+		g, err := ReadGeneration(j.Live)
+		if err != nil {
+			return nil, err
+		}
+		if g.Number == j.Current {
+			gens[g.Number] = g
+		}
+	}
+	genOf := func(n uint64) Generation {
+		if g, ok := gens[n]; ok {
+			return g
+		}
+		return Generation{Number: n, Root: n != 0}
+	}
+	fromGen, fromSeq := SplitPosition(from)
+	var chain []link
+	cur := genOf(j.Current)
+	upTo := uint64(0)
+	for {
+		l := link{gen: cur.Number, after: cur.SeqBase, upTo: upTo}
+		if cur.Number == fromGen {
+			if upTo != 0 && fromSeq > upTo {
+				return nil, fmt.Errorf("%w: %d is after generation %d's part of it (up to %d)",
+					ErrNotOnLineage, from, cur.Number, PositionOf(cur.Number, upTo))
+			}
+			l.after = max(l.after, fromSeq)
+			chain = append(chain, l)
+			break
+		}
+		chain = append(chain, l)
+		p, ok := cur.Parent()
+		if !ok || p >= cur.Number {
+			return nil, fmt.Errorf("%w: %d (generation %d; the history goes back to generation %d)",
+				ErrNotOnLineage, from, fromGen, cur.Number)
+		}
+		_, upTo = SplitPosition(cur.From)
+		cur = genOf(p)
+	}
+	for a, b := 0, len(chain)-1; a < b; a, b = a+1, b-1 {
+		chain[a], chain[b] = chain[b], chain[a]
+	}
+	return chain, nil
+}
+
+// files lists the journal files of generation gen, archived and live (a
+// file in both is read from the live directory), by file number.
+func (j Journal) files(gen uint64) ([]JournalFile, error) {
+	arch, err := ArchivedJournals(j.Archive)
+	if err != nil {
+		return nil, err
+	}
+	byNum := map[uint64]JournalFile{}
+	for _, f := range arch {
+		if f.Gen == gen {
+			byNum[f.Num] = f
+		}
+	}
+	if j.Live != "" && gen == j.Current {
+		live, err := LiveJournals(j.Live, gen)
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range live {
+			byNum[f.Num] = f
+		}
+	}
+	out := make([]JournalFile, 0, len(byNum))
+	for _, f := range byNum {
+		out = append(out, f)
+	}
+	sortFiles(out)
+	return out, nil
+}
+
+// errStop ends a walk early without an error.
+var errStop = errors.New("stop")
+
+// Replay calls fn with every op of the table's history after r.From (up
+// to r.To, or to r.At), in order, each Op.Seq set to its position. It
+// stops at the first damage or gap and says so in ReplayResult.Lost. An
+// error is a failure to read the archive, ErrNotOnLineage, or fn's.
+func (j Journal) Replay(r Replay, fn func(Op) error) (ReplayResult, error) {
+	res := ReplayResult{Last: r.From}
+	chain, err := j.lineage(r.From)
+	if err != nil {
+		return res, err
+	}
+	var toGen, toSeq uint64
+	if r.To != 0 {
+		toGen, toSeq = SplitPosition(r.To)
+	}
+	for _, l := range chain {
+		if r.To != 0 && l.gen > toGen {
+			break
+		}
+		if r.To != 0 && l.gen == toGen && (l.upTo == 0 || toSeq < l.upTo) {
+			l.upTo = toSeq
+		}
+		done, err := j.replayGen(l, r.At, &res, fn)
+		if err != nil || done || res.Lost != "" {
+			return res, err
+		}
+	}
+	if r.Want != 0 && r.To == 0 && r.At.IsZero() && res.Last < r.Want {
+		res.Lost = fmt.Sprintf("the journal ends at position %d; the table had acknowledged writes up to position %d", res.Last, r.Want)
+	}
+	return res, nil
+}
+
+// replayGen replays one link; done is true when r.At stopped it.
+func (j Journal) replayGen(l link, at time.Time, res *ReplayResult, fn func(Op) error) (done bool, _ error) {
+	files, err := j.files(l.gen)
+	if err != nil {
+		return false, err
+	}
+	next := l.after + 1 // the sequence the next record must start at (once past l.after)
+	var clock time.Time
+	for _, f := range files {
+		b, err := os.ReadFile(f.Path)
+		if err != nil {
+			return false, fmt.Errorf("changelog: %w", err)
+		}
+		name := filepath.Base(f.Path)
+		tail, werr := logtail.Walk(b, func(off int64, rec []byte) error {
+			if len(rec) < 12 {
+				return &Damage{File: name, Offset: off, Reason: "batch shorter than its header"}
+			}
+			seq := binary.LittleEndian.Uint64(rec[0:8])
+			count := uint64(binary.LittleEndian.Uint32(rec[8:12]))
+			ops, err := DecodeRecord(rec)
+			if err != nil {
+				return &Damage{File: name, Offset: off, Reason: err.Error()}
+			}
+			if len(ops) > 0 && !ops[0].Time.IsZero() {
+				clock = ops[0].Time // DecodeRecord sets the batch's time on each op
+			}
+			last := seq + count - 1
+			if count == 0 || last < next {
+				return nil // before the range
+			}
+			if seq > next {
+				res.Lost = fmt.Sprintf("journal of generation %d is missing positions %d to %d (before %s offset %d)",
+					l.gen, PositionOf(l.gen, next), PositionOf(l.gen, seq-1), name, off)
+				return errStop
+			}
+			for _, op := range ops {
+				if op.Seq < next {
+					continue
+				}
+				if l.upTo != 0 && op.Seq > l.upTo {
+					return errStop
+				}
+				if !at.IsZero() && !clock.IsZero() && clock.After(at) {
+					done = true
+					return errStop
+				}
+				op.Time = clock
+				op.Seq = PositionOf(l.gen, op.Seq)
+				if err := fn(op); err != nil {
+					return err
+				}
+				res.Records++
+				res.Last = op.Seq
+				res.LastTime = clock
+			}
+			res.Last = PositionOf(l.gen, last) // the batch's trailing ops included
+			next = last + 1
+			if l.upTo != 0 && next > l.upTo {
+				return errStop
+			}
+			return nil
+		})
+		var d *Damage
+		switch {
+		case errors.As(werr, &d):
+			res.Lost = d.Error()
+			return false, nil
+		case errors.Is(werr, errStop):
+			if res.Lost != "" || done || (l.upTo != 0 && next > l.upTo) {
+				return done, nil
+			}
+		case werr != nil:
+			return false, werr
+		}
+		if !tail.Whole() && !tail.Torn {
+			res.Lost = (&Damage{File: name, Offset: tail.At, Reason: tail.Reason}).Error()
+			return false, nil
+		}
+		if l.upTo != 0 && next > l.upTo {
+			return false, nil
+		}
+	}
+	if l.upTo != 0 && next <= l.upTo {
+		res.Lost = fmt.Sprintf("journal of generation %d ends at position %d; the table went on to %d",
+			l.gen, PositionOf(l.gen, next-1), PositionOf(l.gen, l.upTo))
+	}
+	return false, nil
+}
