@@ -268,3 +268,13 @@ func (j Journal) replayGen(l link, at time.Time, res *ReplayResult, fn func(Op) 
 	}
 	return false, nil
 }
+
+// Contains reports whether pos is in the history of the table's current
+// state (a replay from it can work).
+func (j Journal) Contains(pos uint64) (bool, error) {
+	_, err := j.lineage(pos)
+	if errors.Is(err, ErrNotOnLineage) {
+		return false, nil
+	}
+	return err == nil, err
+}

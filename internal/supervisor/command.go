@@ -3,6 +3,7 @@ package supervisor
 import (
 	"context"
 	"slices"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -144,6 +145,16 @@ func (s *Supervisor) check(ctx context.Context, cmd Command) (*tableState, error
 	if !validMode(cmd.Body.Mode) {
 		return nil, apierr.New(apierr.InvalidRequest, "unknown compaction mode %q: want native, rewrite or auto", clip(cmd.Body.Mode))
 	}
+	at, err := parseAt(cmd.Body.At)
+	if err != nil {
+		return nil, err
+	}
+	if !at.IsZero() && cmd.Verb != events.VerbRestore {
+		return nil, apierr.New(apierr.InvalidRequest, "at is a restore's: %s takes none", cmd.Verb)
+	}
+	if at.After(time.Now()) {
+		return nil, apierr.New(apierr.InvalidRequest, "at %s is in the future", at.Format(time.RFC3339))
+	}
 	ts, err := s.lookup(cmd.Table)
 	if err != nil {
 		return nil, err
@@ -186,6 +197,15 @@ func (s *Supervisor) check(ctx context.Context, cmd Command) (*tableState, error
 				return nil, apierr.New(apierr.NotFound, "table %s: no backup %q", cmd.Table, clip(id))
 			}
 		}
+		if !at.IsZero() {
+			bs, err := s.store.Backups(cmd.Table)
+			if err != nil {
+				return nil, apierr.Wrap(apierr.Internal, err, "table %s: restore: list backups", cmd.Table)
+			}
+			if !slices.ContainsFunc(bs, func(m tables.Manifest) bool { return !m.Created.After(at) }) {
+				return nil, apierr.New(apierr.NotFound, "table %s: no backup at or before %s", cmd.Table, at.Format(time.RFC3339Nano))
+			}
+		}
 	}
 	return ts, nil
 }
@@ -214,6 +234,9 @@ func commandData(cmd Command) map[string]any {
 	}
 	if cmd.Body.BackupID != "" {
 		d["backup_id"] = clip(cmd.Body.BackupID)
+	}
+	if cmd.Body.At != "" {
+		d["at"] = clip(cmd.Body.At)
 	}
 	return d
 }

@@ -40,7 +40,7 @@ func coalesceKey(cmd Command, pol Policy) string {
 	case events.VerbCompact:
 		return fmt.Sprintf("compact force=%t mode=%s", cmd.Body.Force, compactMode(cmd, pol))
 	case events.VerbRestore:
-		return "restore backup=" + cmd.Body.BackupID
+		return "restore backup=" + cmd.Body.BackupID + " at=" + cmd.Body.At
 	default:
 		return cmd.Verb
 	}

@@ -46,6 +46,10 @@ func (s *Supervisor) restore(ctx context.Context, ts *tableState, j *job) (event
 	if j.cmd.Body.BackupID != "" {
 		started.Data["backup_id"] = j.cmd.Body.BackupID
 	}
+	at, _ := parseAt(j.cmd.Body.At) // checked when the command was accepted
+	if !at.IsZero() {
+		started.Data["at"] = at.Format(time.RFC3339Nano)
+	}
 	errs = append(errs, s.record(started))
 
 	backups, lerr := s.store.Backups(ts.name)
@@ -53,6 +57,10 @@ func (s *Supervisor) restore(ctx context.Context, ts *tableState, j *job) (event
 		errs = append(errs, fmt.Errorf("table %s: restore: list backups: %w", ts.name, lerr))
 	}
 	backups = fromBackup(backups, j.cmd.Body.BackupID)
+	backups, herr := inHistoryFirst(ts.t, backups, at)
+	if herr != nil {
+		errs = append(errs, fmt.Errorf("table %s: restore: %w", ts.name, herr))
+	}
 
 	var (
 		tried []string
@@ -76,7 +84,7 @@ func (s *Supervisor) restore(ctx context.Context, ts *tableState, j *job) (event
 		}
 		tried = append(tried, m.ID)
 		one := time.Now()
-		res, err := ts.t.RestoreFrom(ctx, m.ID, s.progressOf(ts))
+		res, err := ts.t.Restore(ctx, m.ID, tables.RestoreOptions{At: at}, s.progressOf(ts))
 		if err != nil && ctx.Err() != nil {
 			// Cancelled, not a bad backup.
 			return cut(err)
@@ -110,11 +118,23 @@ func (s *Supervisor) restore(ctx context.Context, ts *tableState, j *job) (event
 			id = m.ID
 		}
 		data := map[string]any{
-			"backup_id":     id,
-			"records":       res.Records,
-			"backup_age_ms": age.Milliseconds(),
-			"reason":        reason,
-			"tried":         len(tried),
+			"backup_id":       id,
+			"records":         res.Records,
+			"backup_age_ms":   age.Milliseconds(),
+			"reason":          reason,
+			"tried":           len(tried),
+			"journal_records": res.JournalRecords,
+			"position":        res.Position,
+			"lost":            res.Lost,
+		}
+		if !res.RecoveredTo.IsZero() {
+			data["recovered_to"] = res.RecoveredTo.Format(time.RFC3339Nano)
+		}
+		if res.Lost {
+			data["lost_reason"] = res.LostReason
+		}
+		if !at.IsZero() {
+			data["at"] = at.Format(time.RFC3339Nano)
 		}
 		if res.Quarantined != "" {
 			data["quarantine"] = res.Quarantined

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/custodian-dev/custodian/internal/apierr"
 	"github.com/custodian-dev/custodian/internal/events"
@@ -153,9 +154,14 @@ func TestRestoreFallsBackToOlderBackup(t *testing.T) {
 	if len(failed) != 1 || failed[0].Data["backup_id"] != ids[1] || !failed[0].Final() || failed[0].Error == "" {
 		t.Fatalf("want one final restore.failed for the newest backup %s, got:\n%s", ids[1], dump(failed))
 	}
+	// The older backup plus the journal after it: the newest values.
 	got := contents(t, mustTable(t, h, "users"))
-	if got[key(3)] != `{"n":3,"v":1}` {
-		t.Errorf("k0003 = %s, want the older backup's value", got[key(3)])
+	if got[key(3)] != `{"n":3,"v":2}` {
+		t.Errorf("k0003 = %s, want the value written after the older backup", got[key(3)])
+	}
+	done := h.rec.of("users", events.RestoreCompleted)
+	if len(done) != 1 || done[0].Data["lost"] != false || done[0].Data["journal_records"] != int64(200) {
+		t.Errorf("restore.completed: want 200 journal records, nothing lost:\n%s", dump(done))
 	}
 }
 
@@ -237,7 +243,10 @@ func TestManualRestore(t *testing.T) {
 	if b.Type != events.BackupCompleted {
 		t.Fatalf("backup: %s (%s)", b.Type, b.Error)
 	}
-	fill(t, tb, 150, 2) // written after the backup: the restore cannot bring these back
+	time.Sleep(5 * time.Millisecond)
+	before := time.Now()
+	time.Sleep(5 * time.Millisecond)
+	fill(t, tb, 150, 2) // written after the backup: the journal brings them back
 
 	tk := h.submit("users", events.VerbRestore, events.CommandBody{BackupID: b.Data["backup_id"].(string)})
 	e := h.wait(tk)
@@ -248,8 +257,33 @@ func TestManualRestore(t *testing.T) {
 		t.Errorf("a manual restore emitted corruption.detected")
 	}
 	got := contents(t, tb)
+	if len(got) != 150 || got[key(5)] != `{"n":5,"v":2}` || e.Data["lost"] != false || e.Data["journal_records"] != int64(150) {
+		t.Errorf("after manual restore: %d records, k0005=%s, data %v", len(got), got[key(5)], e.Data)
+	}
+
+	// To a time: the state before the second fill.
+	e = h.wait(h.submit("users", events.VerbRestore, events.CommandBody{At: before.UTC().Format(time.RFC3339Nano)}))
+	if e.Type != events.RestoreCompleted || e.Data["at"] == nil || e.Data["quarantine"] == nil {
+		t.Fatalf("restore at %s: %s %v (%s)", before, e.Type, e.Data, e.Error)
+	}
+	got = contents(t, tb)
 	if len(got) != 100 || got[key(5)] != `{"n":5,"v":1}` {
-		t.Errorf("after manual restore: %d records, k0005=%s", len(got), got[key(5)])
+		t.Errorf("after the restore to %s: %d records, k0005=%s", before, len(got), got[key(5)])
+	}
+	for _, bad := range []events.CommandBody{
+		{At: "yesterday"},
+		{At: time.Now().Add(time.Hour).Format(time.RFC3339)},
+		{At: b.Data["backup_id"].(string)},
+	} {
+		if _, err := h.sup.Submit(context.Background(), Command{Table: "users", Verb: events.VerbRestore, Body: bad}); apierr.CodeOf(err) != apierr.InvalidRequest {
+			t.Errorf("restore at %q: %v, want invalid_request", bad.At, err)
+		}
+	}
+	if _, err := h.sup.Submit(context.Background(), Command{Table: "users", Verb: events.VerbRestore, Body: events.CommandBody{At: "2001-01-01T00:00:00Z"}}); apierr.CodeOf(err) != apierr.NotFound {
+		t.Errorf("restore to a time before every backup: %v, want not_found", err)
+	}
+	if _, err := h.sup.Submit(context.Background(), Command{Table: "users", Verb: events.VerbCompact, Body: events.CommandBody{At: before.Format(time.RFC3339)}}); apierr.CodeOf(err) != apierr.InvalidRequest {
+		t.Errorf("compact with at: %v, want invalid_request", err)
 	}
 	if _, err := h.sup.Submit(context.Background(), Command{Table: "users", Verb: events.VerbRestore, Body: events.CommandBody{BackupID: "nope"}}); apierr.CodeOf(err) != apierr.NotFound {
 		t.Errorf("restore from an unknown backup: %v, want not_found", err)

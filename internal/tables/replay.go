@@ -146,3 +146,28 @@ func (t *Table) replayInto(ctx context.Context, dir, scratch string, m Manifest,
 func (s *Store) scratchDir(kind, name string) string {
 	return filepath.Join(s.root, tablesDir, tmpPrefix+kind+"-"+name+"-"+randHex(4))
 }
+
+// InHistory reports whether the backup m is in the history of the table's
+// current state: it has a journal position and the journal leads from it
+// to the table as it is (a restore to an earlier time leaves the backups
+// taken after that time out of it; a salvage leaves all earlier ones out).
+// A restore from a backup outside it serves the backup alone.
+func (t *Table) InHistory(m Manifest) (bool, error) {
+	if m.Position == nil {
+		return false, nil
+	}
+	cur, err := t.currentGeneration()
+	if err != nil {
+		return false, err
+	}
+	live := ""
+	if ok, _ := exists(t.dir); ok {
+		live = t.dir
+	}
+	j := changelog.Journal{Archive: t.store.journalPath(t.name), Live: live, Current: cur}
+	ok, err := j.Contains(*m.Position)
+	if err != nil {
+		return false, opErrorf(t.name, "restore", "backup %s: %w", m.ID, err)
+	}
+	return ok, nil
+}
