@@ -13,6 +13,7 @@ type cmdBody struct {
 	Mode     string  `json:"mode"`
 	Wait     bool    `json:"wait"`
 	BackupID *string `json:"backup_id"`
+	At       *string `json:"at"`
 }
 
 // decodeCommand decodes the optional body of a command (an empty body is
@@ -28,6 +29,12 @@ func decodeCommand(body []byte) (events.CommandBody, error) {
 			return events.CommandBody{}, apierr.New(apierr.InvalidRequest, `"backup_id" is empty: leave it out to restore the newest good backup`)
 		}
 		cb.BackupID = *b.BackupID
+	}
+	if b.At != nil {
+		if *b.At == "" {
+			return events.CommandBody{}, apierr.New(apierr.InvalidRequest, `"at" is empty: leave it out to restore every write, or give an RFC 3339 time`)
+		}
+		cb.At = *b.At
 	}
 	return cb, nil
 }

@@ -208,7 +208,8 @@ func TestCommandsWithAndWithoutWait(t *testing.T) {
 		}
 	}
 
-	// Restore from the backup: data written after it is gone again.
+	// Restore from the backup: the journal brings back what was written
+	// after it; restored to the backup's time, it is gone again.
 	backup := n.waitEvent(t, func(e events.Event) bool { return e.Type == events.BackupCompleted })
 	backupID, _ := backup.Data["backup_id"].(string)
 	if backupID == "" {
@@ -220,8 +221,18 @@ func TestCommandsWithAndWithoutWait(t *testing.T) {
 	if err := json.Unmarshal(raw, &rep); err != nil || rep.Result != "ok" || rep.Event == nil || rep.Event.Type != events.RestoreCompleted {
 		t.Fatalf("restore: %s", raw)
 	}
+	n.ok(t, "custodian.kv.users.get", `{"key":"after"}`)
+	if rep.Event.Data["lost"] != false || rep.Event.Data["journal_records"] != float64(1) {
+		t.Fatalf("restore: want one journal record, nothing lost: %s", raw)
+	}
+	// backup.completed was recorded after the backup and before the put.
+	raw = n.request(t, "custodian.cmd.users.restore", fmt.Sprintf(`{"at":%q,"wait":true}`, backup.Time.Format(time.RFC3339Nano))).msg.Data
+	rep = CmdReply{}
+	if err := json.Unmarshal(raw, &rep); err != nil || rep.Result != "ok" || rep.Event == nil || rep.Event.Type != events.RestoreCompleted {
+		t.Fatalf("restore at the backup's time: %s", raw)
+	}
 	if r := n.request(t, "custodian.kv.users.get", `{"key":"after"}`); r.errCode() != "not_found" {
-		t.Fatalf("restore kept a later write: %s", r.msg.Data)
+		t.Fatalf("restore to the backup's time kept a later write: %s", r.msg.Data)
 	}
 	n.ok(t, "custodian.kv.users.get", `{"key":"k07"}`)
 	if r := n.request(t, "custodian.cmd.users.restore", `{"backup_id":"nope","wait":true}`); r.errCode() != "not_found" {

@@ -160,10 +160,7 @@ func (s *Supervisor) check(ctx context.Context, cmd Command) (*tableState, error
 		return nil, err
 	}
 	switch cmd.Verb {
-	case events.VerbDrill:
-		// Issue 10 in progress: the drill is built on the journal replay.
-		return nil, apierr.New(apierr.InvalidRequest, "table %s: drill is not available in this build", cmd.Table)
-	case events.VerbCompact, events.VerbBackup, events.VerbVerify:
+	case events.VerbCompact, events.VerbBackup, events.VerbVerify, events.VerbDrill:
 		if ok, reason := ts.t.Available(); !ok {
 			return nil, apierr.New(apierr.TableUnavailable, "table %s is %s", cmd.Table, reason)
 		}

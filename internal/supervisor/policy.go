@@ -20,6 +20,7 @@ type Policy struct {
 	CompactEvery time.Duration `yaml:"compact_every" json:"compact_every"`
 	BackupEvery  time.Duration `yaml:"backup_every" json:"backup_every"`
 	VerifyEvery  time.Duration `yaml:"verify_every" json:"verify_every"`
+	DrillEvery   time.Duration `yaml:"drill_every" json:"drill_every"`
 	StatsEvery   time.Duration `yaml:"stats_every" json:"stats_every"`
 	Jitter       float64       `yaml:"jitter" json:"jitter"`           // fraction of the interval, e.g. 0.1
 	Threshold    float64       `yaml:"threshold" json:"threshold"`     // dead ratio below which an unforced compaction is skipped
@@ -33,6 +34,7 @@ const (
 	DefaultCompactEvery  = time.Hour
 	DefaultBackupEvery   = 6 * time.Hour
 	DefaultVerifyEvery   = 24 * time.Hour
+	DefaultDrillEvery    = 24 * time.Hour
 	DefaultStatsEvery    = time.Minute
 	DefaultJitter        = 0.1
 	DefaultThreshold     = 0.20
@@ -48,6 +50,9 @@ const (
 //	compact_every 1h    a compaction is considered every hour (skipped below the threshold)
 //	backup_every  6h    a backup every six hours, then pruning to retention
 //	verify_every  24h   a full strict scan once a day
+//	drill_every   24h   a restore drill once a day: the newest backup plus
+//	                    the journal restored into a scratch directory and
+//	                    compared with the live table
 //	stats_every   1m    a table.stats event every minute
 //	jitter        0.1   each interval is drawn from [0.9, 1.1] x the interval, so
 //	                    tables opened together do not work in lockstep
@@ -61,6 +66,7 @@ func DefaultPolicy() Policy {
 		CompactEvery: DefaultCompactEvery,
 		BackupEvery:  DefaultBackupEvery,
 		VerifyEvery:  DefaultVerifyEvery,
+		DrillEvery:   DefaultDrillEvery,
 		StatsEvery:   DefaultStatsEvery,
 		Jitter:       DefaultJitter,
 		Threshold:    DefaultThreshold,
@@ -75,6 +81,7 @@ func (p Policy) over(base Policy) Policy {
 	p.CompactEvery = cmp.Or(p.CompactEvery, base.CompactEvery)
 	p.BackupEvery = cmp.Or(p.BackupEvery, base.BackupEvery)
 	p.VerifyEvery = cmp.Or(p.VerifyEvery, base.VerifyEvery)
+	p.DrillEvery = cmp.Or(p.DrillEvery, base.DrillEvery)
 	p.StatsEvery = cmp.Or(p.StatsEvery, base.StatsEvery)
 	p.Jitter = cmp.Or(p.Jitter, base.Jitter)
 	p.Threshold = cmp.Or(p.Threshold, base.Threshold)

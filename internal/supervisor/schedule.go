@@ -35,6 +35,7 @@ func (s *Supervisor) schedule(ts *tableState) {
 		events.VerbCompact: ts.pol.CompactEvery,
 		events.VerbBackup:  ts.pol.BackupEvery,
 		events.VerbVerify:  ts.pol.VerifyEvery,
+		events.VerbDrill:   ts.pol.DrillEvery,
 		verbStats:          ts.pol.StatsEvery,
 	}
 	due := map[string]time.Time{}
@@ -158,7 +159,7 @@ func (s *Supervisor) emitStats(ts *tableState, due map[string]time.Time) {
 			e.Data["progress_unit"] = p.Unit
 		}
 	}
-	for verb, name := range map[string]string{events.VerbCompact: "next_compaction", events.VerbBackup: "next_backup", events.VerbVerify: "next_verify"} {
+	for verb, name := range map[string]string{events.VerbCompact: "next_compaction", events.VerbBackup: "next_backup", events.VerbVerify: "next_verify", events.VerbDrill: "next_drill"} {
 		if t, ok := due[verb]; ok {
 			e.Data[name] = t.UTC().Format(timeFormat)
 		}

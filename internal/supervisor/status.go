@@ -109,8 +109,8 @@ func busyState(verb string) string {
 		return StateCompacting
 	case events.VerbBackup:
 		return StateBackingUp
-	case events.VerbVerify:
-		return StateVerifying
+	case events.VerbVerify, events.VerbDrill:
+		return StateVerifying // a drill is a check too: the card names the running verb
 	default:
 		return StateRestoring
 	}

@@ -12,7 +12,7 @@ import (
 // a table that does not serve gets back.
 func needsServing(verb string) bool {
 	switch verb {
-	case events.VerbCompact, events.VerbBackup, events.VerbVerify:
+	case events.VerbCompact, events.VerbBackup, events.VerbVerify, events.VerbDrill:
 		return true
 	}
 	return false

@@ -41,6 +41,8 @@ func (s *Supervisor) runJob(ts *tableState, j *job) {
 		e, err = s.backup(ctx, ts, j)
 	case events.VerbVerify:
 		e, err = s.verify(ctx, ts, j)
+	case events.VerbDrill:
+		e, err = s.drill(ctx, ts, j)
 	case events.VerbRestore:
 		e, err = s.restore(ctx, ts, j)
 	case events.VerbSalvage:

@@ -21,6 +21,8 @@ const (
 	FPRestoreBeforeCopy      = "restore.before-copy"      // nothing done yet
 	FPRestoreAfterCopy       = "restore.after-copy"       // backup copied into a temp dir
 	FPRestoreBeforeReplay    = "restore.before-replay"    // backup copied and verified, journal not replayed
+	FPDrillAfterCopy         = "drill.after-copy"         // backup copied into the drill's scratch directory
+	FPDrillAfterReplay       = "drill.after-replay"       // journal replayed into the scratch copy
 	FPRestoreAfterReplay     = "restore.after-replay"     // journal replayed into the copy
 	FPRestoreAfterVerify     = "restore.after-verify"     // copy verified and open/close tested
 	FPRestoreReady           = "restore.ready"            // copy renamed to tables/.ready-<t>: the commit point
@@ -40,6 +42,7 @@ func FailpointNames() []string {
 		FPRewriteBeforeCopy, FPRewriteAfterCopy, FPRewriteAfterVerify, FPRewriteAfterCatchUp,
 		FPRewritePaused, FPRewriteAfterAside, FPRewriteAfterSwap, FPRewriteDone,
 		FPBackupBeforeCopy, FPBackupAfterCopy, FPBackupAfterManifest, FPBackupAfterRename, FPBackupAfterVerify,
+		FPDrillAfterCopy, FPDrillAfterReplay,
 		FPRestoreBeforeCopy, FPRestoreAfterCopy, FPRestoreBeforeReplay, FPRestoreAfterReplay, FPRestoreAfterVerify, FPRestoreReady,
 		FPRestoreAfterQuarantine, FPRestoreAfterRename,
 		FPSalvageAfterCopy, FPSalvageAfterRecover, FPSalvageReady, FPSalvageAfterQuarantine, FPSalvageAfterRename,
