@@ -16,7 +16,7 @@ type DrillResult struct {
 	JournalRecords int64     `json:"journal_records"` // writes replayed after the backup
 	Records        int64     `json:"records"`
 	Digest         string    `json:"digest"`
-	Position       uint64    `json:"position"`               // the live table's, compared at
+	Position       uint64    `json:"position"`              // the live table's, compared at
 	RecoveredTo    time.Time `json:"recovered_to,omitzero"` // time of the last write replayed
 }
 
