@@ -42,6 +42,10 @@ type Replay struct {
 	// (its acknowledged writes): a journal that ends before it lost
 	// writes. Ignored with To or At.
 	Want uint64
+	// WantSlack is how far short of Want the journal may end: 1 when Want
+	// is the position of a database just opened (goleveldb's recovery
+	// moves the sequence one past the last write it replayed), else 0.
+	WantSlack uint64
 }
 
 // ReplayResult says what a replay did.
@@ -161,9 +165,13 @@ func (j Journal) Replay(r Replay, fn func(Op) error) (ReplayResult, error) {
 	if r.To != 0 {
 		toGen, toSeq = SplitPosition(r.To)
 	}
-	for _, l := range chain {
+	for i, l := range chain {
 		if r.To != 0 && l.gen > toGen {
 			break
+		}
+		if i > 0 {
+			// The previous generation reached this one's starting point.
+			res.Last = PositionOf(l.gen, l.after)
 		}
 		if r.To != 0 && l.gen == toGen && (l.upTo == 0 || toSeq < l.upTo) {
 			l.upTo = toSeq
@@ -173,7 +181,7 @@ func (j Journal) Replay(r Replay, fn func(Op) error) (ReplayResult, error) {
 			return res, err
 		}
 	}
-	if r.Want != 0 && r.To == 0 && r.At.IsZero() && res.Last < r.Want {
+	if r.Want != 0 && r.To == 0 && r.At.IsZero() && res.Last+r.WantSlack < r.Want {
 		res.Lost = fmt.Sprintf("the journal ends at position %d; the table had acknowledged writes up to position %d", res.Last, r.Want)
 	}
 	return res, nil
@@ -193,6 +201,7 @@ func (j Journal) replayGen(l link, at time.Time, res *ReplayResult, fn func(Op) 
 			return false, fmt.Errorf("changelog: %w", err)
 		}
 		name := filepath.Base(f.Path)
+		first := true
 		tail, werr := logtail.Walk(b, func(off int64, rec []byte) error {
 			if len(rec) < 12 {
 				return &Damage{File: name, Offset: off, Reason: "batch shorter than its header"}
@@ -207,6 +216,12 @@ func (j Journal) replayGen(l link, at time.Time, res *ReplayResult, fn func(Op) 
 				clock = ops[0].Time // DecodeRecord sets the batch's time on each op
 			}
 			last := seq + count - 1
+			if first && seq == next+1 {
+				// A journal that a reopen started: goleveldb's recovery
+				// left the sequence one past the last write it replayed.
+				next = seq
+			}
+			first = false
 			if count == 0 || last < next {
 				return nil // before the range
 			}

@@ -28,6 +28,7 @@ func (t *Table) startPosition() error {
 		return err
 	}
 	t.pos.Store(seq)
+	t.openPos = seq
 	t.posErr = nil
 	return nil
 }

@@ -44,17 +44,22 @@ func (t *Table) currentGeneration() (uint64, error) {
 // reached is the position the table is known to have reached in
 // generation cur: its position when it served in this process, else what
 // its MANIFEST recorded; 0 when neither is known.
-func (t *Table) reached(cur uint64) uint64 {
+// A position read from the MANIFEST at an open may be one past the last
+// write (see changelog.Replay.WantSlack): slack says so.
+func (t *Table) reached(cur uint64) (pos, slack uint64) {
 	t.mu.RLock()
-	gen, seq := t.gen, t.pos.Load()
+	gen, seq, opened := t.gen, t.pos.Load(), t.openPos
 	t.mu.RUnlock()
 	if gen == cur && seq > 0 {
-		return changelog.PositionOf(gen, seq)
+		if seq == opened {
+			slack = 1
+		}
+		return changelog.PositionOf(gen, seq), slack
 	}
 	if seq, err := changelog.LastSequence(t.dir); err == nil && seq > 0 {
-		return changelog.PositionOf(cur, seq)
+		return changelog.PositionOf(cur, seq), 1
 	}
-	return 0
+	return 0, 0
 }
 
 // replayInto applies the journal's writes after the backup m's position
@@ -78,7 +83,7 @@ func (t *Table) replayInto(ctx context.Context, dir, scratch string, m Manifest,
 		return replayed{}, err
 	}
 	if r.To == 0 && r.At.IsZero() {
-		r.Want = t.reached(cur)
+		r.Want, r.WantSlack = t.reached(cur)
 	}
 	defer os.RemoveAll(scratch)
 	j, err := t.pinJournal(scratch, cur)

@@ -54,8 +54,9 @@ type Table struct {
 
 	journalMu sync.Mutex // held while a journal moves into the archive (journal.go)
 
-	pos    atomic.Uint64 // the change journal's position (position.go)
-	posErr error         // why pos is not known; guarded by mu
+	pos     atomic.Uint64 // the change journal's position (position.go)
+	posErr  error         // why pos is not known; guarded by mu
+	openPos uint64        // pos when the handle was opened; guarded by mu
 }
 
 // Name is the table's name.
