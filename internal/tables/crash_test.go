@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 )
@@ -35,8 +36,11 @@ func TestHelperProcess(t *testing.T) {
 		fmt.Fprintf(os.Stdout, "ack %s %s\n", k, v)
 		outMu.Unlock()
 	}
+	// Armed when the operation starts (a journal is archived at every open
+	// too: that is not the crash this child is for).
+	var armed atomic.Bool
 	tb := childTable(os.Getenv(envRoot), Options{NoSync: os.Getenv(envNoSync) == "1", Failpoint: func(name string) {
-		if name == fp {
+		if name == fp && armed.Load() {
 			syscall.Kill(os.Getpid(), syscall.SIGKILL)
 			select {} // never returns
 		}
@@ -110,6 +114,7 @@ func TestHelperProcess(t *testing.T) {
 			os.Exit(3)
 		}
 	}
+	armed.Store(true)
 	switch kind {
 	case "salvage":
 		_, err = tb.Salvage(ctx, nil)
@@ -121,6 +126,12 @@ func TestHelperProcess(t *testing.T) {
 		_, err = tb.RestoreFrom(ctx, backupID, nil)
 	case "drill":
 		_, err = tb.Drill(ctx, nil)
+	case "journal":
+		// Writes until goleveldb flushes its write buffer and removes
+		// (archives) a journal.
+		for i := 0; i < 4000; i++ {
+			put(fmt.Sprintf("big%06d", i%500), json.RawMessage(fmt.Sprintf(`{"i":%d,"pad":%q}`, i, strings.Repeat("p", 4000))))
+		}
 	}
 	close(stop)
 	wg.Wait()

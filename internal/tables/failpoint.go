@@ -21,6 +21,8 @@ const (
 	FPRestoreBeforeCopy      = "restore.before-copy"      // nothing done yet
 	FPRestoreAfterCopy       = "restore.after-copy"       // backup copied into a temp dir
 	FPRestoreBeforeReplay    = "restore.before-replay"    // backup copied and verified, journal not replayed
+	FPJournalBeforeKeep      = "journal.before-keep"      // goleveldb removes a flushed journal: not yet in the archive
+	FPJournalAfterKeep       = "journal.after-keep"       // the journal is in the archive and still in the live directory
 	FPDrillAfterCopy         = "drill.after-copy"         // backup copied into the drill's scratch directory
 	FPDrillAfterReplay       = "drill.after-replay"       // journal replayed into the scratch copy
 	FPRestoreAfterReplay     = "restore.after-replay"     // journal replayed into the copy
@@ -42,6 +44,7 @@ func FailpointNames() []string {
 		FPRewriteBeforeCopy, FPRewriteAfterCopy, FPRewriteAfterVerify, FPRewriteAfterCatchUp,
 		FPRewritePaused, FPRewriteAfterAside, FPRewriteAfterSwap, FPRewriteDone,
 		FPBackupBeforeCopy, FPBackupAfterCopy, FPBackupAfterManifest, FPBackupAfterRename, FPBackupAfterVerify,
+		FPJournalBeforeKeep, FPJournalAfterKeep,
 		FPDrillAfterCopy, FPDrillAfterReplay,
 		FPRestoreBeforeCopy, FPRestoreAfterCopy, FPRestoreBeforeReplay, FPRestoreAfterReplay, FPRestoreAfterVerify, FPRestoreReady,
 		FPRestoreAfterQuarantine, FPRestoreAfterRename,

@@ -55,6 +55,7 @@ type archiving struct {
 	dir, archive string
 	gen          uint64
 	mu           *sync.Mutex
+	failpoint    func(string)
 }
 
 func (a *archiving) Remove(fd storage.FileDesc) error {
@@ -63,9 +64,11 @@ func (a *archiving) Remove(fd storage.FileDesc) error {
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	a.failpoint(FPJournalBeforeKeep)
 	if err := changelog.Keep(a.dir, a.archive, a.gen, uint64(fd.Num)); err != nil {
 		return err
 	}
+	a.failpoint(FPJournalAfterKeep)
 	return a.Storage.Remove(fd)
 }
 
@@ -92,7 +95,7 @@ func (t *Table) openLive(dir string) (*handle, changelog.Generation, []logtail.C
 	if err != nil {
 		return nil, g, cuts, err
 	}
-	st := &archiving{Storage: fs, dir: dir, archive: t.store.journalPath(t.name), gen: g.Number, mu: &t.journalMu}
+	st := &archiving{Storage: fs, dir: dir, archive: t.store.journalPath(t.name), gen: g.Number, mu: &t.journalMu, failpoint: t.store.failpoint}
 	db, err := leveldb.Open(st, o)
 	if err != nil {
 		err = errors.Join(err, fs.Close())
