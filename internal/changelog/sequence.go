@@ -169,3 +169,41 @@ func EndSequence(dir string) (uint64, error) {
 	}
 	return seq, nil
 }
+
+// FirstSequence is the sequence number of the first record of the journal
+// file at path; ok is false when it has none. It reads the first 64 KiB,
+// and the whole file only when its first record is longer.
+func FirstSequence(path string) (seq uint64, ok bool, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, false, fmt.Errorf("changelog: first sequence: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return 0, false, fmt.Errorf("changelog: first sequence: %w", err)
+	}
+	for _, size := range []int64{min(fi.Size(), 64<<10), fi.Size()} {
+		b := make([]byte, size)
+		if _, err := f.ReadAt(b, 0); err != nil {
+			return 0, false, fmt.Errorf("changelog: first sequence: %w", err)
+		}
+		errFound := errors.New("found")
+		_, werr := logtail.Walk(b, func(off int64, rec []byte) error {
+			if len(rec) >= 12 {
+				seq, ok = binary.LittleEndian.Uint64(rec[0:8]), true
+			}
+			return errFound
+		})
+		if ok {
+			return seq, true, nil
+		}
+		if werr != nil && !errors.Is(werr, errFound) {
+			return 0, false, fmt.Errorf("changelog: first sequence of %s: %w", filepath.Base(path), werr)
+		}
+		if size == fi.Size() {
+			break
+		}
+	}
+	return 0, false, nil
+}

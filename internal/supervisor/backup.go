@@ -64,6 +64,15 @@ func (s *Supervisor) backup(ctx context.Context, ts *tableState, j *job) (events
 	if perr != nil {
 		errs = append(errs, fmt.Errorf("table %s: backup: prune to %d: %w", ts.name, ts.pol.Retention, perr))
 	}
+	// The journal is kept from the oldest retained backup on.
+	jp, jerr := ts.t.PruneJournal()
+	if jp.Files > 0 {
+		e.Data["journal_pruned_files"] = jp.Files
+		e.Data["journal_pruned_bytes"] = jp.Bytes
+	}
+	if jerr != nil {
+		errs = append(errs, fmt.Errorf("table %s: backup: %w", ts.name, jerr))
+	}
 	return e, joinErr(errs...)
 }
 

@@ -261,3 +261,47 @@ func TestDamagedJournalSaysWhatWasLost(t *testing.T) {
 		t.Fatalf("verify %+v %v, restore said %d records", st, err, rr.Records)
 	}
 }
+
+// TestJournalKeptFromTheOldestBackup: after the backups are pruned, the
+// archive's files that end before the oldest retained backup's position go,
+// the others stay, and a restore of that backup still brings back every
+// write. Without a backup nothing is removed.
+func TestJournalKeptFromTheOldestBackup(t *testing.T) {
+	ctx := context.Background()
+	s := openTestStore(t, t.TempDir(), nil)
+	tb := mustOpen(t, s, "t")
+	m := model{}
+	m.churn(t, tb, "a", "one", 150)
+	if res, err := tb.PruneJournal(); err != nil || res.Files != 0 {
+		t.Fatalf("prune without a backup: %+v %v", res, err)
+	}
+	before := len(archived(t, s, "t"))
+	if _, err := tb.Backup(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	m.churn(t, tb, "b", "two", 150)
+	last, err := tb.Backup(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.churn(t, tb, "c", "three", 20)
+	if _, err := s.Prune("t", 1); err != nil {
+		t.Fatal(err)
+	}
+	all := archived(t, s, "t")
+	res, err := tb.PruneJournal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if before == 0 || res.Files < before || res.Files >= len(all) || res.Keep != *last.Position || res.Bytes == 0 {
+		t.Fatalf("prune: %+v; %d files archived before the first backup, %d in all", res, before, len(all))
+	}
+	if _, err := tb.Quarantine(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rr, err := tb.RestoreFrom(ctx, last.ID, nil)
+	if err != nil || rr.Lost {
+		t.Fatalf("restore after the journal was pruned: %+v %v", rr, err)
+	}
+	m.holds(t, tb, "after the prune and a restore")
+}
