@@ -88,9 +88,11 @@ const (
 //	mode          auto  tables chooses native or rewrite
 //	retention     7     backups kept per table
 //	retry_delay   30s   before the one retry of a failed compaction
-//	critical      false a table that ends degraded does not make the node fail
-//	on_unrecoverable degrade  a critical table that ends degraded stops
-//	                    serving alone (stop: the whole node stops serving data)
+//	critical      false a table that ends degraded does not make the node
+//	                    fail (true: /healthz and node status say failing)
+//	on_unrecoverable    degrade: a critical table that ends degraded stops
+//	                    serving alone (stop: the whole node stops serving
+//	                    data until it is restored or salvaged; critical.go)
 func DefaultPolicy() Policy {
 	notCritical := false
 	return Policy{
