@@ -384,11 +384,17 @@ func TestHaltedStoreRefusesEveryTable(t *testing.T) {
 	a := h.open("a")
 	fill(t, a, 10, 1)
 	h.sup.Store().Halt("node n1 is stopped: test")
+	if halted, msg := h.sup.Store().Halted(); !halted || msg != "node n1 is stopped: test" {
+		t.Errorf("Halted: %v %q", halted, msg)
+	}
 	wantUnavailable(t, h, "a", "node n1 is stopped: test")
 	if e := h.wait(h.submit("a", events.VerbBackup, events.CommandBody{})); e.Type != events.BackupCompleted {
 		t.Errorf("backup of a halted store: %s (%s)", e.Type, e.Error)
 	}
 	h.sup.Store().Resume()
+	if halted, _ := h.sup.Store().Halted(); halted {
+		t.Errorf("Halted after Resume")
+	}
 	if got := contents(t, a); len(got) != 10 {
 		t.Errorf("after resume: %d records, want 10", len(got))
 	}
