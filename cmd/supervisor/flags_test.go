@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"flag"
 	"os"
@@ -12,6 +13,9 @@ import (
 	"time"
 
 	"github.com/custodian-dev/custodian/internal/dashboard"
+	"github.com/custodian-dev/custodian/internal/events"
+	"github.com/custodian-dev/custodian/internal/supervisor"
+	"github.com/custodian-dev/custodian/internal/tables"
 )
 
 func writeConfig(t *testing.T, src string) string {
@@ -62,22 +66,23 @@ func TestDemoAddsTableAndShortSchedules(t *testing.T) {
 func TestBadFlagsAndConfig(t *testing.T) {
 	t.Setenv("NATS_URL", "")
 	cases := map[string][]string{
-		"unknown flag":     {"--bogus"},
-		"bad table":        {"--tables", "../etc"},
-		"upper table":      {"--tables", "Users"},
-		"bad node":         {"--node", "a.b"},
-		"bad prefix":       {"--prefix", "a.*"},
-		"bad replicas":     {"--replicas", "0"},
-		"stray argument":   {"extra"},
-		"unknown key":      {"--config", writeConfig(t, "dta: x\n")},
-		"short dup window": {"--config", writeConfig(t, "stream:\n  duplicates: 30s\n")},
-		"bad mode":         {"--config", writeConfig(t, "defaults:\n  mode: bogus\n")},
-		"bad threshold":    {"--config", writeConfig(t, "overrides:\n  users:\n    threshold: 1.5\n")},
-		"bad override":     {"--config", writeConfig(t, "overrides:\n  Bad.Name:\n    threshold: 0.5\n")},
-		"missing config":   {"--config", "/nonexistent/custodian.yaml"},
-		"cert without key": {"--nats", "nats://127.0.0.1:1", "--nats-cert", "/etc/hostname"},
-		"no dash streams":  {"--dashboard-max-streams", "0"},
-		"no dash timeout":  {"--dashboard-write-timeout", "0s"},
+		"unknown flag":      {"--bogus"},
+		"bad table":         {"--tables", "../etc"},
+		"upper table":       {"--tables", "Users"},
+		"bad node":          {"--node", "a.b"},
+		"bad prefix":        {"--prefix", "a.*"},
+		"bad replicas":      {"--replicas", "0"},
+		"stray argument":    {"extra"},
+		"unknown key":       {"--config", writeConfig(t, "dta: x\n")},
+		"short dup window":  {"--config", writeConfig(t, "stream:\n  duplicates: 30s\n")},
+		"bad mode":          {"--config", writeConfig(t, "defaults:\n  mode: bogus\n")},
+		"bad unrecoverable": {"--config", writeConfig(t, "overrides:\n  users:\n    on_unrecoverable: halt\n")},
+		"bad threshold":     {"--config", writeConfig(t, "overrides:\n  users:\n    threshold: 1.5\n")},
+		"bad override":      {"--config", writeConfig(t, "overrides:\n  Bad.Name:\n    threshold: 0.5\n")},
+		"missing config":    {"--config", "/nonexistent/custodian.yaml"},
+		"cert without key":  {"--nats", "nats://127.0.0.1:1", "--nats-cert", "/etc/hostname"},
+		"no dash streams":   {"--dashboard-max-streams", "0"},
+		"no dash timeout":   {"--dashboard-write-timeout", "0s"},
 	}
 	for name, args := range cases {
 		_, err := parseFlags(args, &bytes.Buffer{})
@@ -138,3 +143,36 @@ func TestDashboardLimitsFromFlags(t *testing.T) {
 		t.Fatalf("dashboard limits %+v %v, want %+v", s.DashLimits, err, want)
 	}
 }
+
+// The config's critical keys reach the supervisor's policy; a bad
+// on_unrecoverable is refused with a line that says what is wanted.
+func TestCriticalKeysFromConfig(t *testing.T) {
+	t.Setenv("NATS_URL", "")
+	cfg := writeConfig(t, "defaults:\n  critical: true\n  on_unrecoverable: stop\noverrides:\n  cache:\n    critical: false\n")
+	s, err := parseFlags([]string{"--config", cfg, "--data", t.TempDir()}, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sup, err := supervisor.Open(s.Data, tables.Options{}, nopEmitter{}, s.supervisorConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sup.Close()
+	if p := sup.Policy("users"); !p.IsCritical() || p.OnUnrecoverable != supervisor.UnrecoverableStop {
+		t.Errorf("users: critical %v on_unrecoverable %q, want true and stop", p.IsCritical(), p.OnUnrecoverable)
+	}
+	if p := sup.Policy("cache"); p.IsCritical() {
+		t.Errorf("cache: critical, want the override's false")
+	}
+
+	bad := writeConfig(t, "overrides:\n  users:\n    on_unrecoverable: halt\n")
+	_, err = parseFlags([]string{"--config", bad}, &bytes.Buffer{})
+	if err == nil || !strings.Contains(err.Error(), `overrides.users: on_unrecoverable "halt": want degrade or stop`) {
+		t.Errorf("bad on_unrecoverable: %v", err)
+	}
+}
+
+// nopEmitter accepts every event.
+type nopEmitter struct{}
+
+func (nopEmitter) Emit(context.Context, events.Event) error { return nil }

@@ -112,7 +112,9 @@ func run(ctx context.Context, s settings, log *slog.Logger) (err error) {
 	}()
 
 	// The tables and their policy.
-	sup, err := supervisor.Open(s.Data, tables.Options{NoSync: s.NoSync}, loggingEmitter{next: outbox, log: log}, s.supervisorConfig())
+	supCfg := s.supervisorConfig()
+	supCfg.Log = log
+	sup, err := supervisor.Open(s.Data, tables.Options{NoSync: s.NoSync}, loggingEmitter{next: outbox, log: log}, supCfg)
 	if err != nil {
 		return err
 	}
@@ -175,7 +177,9 @@ func run(ctx context.Context, s settings, log *slog.Logger) (err error) {
 			Limits: s.DashLimits,
 			Listen: s.Dashboard, AdminToken: s.AdminToken, Prefix: s.Prefix,
 			Collectors: []prometheus.Collector{outbox.Collector(), emitErrors},
-			Checks:     map[string]func() error{"outbox": outbox.Health},
+			// critical: a critical table is degraded, or the node is
+			// stopped by one (supervisor.Health): a load balancer sees 503.
+			Checks: map[string]func() error{"outbox": outbox.Health, "critical": sup.Health},
 		})
 		if err != nil {
 			// Nothing else has started yet: stop the services first, so

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/custodian-dev/custodian/internal/supervisor"
 )
 
 func TestParseFull(t *testing.T) {
@@ -100,5 +102,73 @@ func TestParseRefusesWhatTheDecoderCannotTake(t *testing.T) {
 		if err == nil || !strings.HasPrefix(err.Error(), "config bad.yaml: ") || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: %v, want %q", src, err, want)
 		}
+	}
+}
+
+// The critical-table keys: critical is a pointer, so that an override's
+// false is told apart from a key left out; on_unrecoverable takes degrade
+// or stop, and anything else is refused when the config is validated.
+func TestCriticalKeys(t *testing.T) {
+	src := `
+defaults:
+  critical: true
+  on_unrecoverable: stop
+overrides:
+  cache:
+    critical: false
+  users:
+    on_unrecoverable: degrade
+  orders:
+    threshold: 0.5
+`
+	f, err := Parse("critical.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := f.Defaults.Critical; c == nil || !*c || f.Defaults.OnUnrecoverable != supervisor.UnrecoverableStop {
+		t.Fatalf("defaults: critical %v on_unrecoverable %q", c, f.Defaults.OnUnrecoverable)
+	}
+	if c := f.Overrides["cache"].Critical; c == nil || *c {
+		t.Fatalf("overrides.cache: critical %v, want set to false", c)
+	}
+	if c := f.Overrides["users"].Critical; c != nil || f.Overrides["users"].OnUnrecoverable != supervisor.UnrecoverableDegrade {
+		t.Fatalf("overrides.users: critical %v (want not set) on_unrecoverable %q", c, f.Overrides["users"].OnUnrecoverable)
+	}
+	if c := f.Overrides["orders"].Critical; c != nil || f.Overrides["orders"].OnUnrecoverable != "" {
+		t.Fatalf("overrides.orders: critical %v on_unrecoverable %q, want neither set", c, f.Overrides["orders"].OnUnrecoverable)
+	}
+	cfg := supervisor.Config{Node: "n1", Defaults: f.Defaults, Tables: f.Overrides}
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("valid critical keys refused: %v", err)
+	}
+
+	// Without the keys: not critical, degrade.
+	f, err = Parse("plain.yaml", []byte("defaults:\n  threshold: 0.3\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Defaults.Critical != nil || f.Defaults.OnUnrecoverable != "" {
+		t.Fatalf("keys left out: critical %v on_unrecoverable %q, want not set", f.Defaults.Critical, f.Defaults.OnUnrecoverable)
+	}
+	if d := supervisor.DefaultPolicy(); d.IsCritical() || d.OnUnrecoverable != supervisor.UnrecoverableDegrade {
+		t.Fatalf("DefaultPolicy: critical %v on_unrecoverable %q, want false and degrade", d.IsCritical(), d.OnUnrecoverable)
+	}
+
+	for src, want := range map[string]string{
+		"defaults:\n  on_unrecoverable: shutdown\n":                              `defaults: on_unrecoverable "shutdown": want degrade or stop`,
+		"overrides:\n  users:\n    on_unrecoverable: STOP\n":                     `overrides.users: on_unrecoverable "STOP": want degrade or stop`,
+		"overrides:\n  users:\n    critical: true\n    on_unrecoverable: halt\n": `overrides.users: on_unrecoverable "halt": want degrade or stop`,
+	} {
+		f, err := Parse("bad.yaml", []byte(src))
+		if err != nil {
+			t.Fatalf("%q: %v", src, err)
+		}
+		err = supervisor.Config{Node: "n1", Defaults: f.Defaults, Tables: f.Overrides}.Validate()
+		if err == nil || err.Error() != want {
+			t.Errorf("%q: %v, want %q", src, err, want)
+		}
+	}
+	if _, err := Parse("bad.yaml", []byte("defaults:\n  critical: maybe\n")); err == nil {
+		t.Errorf("critical: maybe accepted")
 	}
 }

@@ -74,7 +74,10 @@
 // RestoreFrom quarantines the damaged directory at its commit point. With no
 // good backup the directory is quarantined and the table degraded: it stays
 // unavailable, every other table keeps serving, and an operator can restore
-// (manual) or salvage it.
+// (manual) or salvage it. Unless the table is critical (Policy.Critical):
+// then the node is failing (Health, NodeStatus) until the table is repaired,
+// and with Policy.OnUnrecoverable stop every table stops serving data, across
+// restarts, until then (critical.go).
 //
 // A compact, backup or verify that cannot run because its table does not
 // serve is refused, not failed: the ones queued when the table degrades end

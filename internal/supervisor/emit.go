@@ -15,6 +15,10 @@ func (s *Supervisor) emit(ctx context.Context, e events.Event) error {
 	if e.Attempt == 0 {
 		e.Attempt = 1 // the contract's envelope has it on every event
 	}
+	// Critical tables (critical.go): table.stats says so; the repair of a
+	// table that stopped the node makes it serve before the event goes out.
+	e = s.annotate(e)
+	s.repaired(e)
 	err := s.em.Emit(ctx, e)
 	if err == nil {
 		return nil

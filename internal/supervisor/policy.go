@@ -3,6 +3,7 @@ package supervisor
 import (
 	"cmp"
 	"fmt"
+	"log/slog"
 	"math"
 	"sort"
 	"time"
@@ -15,7 +16,9 @@ import (
 // or in a per-table override of Config.Tables) means "the default": an
 // override's zero field takes Config.Defaults' value, and a zero field there
 // takes DefaultPolicy's. A negative interval disables that schedule; a negative
-// jitter means no jitter; a negative threshold means "never skip".
+// jitter means no jitter; a negative threshold means "never skip". Critical
+// is a pointer so that "not set" (nil) differs from false: an override can
+// say critical: false over defaults that say true.
 type Policy struct {
 	CompactEvery time.Duration `yaml:"compact_every" json:"compact_every"`
 	BackupEvery  time.Duration `yaml:"backup_every" json:"backup_every"`
@@ -27,6 +30,35 @@ type Policy struct {
 	Mode         tables.Mode   `yaml:"mode" json:"mode"`               // default compaction mode
 	Retention    int           `yaml:"retention" json:"retention"`     // backups kept
 	RetryDelay   time.Duration `yaml:"retry_delay" json:"retry_delay"` // before a failed compaction's second attempt
+	// Critical marks a table the node cannot do without: when it ends
+	// degraded, the node reports itself failing (/healthz, node status),
+	// and OnUnrecoverable says what else happens (see critical.go).
+	Critical *bool `yaml:"critical" json:"critical,omitempty"`
+	// OnUnrecoverable is what a critical table that ends degraded does to
+	// the node: degrade (the default: only that table stops serving) or
+	// stop (every table of the node stops serving data until that table is
+	// restored or salvaged). It has no effect on a table that is not
+	// critical.
+	OnUnrecoverable Unrecoverable `yaml:"on_unrecoverable" json:"on_unrecoverable,omitempty"`
+}
+
+// Unrecoverable is the value of Policy.OnUnrecoverable.
+type Unrecoverable string
+
+// Values of Policy.OnUnrecoverable.
+const (
+	UnrecoverableDegrade Unrecoverable = "degrade"
+	UnrecoverableStop    Unrecoverable = "stop"
+)
+
+// IsCritical reports whether p marks its table critical (Critical set and
+// true).
+func (p Policy) IsCritical() bool { return p.Critical != nil && *p.Critical }
+
+// stopsNode reports whether a table of policy p that ends degraded stops the
+// node: critical, with on_unrecoverable stop.
+func (p Policy) stopsNode() bool {
+	return p.IsCritical() && p.OnUnrecoverable == UnrecoverableStop
 }
 
 // Defaults of DefaultPolicy and Config.
@@ -61,7 +93,13 @@ const (
 //	mode          auto  tables chooses native or rewrite
 //	retention     7     backups kept per table
 //	retry_delay   30s   before the one retry of a failed compaction
+//	critical      false a table that ends degraded does not make the node
+//	                    fail (true: /healthz and node status say failing)
+//	on_unrecoverable    degrade: a critical table that ends degraded stops
+//	                    serving alone (stop: the whole node stops serving
+//	                    data until it is restored or salvaged; critical.go)
 func DefaultPolicy() Policy {
+	notCritical := false
 	return Policy{
 		CompactEvery: DefaultCompactEvery,
 		BackupEvery:  DefaultBackupEvery,
@@ -73,6 +111,9 @@ func DefaultPolicy() Policy {
 		Mode:         tables.ModeAuto,
 		Retention:    DefaultRetention,
 		RetryDelay:   DefaultRetryDelay,
+
+		Critical:        &notCritical,
+		OnUnrecoverable: UnrecoverableDegrade,
 	}
 }
 
@@ -88,6 +129,10 @@ func (p Policy) over(base Policy) Policy {
 	p.Mode = cmp.Or(p.Mode, base.Mode)
 	p.Retention = cmp.Or(p.Retention, base.Retention)
 	p.RetryDelay = cmp.Or(p.RetryDelay, base.RetryDelay)
+	if p.Critical == nil {
+		p.Critical = base.Critical
+	}
+	p.OnUnrecoverable = cmp.Or(p.OnUnrecoverable, base.OnUnrecoverable)
 	return p
 }
 
@@ -107,6 +152,11 @@ func (p Policy) check() error {
 	}
 	if p.RetryDelay < 0 {
 		return fmt.Errorf("retry_delay %v: want a positive delay", p.RetryDelay)
+	}
+	switch p.OnUnrecoverable {
+	case UnrecoverableDegrade, UnrecoverableStop:
+	default:
+		return fmt.Errorf("on_unrecoverable %q: want degrade or stop", clip(string(p.OnUnrecoverable)))
 	}
 	return nil
 }
@@ -130,6 +180,10 @@ type Config struct {
 	// ShutdownGrace is how long Run, once its context is done, lets running
 	// work finish before cancelling it (default 10s; tables is crash-safe).
 	ShutdownGrace time.Duration
+	// Log gets the lines of what an operator must know that is not an
+	// event: the node stopped by a critical table, or a stop marker
+	// cleared at start because the policy changed (nil: discarded).
+	Log *slog.Logger
 }
 
 // Validate reports the first setting of c that New or Open would refuse, as
@@ -157,6 +211,9 @@ func (c Config) normalize() (Config, error) {
 	c.QueueSize = cmp.Or(c.QueueSize, DefaultQueueSize)
 	if c.QueueSize < 0 {
 		return c, fmt.Errorf("queue_size %d: want at least 1", c.QueueSize)
+	}
+	if c.Log == nil {
+		c.Log = slog.New(slog.DiscardHandler)
 	}
 	c.ShutdownGrace = cmp.Or(c.ShutdownGrace, DefaultShutdownGrace)
 	if c.ShutdownGrace < 0 {

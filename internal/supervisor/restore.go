@@ -186,6 +186,7 @@ func (s *Supervisor) degrade(ctx context.Context, ts *tableState, j *job, start 
 	if tried != nil {
 		data["tried"] = tried
 	}
+	errs = append(errs, s.unrecoverable(ts, why, data)) // critical.go
 	e := outcome(s.jobEvent(events.TableDegraded, j), events.ResultFailed, start, err, data)
 	errs = append(errs, err, s.record(e))
 	// The compactions, backups and verifies queued behind the restore

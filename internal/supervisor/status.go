@@ -37,6 +37,8 @@ type TableStatus struct {
 	SkippedTicks int64 `json:"skipped_ticks,omitempty"`
 	// Next is when each schedule (compact, backup, verify) fires next.
 	Next map[string]string `json:"next,omitempty"`
+	// Critical: the table's policy says critical (see critical.go).
+	Critical bool `json:"critical,omitempty"`
 }
 
 // NodeStatus is what the node status verb answers.
@@ -47,6 +49,15 @@ type NodeStatus struct {
 	// latest such failure.
 	EmitErrors    int64  `json:"emit_errors,omitempty"`
 	LastEmitError string `json:"last_emit_error,omitempty"`
+	// Failing: a critical table is degraded, or the node is stopped (see
+	// critical.go); FailingReasons says why, one line per cause.
+	Failing        bool     `json:"failing"`
+	FailingReasons []string `json:"failing_reasons,omitempty"`
+	// Stopped: a critical table with on_unrecoverable stop is degraded, so
+	// every table's reads and writes answer table_unavailable; StoppedBy
+	// names the table(s) to restore or salvage.
+	Stopped   bool     `json:"stopped"`
+	StoppedBy []string `json:"stopped_by,omitempty"`
 }
 
 // Status answers the status verb for one table: apierr.InvalidTable or
@@ -61,7 +72,7 @@ func (s *Supervisor) Status(ctx context.Context, name string) (TableStatus, erro
 }
 
 func (s *Supervisor) status(ctx context.Context, ts *tableState) TableStatus {
-	st := TableStatus{Table: ts.name, State: StateOK}
+	st := TableStatus{Table: ts.name, State: StateOK, Critical: ts.pol.IsCritical()}
 	ok, reason := ts.t.Available()
 	if ok {
 		if stats, err := ts.t.Stats(ctx); err == nil {
@@ -130,6 +141,9 @@ func (s *Supervisor) NodeStatus(ctx context.Context) NodeStatus {
 	for _, ts := range all {
 		ns.Tables = append(ns.Tables, s.status(ctx, ts))
 	}
+	ns.FailingReasons, ns.StoppedBy = s.failing()
+	ns.Failing = len(ns.FailingReasons) > 0
+	ns.Stopped = len(ns.StoppedBy) > 0
 	return ns
 }
 

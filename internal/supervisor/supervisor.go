@@ -44,6 +44,8 @@ type Supervisor struct {
 	emitErrors  int64
 	lastEmitErr string
 
+	crit criticalState // critical tables that stopped the node (critical.go)
+
 	sem        chan struct{} // one token per table at work
 	stopping   chan struct{} // closed when Run's context is done
 	workCtx    context.Context
@@ -72,6 +74,11 @@ func New(store *tables.Store, em events.Emitter, cfg Config) (*Supervisor, error
 		return nil, err
 	}
 	s.store = store
+	if err := s.loadStopMarker(); err != nil {
+		s.cancelWork()
+		s.cancelRecord()
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -114,6 +121,11 @@ func Open(root string, opts tables.Options, em events.Emitter, cfg Config) (*Sup
 	}
 	s.store = store
 	s.ownsStore = true
+	if err := s.loadStopMarker(); err != nil {
+		s.cancelWork()
+		s.cancelRecord()
+		return nil, errors.Join(err, store.Close())
+	}
 	return s, nil
 }
 

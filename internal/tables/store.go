@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/syndtr/goleveldb/leveldb"
@@ -89,6 +90,9 @@ type Store struct {
 
 	mu     sync.Mutex
 	tables map[string]*Table
+
+	// halt is Halt's message while the store is halted (halt.go).
+	halt atomic.Pointer[string]
 
 	// snapshotHook, set only by tests of this package, sees the snapshot a
 	// backup copies from before the copy starts.

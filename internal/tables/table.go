@@ -114,8 +114,12 @@ func (t *Table) isClosed() bool {
 }
 
 // handleLocked returns the database to serve a request, or a
-// TableUnavailable error. t.mu must be held (read or write).
+// TableUnavailable error (also while the store is halted, see Store.Halt).
+// t.mu must be held (read or write).
 func (t *Table) handleLocked() (*leveldb.DB, error) {
+	if err := t.store.haltedErr(t.name); err != nil {
+		return nil, err
+	}
 	switch {
 	case t.closed:
 		return nil, apierr.New(apierr.TableUnavailable, "table %s is closed", t.name)
