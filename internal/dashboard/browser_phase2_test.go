@@ -110,6 +110,28 @@ func TestBrowserRestoreAtDrillAndCriticalCard(t *testing.T) {
 		t.Errorf("card message %q", m)
 	}
 
+	// A half-typed time (month and day, no year) is refused in the dialog:
+	// its empty value must not mean "the latest state".
+	must(chromedp.Do(ctx,
+		chromedp.Click(users+` button[data-verb="restore"]`),
+		chromedp.WaitVisible(`#restore-dialog input[name="at"]`),
+		chromedp.Click(`#restore-dialog input[name="at"]`),
+		chromedp.SendKeys(`#restore-dialog input[name="at"]`, "1126"),
+	))
+	bad, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector('#restore-dialog input[name="at"]').validity.badInput`))
+	must(err)
+	if !bad {
+		t.Fatal("the half-typed time is no bad input: the test does not test the refusal")
+	}
+	must(chromedp.Do(ctx, chromedp.Click(`#restore-confirm`), chromedp.WaitVisible(`#restore-error`)))
+	if open, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector('#restore-dialog').open`)); err != nil || !open {
+		t.Fatalf("the dialog closed on a half-typed time (%v)", err)
+	}
+	must(chromedp.Do(ctx, chromedp.Click(`#restore-cancel`), chromedp.WaitNotVisible(`#restore-dialog`)))
+	if msgs, _ := restore.requests(); len(msgs) != 1 {
+		t.Fatalf("a half-typed or cancelled restore was sent: %d requests", len(msgs))
+	}
+
 	// Restore with the field empty: the latest state, no body. The field
 	// is empty again when the dialog opens anew.
 	must(chromedp.Do(ctx,

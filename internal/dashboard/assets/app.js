@@ -242,7 +242,9 @@
     const off = -new Date().getTimezoneOffset();
     const p = (n) => String(Math.floor(Math.abs(n))).padStart(2, '0');
     $('#restore-tz').textContent = `UTC${off < 0 ? '-' : '+'}${p(off / 60)}:${p(off % 60)}`;
-    input.value = '';
+    // A reset, not value = '': it also clears a half-typed time of an
+    // earlier opening (its value is '' already).
+    dlg.querySelector('form').reset();
     err.hidden = true;
     return new Promise((resolve) => {
       const onSubmit = (e) => {
