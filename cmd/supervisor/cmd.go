@@ -27,9 +27,16 @@ Sends a command to the supervisor that owns TABLE (the request
 <prefix>.cmd.TABLE.VERB, as "nats req" would), shows the progress the running
 operation reports while it waits (a bar on a terminal, a line per report
 otherwise, on stderr), and prints the reply with the outcome event as JSON on
-stdout. VERB is compact, backup, verify, restore, salvage or status. While
-another command of the table runs first, its progress is shown as "waiting
-behind" it. Exit status: 0 when the command ended ok or skipped, 1 when it
+stdout. VERB is compact, backup, verify, restore, salvage, drill or status.
+While another command of the table runs first, its progress is shown as
+"waiting behind" it.
+
+restore --at TIME brings the table back to its state as of TIME: an RFC 3339
+time (2026-11-26T10:15:00Z, 2026-11-26T11:15:00+01:00) or a duration back
+from now (10m, 1h30m); it is sent as {"at":"<RFC 3339 UTC>"}. The state the
+restore replaces is kept under quarantine/<table>/ on the supervisor.
+drill restores the newest backup plus the journal into a scratch directory
+and compares it with the live table; the table keeps serving. Exit status: 0 when the command ended ok or skipped, 1 when it
 failed or was refused (also: no supervisor owns the table), 2 on bad
 arguments, 3 when its outcome is not known (no connection, --timeout, or
 interrupted: the command goes on on the supervisor, its events are in the
@@ -41,13 +48,14 @@ Flags:
 // runCmd is "supervisor cmd".
 func runCmd(args []string, stdout, stderr io.Writer) int {
 	fs, conn := subcommandFlags("cmd")
-	var prefix, mode, backupID string
+	var prefix, mode, backupID, at string
 	var force bool
 	var timeout time.Duration
 	fs.StringVar(&prefix, "prefix", events.DefaultPrefix, "subject prefix")
 	fs.BoolVar(&force, "force", false, "compact: even below the dead-space threshold; salvage: a serving table too")
 	fs.StringVar(&mode, "mode", "", "compact: auto, native or rewrite (default: the table's policy)")
 	fs.StringVar(&backupID, "backup-id", "", "restore: this backup (default: the newest good one)")
+	fs.StringVar(&at, "at", "", "restore: the table's state as of this time (RFC 3339, or a duration back from now like 10m)")
 	fs.DurationVar(&timeout, "timeout", 10*time.Minute, "how long to wait for the outcome")
 	pos, err := parseInterspersed(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
@@ -76,6 +84,10 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	if err == nil {
 		err = flagsFit(pos[1], force, mode, backupID)
 	}
+	var atTime string
+	if err == nil && flagGiven(fs, "at") {
+		atTime, err = atFlag(pos[1], at, backupID, time.Now())
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "supervisor cmd: %v\n", err)
 		return 2
@@ -84,7 +96,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		conn.URL = "nats://" + bus.DefaultListen
 	}
 	table, verb := pos[0], pos[1]
-	body := events.CommandBody{Force: force, Mode: mode, BackupID: backupID}
+	body := events.CommandBody{Force: force, Mode: mode, BackupID: backupID, At: atTime}
 
 	interrupted, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -217,6 +229,31 @@ func flagsFit(verb string, force bool, mode, backupID string) error {
 		return fmt.Errorf("--backup-id: %s does not take it (restore does)", verb)
 	}
 	return nil
+}
+
+// atFlag checks --at for verb and returns the time it names as RFC 3339
+// in UTC: an RFC 3339 time, or a positive duration back from now ("10m").
+func atFlag(verb, at, backupID string, now time.Time) (string, error) {
+	if verb != events.VerbRestore {
+		return "", fmt.Errorf("--at: %s does not take it (restore does)", verb)
+	}
+	if backupID != "" {
+		return "", errors.New("--at: not with --backup-id (a restore to a time picks the newest backup at or before it)")
+	}
+	if at == "" {
+		// e.g. --at "$T" with $T unset: not "the latest state"
+		return "", errors.New("--at: empty (leave the flag out to restore the latest state)")
+	}
+	if t, err := time.Parse(time.RFC3339Nano, at); err == nil {
+		return t.UTC().Format(time.RFC3339Nano), nil
+	}
+	if d, err := time.ParseDuration(at); err == nil {
+		if d <= 0 {
+			return "", fmt.Errorf("--at %q: want a positive duration back from now (10m) or an RFC 3339 time", at)
+		}
+		return now.Add(-d).UTC().Format(time.RFC3339Nano), nil
+	}
+	return "", fmt.Errorf("--at %q: want an RFC 3339 time (2026-11-26T10:15:00Z) or a duration back from now (10m)", at)
 }
 
 // flagGiven reports whether the flag name was on the command line.

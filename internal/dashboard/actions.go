@@ -19,11 +19,21 @@ import (
 // maxActionBody bounds the JSON body of an action.
 const maxActionBody = 64 << 10
 
-// actionVerbs are the verbs the dashboard sends; salvage and status are
-// for the CLI.
+// actionVerb reports whether v is a verb the dashboard sends for a table;
+// salvage and status are for the CLI.
 func actionVerb(v string) bool {
 	switch v {
-	case events.VerbCompact, events.VerbBackup, events.VerbVerify, events.VerbRestore:
+	case events.VerbCompact, events.VerbBackup, events.VerbVerify, events.VerbRestore, events.VerbDrill:
+		return true
+	}
+	return false
+}
+
+// nodeActionVerb reports whether v is a verb the dashboard sends for every
+// table of a node (<prefix>.node.<node>.<verb>).
+func nodeActionVerb(v string) bool {
+	switch v {
+	case events.VerbCompact, events.VerbBackup, events.VerbVerify, events.VerbDrill:
 		return true
 	}
 	return false
@@ -41,14 +51,46 @@ func (s *Server) handleAction(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !actionVerb(verb) {
-		writeAPIError(w, apierr.New(apierr.NotFound, "table %s: no action %q (compact, backup, verify, restore)", table, verb))
+		writeAPIError(w, apierr.New(apierr.NotFound, "table %s: no action %q (compact, backup, verify, restore, drill)", table, verb))
 		return
 	}
-	body, wait, err := readActionBody(w, r)
+	body, wait, err := readActionBody(w, r, verb)
 	if err != nil {
 		writeAPIError(w, err)
 		return
 	}
+	s.send(w, r, events.CmdSubject(s.cfg.Prefix, table, verb), "table "+table+": "+verb, body, wait,
+		"table "+table+": no supervisor owns this table")
+}
+
+// POST /api/nodes/{node}/{verb}: send the verb to every table of the node
+// (<prefix>.node.<node>.<verb>) and answer with the supervisor's reply: a
+// command per table, and the tables that refused theirs.
+func (s *Server) handleNodeAction(w http.ResponseWriter, r *http.Request) {
+	if !s.auth.allowPost(w, r) {
+		return
+	}
+	node, verb := r.PathValue("node"), r.PathValue("verb")
+	if !events.ValidNode(node) {
+		writeAPIError(w, apierr.New(apierr.InvalidRequest, "invalid node name %q: want one subject token (letters, digits, _ and -)", node))
+		return
+	}
+	if !nodeActionVerb(verb) {
+		writeAPIError(w, apierr.New(apierr.InvalidRequest, "node %s: no action %q (compact, backup, verify, drill)", node, verb))
+		return
+	}
+	body, wait, err := readActionBody(w, r, verb)
+	if err != nil {
+		writeAPIError(w, err)
+		return
+	}
+	s.send(w, r, events.NodeSubject(s.cfg.Prefix, node, verb), "node "+node+": "+verb, body, wait,
+		"node "+node+": no supervisor runs this node")
+}
+
+// send requests subject with body and answers with the reply (what names
+// the request in errors; nobody is the 404 message when no one answers).
+func (s *Server) send(w http.ResponseWriter, r *http.Request, subject, what string, body []byte, wait bool, nobody string) {
 	timeout := s.cfg.CommandTimeout
 	if wait && timeout < 10*time.Minute {
 		timeout = 10 * time.Minute
@@ -61,25 +103,26 @@ func (s *Server) handleAction(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), timeout)
 	defer cancel()
-	reply, err := s.nc.RequestWithContext(ctx, events.CmdSubject(s.cfg.Prefix, table, verb), body)
+	reply, err := s.nc.RequestWithContext(ctx, subject, body)
 	switch {
 	case errors.Is(err, nats.ErrNoResponders):
-		writeAPIError(w, apierr.New(apierr.NotFound, "table %s: no supervisor owns this table", table))
+		writeAPIError(w, apierr.New(apierr.NotFound, "%s", nobody))
 		return
 	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout):
-		writeError(w, http.StatusGatewayTimeout, string(apierr.Internal), "table "+table+": "+verb+": no reply within "+timeout.String())
+		writeError(w, http.StatusGatewayTimeout, string(apierr.Internal), what+": no reply within "+timeout.String())
 		return
 	case err != nil:
-		writeAPIError(w, apierr.Wrap(apierr.Internal, err, "table %s: %s", table, verb))
+		writeAPIError(w, apierr.Wrap(apierr.Internal, err, "%s", what))
 		return
 	}
-	writeReply(w, reply)
+	writeReply(w, reply, wait)
 }
 
 // readActionBody reads the optional JSON object of an action and reports
 // whether it asks to wait for the outcome. A body over maxActionBody is
-// refused before more is read (and the connection closed after).
-func readActionBody(w http.ResponseWriter, r *http.Request) (body []byte, wait bool, err error) {
+// refused before more is read (and the connection closed after). "at"
+// (restore only) must be an RFC 3339 time.
+func readActionBody(w http.ResponseWriter, r *http.Request, verb string) (body []byte, wait bool, err error) {
 	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxActionBody))
 	var tooLarge *http.MaxBytesError
 	if errors.As(err, &tooLarge) {
@@ -98,13 +141,38 @@ func readActionBody(w http.ResponseWriter, r *http.Request) (body []byte, wait b
 	if raw, ok := fields["wait"]; ok {
 		_ = json.Unmarshal(raw, &wait)
 	}
+	if raw, ok := fields["at"]; ok {
+		if err := checkAt(verb, raw); err != nil {
+			return nil, false, err
+		}
+	}
 	return b, wait, nil
+}
+
+// checkAt refuses an "at" that is not an RFC 3339 time, or on a verb other
+// than restore.
+func checkAt(verb string, raw json.RawMessage) error {
+	if verb != events.VerbRestore {
+		return apierr.New(apierr.InvalidRequest, `"at" is for restore only, not %s`, verb)
+	}
+	var at string
+	if err := json.Unmarshal(raw, &at); err != nil {
+		return apierr.New(apierr.InvalidRequest, `"at" must be an RFC 3339 time as a string, not %s`, events.Echo(string(raw)))
+	}
+	if at == "" {
+		return apierr.New(apierr.InvalidRequest, `"at" is empty: leave it out to restore the latest state`)
+	}
+	if _, err := time.Parse(time.RFC3339Nano, at); err != nil {
+		return apierr.New(apierr.InvalidRequest, `"at" must be an RFC 3339 time (2026-11-26T10:15:00Z), not %q`, events.Echo(at))
+	}
+	return nil
 }
 
 // writeReply passes the supervisor's reply through: a service error keeps
 // its code and status, an accepted command answers 202 (200 when the reply
-// carries the outcome).
-func writeReply(w http.ResponseWriter, reply *nats.Msg) {
+// carries the outcome, or, for a node's commands, when waited is true: the
+// supervisor answers those after every table's outcome).
+func writeReply(w http.ResponseWriter, reply *nats.Msg, waited bool) {
 	if code := reply.Header.Get("Nats-Service-Error-Code"); code != "" {
 		status, err := strconv.Atoi(code)
 		if err != nil || status < 400 || status > 599 {
@@ -125,6 +193,7 @@ func writeReply(w http.ResponseWriter, reply *nats.Msg) {
 	var body struct {
 		CommandID string          `json:"command_id"`
 		Result    string          `json:"result"`
+		Commands  json.RawMessage `json:"commands"`
 		Error     json.RawMessage `json:"error"`
 	}
 	if err := json.Unmarshal(reply.Data, &body); err != nil {
@@ -142,7 +211,7 @@ func writeReply(w http.ResponseWriter, reply *nats.Msg) {
 		return
 	}
 	status := http.StatusAccepted
-	if body.Result != "" {
+	if body.Result != "" || (waited && len(body.Commands) > 0) {
 		status = http.StatusOK
 	}
 	writeRaw(w, status, reply.Data)

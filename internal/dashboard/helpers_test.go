@@ -232,6 +232,8 @@ func outcomeType(verb string) string {
 		return events.BackupCompleted
 	case events.VerbVerify:
 		return events.VerifyCompleted
+	case events.VerbDrill:
+		return events.DrillCompleted
 	}
 	return events.RestoreCompleted
 }

@@ -26,6 +26,13 @@ func (s *Server) otherMethods(m *http.ServeMux) {
 		}
 		post.ServeHTTP(w, r)
 	})
+	m.HandleFunc("/api/nodes/{node}/{verb}", func(w http.ResponseWriter, r *http.Request) {
+		if !nodeActionVerb(r.PathValue("verb")) {
+			s.handleAPINotFound(w, r)
+			return
+		}
+		post.ServeHTTP(w, r)
+	})
 }
 
 func methodNotAllowed(allow string) http.Handler {

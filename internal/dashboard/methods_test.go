@@ -18,7 +18,7 @@ func TestActionURLsAnswer405(t *testing.T) {
 			t.Fatalf("%s %s: %d Allow %q %+v", method, path, resp.StatusCode, resp.Header.Get("Allow"), ae)
 		}
 	}
-	for _, verb := range []string{"compact", "backup", "verify", "restore"} {
+	for _, verb := range []string{"compact", "backup", "verify", "restore", "drill"} {
 		check(http.MethodGet, "/api/tables/users/"+verb, "POST")
 		check(http.MethodPut, "/api/tables/users/"+verb, "POST")
 	}

@@ -90,6 +90,7 @@ func (s *Server) routes() *http.ServeMux {
 	m.HandleFunc("GET /api/tables", s.handleTables)
 	m.HandleFunc("GET /api/tables/{table}", s.handleTable)
 	m.HandleFunc("POST /api/tables/{table}/{verb}", s.handleAction)
+	m.HandleFunc("POST /api/nodes/{node}/{verb}", s.handleNodeAction)
 	m.HandleFunc("GET /api/history", s.handleHistory)
 	m.HandleFunc("GET /api/stream", s.handleStream)
 	m.HandleFunc("GET /api/session", s.handleSession)

@@ -67,9 +67,20 @@ func headline(e events.Event) string {
 	where := place(e)
 	switch e.Type {
 	case events.TableDegraded:
+		switch {
+		case nodeStopped(e):
+			return fmt.Sprintf("CRITICAL %s is DEGRADED: the whole node %s STOPPED serving data", where, e.Node)
+		case criticalTable(e):
+			return fmt.Sprintf("CRITICAL %s is DEGRADED and unavailable: node %s reports itself failing", where, e.Node)
+		}
 		return fmt.Sprintf("%s is DEGRADED and unavailable", where)
 	case events.RestoreCompleted:
+		if lostWrites(e) {
+			return fmt.Sprintf("%s was restored but acknowledged writes were LOST", where)
+		}
 		return fmt.Sprintf("%s was restored automatically from a backup", where)
+	case events.DrillFailed:
+		return fmt.Sprintf("restore drill of %s failed: its backup may not restore", where)
 	case events.CompactionFailed:
 		return fmt.Sprintf("compaction of %s failed %s", where, attempts(e))
 	case events.BackupFailed:
@@ -106,6 +117,12 @@ func explain(prefix string, e events.Event) (what, did string, next []string) {
 	switch e.Type {
 	case events.TableDegraded:
 		what = fmt.Sprintf("The %s is DEGRADED: it could not be repaired automatically and answers every read and write with table_unavailable", where)
+		switch {
+		case nodeStopped(e):
+			what += fmt.Sprintf(".\nIt is a CRITICAL table with on_unrecoverable: stop, so the WHOLE NODE %s STOPPED SERVING DATA: every table of the node answers reads and writes with table_unavailable (clients should fail over); restore, salvage and status still work. It stays so, also across restarts, until this table is restored or salvaged (or its policy changed). /healthz and the node status report the node failing", e.Node)
+		case criticalTable(e):
+			what += fmt.Sprintf(".\nIt is a CRITICAL table: /healthz and the node status report node %s failing; the node's other tables keep serving", e.Node)
+		}
 		did = "it stopped serving the table, moved the damaged files aside (" + quarantineOf(e) + ", never deleted) and " + triedOf(e) + "."
 		next = []string{
 			"See the table's state: " + status,
@@ -114,6 +131,10 @@ func explain(prefix string, e events.Event) (what, did string, next []string) {
 			"Then check it: " + cmd(prefix, e, events.VerbVerify, `'{"wait":true}'`),
 		}
 	case events.RestoreCompleted:
+		if lostWrites(e) {
+			what, did, next = explainLostWrites(prefix, e)
+			break
+		}
 		what = fmt.Sprintf("The %s was damaged and the supervisor restored it on its own%s; the table serves reads and writes again", where, fromBackup(e))
 		did = "it detected the damage, moved the damaged files aside (" + quarantineOf(e) + ", never deleted) and restored the newest good backup."
 		next = []string{
@@ -147,6 +168,17 @@ func explain(prefix string, e events.Event) (what, did string, next []string) {
 		}
 	case events.RestoreFailed:
 		what, did, next = explainRestoreFailed(prefix, e)
+	case events.DrillFailed:
+		what = fmt.Sprintf("A restore drill of the %s failed%s: the newest backup plus the journal did not restore to what the table holds. A backup that cannot restore is an incident: if the table were damaged now, a restore might not bring it back", where, fromBackup(e))
+		did = "it kept serving the table's live data, changed nothing and removed the drill's scratch copy; every backup and the journal are kept as they are."
+		next = []string{
+			"Look at the table's backups (the status lists them, newest first): " + status,
+			"Check the live table: " + cmd(prefix, e, events.VerbVerify, `'{"wait":true}'`),
+			"Take a fresh backup: " + cmd(prefix, e, events.VerbBackup, `'{"wait":true}'`),
+			"Then drill again, to prove the new backup restores: " + cmd(prefix, e, events.VerbDrill, `'{"wait":true}'`),
+			"Read the table's journal on its node: supervisor journal --data <data dir> " + e.Table,
+			"Find out why the backup or journal was bad (disk errors in the kernel log, full disk).",
+		}
 	default:
 		what = fmt.Sprintf("%s on the %s", e.Type, where)
 		did = "nothing beyond publishing this event."
@@ -200,6 +232,56 @@ func explainRestoreFailed(prefix string, e events.Event) (what, did string, next
 		}
 	}
 	return what, did, next
+}
+
+// explainLostWrites tells a restore.completed with data.lost: which
+// acknowledged writes are gone (data.lost_reason names the journal file and
+// offset) and up to when the table came back (data.recovered_to).
+func explainLostWrites(prefix string, e events.Event) (what, did string, next []string) {
+	where := place(e)
+	how := "automatically"
+	if e.Trigger != events.TriggerAuto {
+		how = "by a " + e.Trigger + " restore"
+		if e.Trigger == "" {
+			how = "by a restore"
+		}
+	}
+	what = fmt.Sprintf("The %s was restored %s%s, but ACKNOWLEDGED WRITES WERE LOST: clients were told these writes were stored, and they are not in the restored table.\nWhere: %s\n%s",
+		where, how, fromBackup(e), orUnknown(dataString(e, "lost_reason")), recoveredTo(e))
+	did = fmt.Sprintf("it restored the backup, replayed the journal up to the damage (%s) and serves the table again; it kept the state it replaced (%s, never deleted) and the journal files as they are.", journalCount(e), quarantineOf(e))
+	next = []string{
+		"Tell the owners of the data: writes acknowledged after the recovered-to time above are missing.",
+		"Read what the damaged journal still holds, on the table's node: supervisor journal --data <data dir> " + e.Table,
+		"Recover the missing writes from the clients that made them or from the kept copy (" + quarantineOf(e) + ").",
+		"Check the restored table: " + cmd(prefix, e, events.VerbVerify, `'{"wait":true}'`),
+		"Take a fresh backup: " + cmd(prefix, e, events.VerbBackup, `'{"wait":true}'`),
+		"Find out why the journal was damaged (disk errors in the kernel log, full disk, power loss).",
+	}
+	return what, did, next
+}
+
+// recoveredTo says up to when a restore brought the table back.
+func recoveredTo(e events.Event) string {
+	if t := dataString(e, "recovered_to"); t != "" {
+		return "The table was recovered up to the write of " + t + " (the last write replayed); every acknowledged write after it is missing"
+	}
+	return "Recovered to: the backup alone (no write of the journal could be replayed); every acknowledged write after the backup is missing"
+}
+
+// journalCount is "N journal writes replayed" from data.journal_records.
+func journalCount(e events.Event) string {
+	n, ok := events.Integer(e.Data, "journal_records")
+	if !ok {
+		return "journal writes replayed: not reported"
+	}
+	return fmt.Sprintf("%d journal %s replayed", n, plural(int(n), "write", "writes"))
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "not reported"
+	}
+	return s
 }
 
 func dataBool(e events.Event, key string) bool {
@@ -260,7 +342,17 @@ func reasonOf(e events.Event) string {
 // data.backup_age_ms.
 func lossWindow(e events.Event) string {
 	age, ok := dataMillis(e, "backup_age_ms")
+	_, journaled := e.Data["lost"].(bool)
 	switch {
+	case e.Type == events.RestoreCompleted && lostWrites(e):
+		return "every acknowledged write after the recovered-to time (see above) is NOT in the restored table."
+	case e.Type == events.RestoreCompleted && journaled:
+		if t := dataString(e, "recovered_to"); t != "" {
+			return fmt.Sprintf("none: the journal brought back every acknowledged write after the backup (%s, the last of %s).", journalCount(e), t)
+		}
+		return fmt.Sprintf("none: the journal brought back every acknowledged write after the backup (%s).", journalCount(e))
+	case e.Type == events.DrillFailed:
+		return "unknown until a drill passes: a restore now may not bring the table back as it is (the live table itself is untouched)."
 	case ok && e.Type == events.RestoreCompleted:
 		return fmt.Sprintf("the writes of the last %s before the damage (the restored backup was that old) are NOT in the restored table.", age)
 	case ok:
@@ -375,6 +467,10 @@ func renderDigest(prefix string, notes []Notification, window time.Duration) Not
 	if counts[events.RestoreCompleted] > 0 {
 		fmt.Fprintf(&b, "  - each restored table: verify it (nats req %s '{\"wait\":true}')\n", events.CmdSubject(prefix, "<table>", events.VerbVerify))
 	}
+	if counts[events.DrillFailed] > 0 {
+		fmt.Fprintf(&b, "  - each table whose drill failed: look at its backups (nats req %s ''), take a fresh backup and drill again (nats req %s '{\"wait\":true}')\n",
+			events.CmdSubject(prefix, "<table>", events.VerbStatus), events.CmdSubject(prefix, "<table>", events.VerbDrill))
+	}
 	b.WriteString("  - many tables at once usually means one cause: check the disk (free space, kernel log) of the nodes named above\n")
 	fmt.Fprintf(&b, "  - every event in full: nats stream view %s\n", events.StreamName)
 
@@ -409,7 +505,7 @@ func groupDigest(notes []Notification) []*digestGroup {
 	index := map[string]*digestGroup{}
 	for _, n := range notes {
 		for _, e := range n.Events {
-			k := e.Type + " " + e.Node
+			k := digestWhat(e) + " " + e.Node
 			g := index[k]
 			if g == nil {
 				g = &digestGroup{what: digestWhat(e), severity: n.Severity, node: e.Node}
@@ -449,9 +545,20 @@ func groupDigest(notes []Notification) []*digestGroup {
 func digestWhat(e events.Event) string {
 	switch e.Type {
 	case events.TableDegraded:
+		switch {
+		case nodeStopped(e):
+			return "CRITICAL table DEGRADED, the whole node STOPPED serving data"
+		case criticalTable(e):
+			return "CRITICAL table DEGRADED, node failing"
+		}
 		return "DEGRADED, unavailable"
 	case events.RestoreCompleted:
+		if lostWrites(e) {
+			return "restored, acknowledged writes LOST"
+		}
 		return "restored automatically from a backup"
+	case events.DrillFailed:
+		return "restore drill failed"
 	case events.CompactionFailed:
 		return "compaction failed after its retry"
 	case events.BackupFailed:

@@ -19,13 +19,17 @@ func notifyingTypes() []string {
 		events.VerifyFailed,
 		events.RestoreFailed,
 		events.RestoreCompleted,
+		events.DrillFailed,
 		events.TableDegraded,
 	}
 }
 
 // Notifies reports whether e is worth a notification, and with which
 // severity: table.degraded (critical), a final *.failed other than
-// notification.failed (high), restore.completed with trigger auto
+// notification.failed (high; a drill.failed is final unless its data.final
+// says false: a backup that cannot restore is an incident),
+// restore.completed with data.lost true whatever its trigger (high:
+// acknowledged writes are gone), restore.completed with trigger auto
 // (warning). Everything else is silent.
 func Notifies(e events.Event) (severity string, ok bool) {
 	switch {
@@ -33,6 +37,13 @@ func Notifies(e events.Event) (severity string, ok bool) {
 		return SeverityCritical, true
 	case e.Type == events.NotificationFailed:
 		return "", false
+	case e.Type == events.DrillFailed:
+		if final, ok := e.Data["final"].(bool); ok && !final {
+			return "", false // another attempt follows
+		}
+		return SeverityHigh, true
+	case e.Type == events.RestoreCompleted && lostWrites(e):
+		return SeverityHigh, true
 	case e.Final():
 		return SeverityHigh, true
 	case e.Type == events.RestoreCompleted && e.Trigger == events.TriggerAuto:
@@ -74,4 +85,24 @@ func severityTag(s string) string {
 		return "warning"
 	}
 	return "information_source"
+}
+
+// lostWrites reports a restore that could not bring back every
+// acknowledged write (data.lost).
+func lostWrites(e events.Event) bool {
+	lost, _ := e.Data["lost"].(bool)
+	return lost
+}
+
+// criticalTable reports an event of a table whose policy says it is
+// critical (data.critical).
+func criticalTable(e events.Event) bool {
+	c, _ := e.Data["critical"].(bool)
+	return c
+}
+
+// nodeStopped reports a critical table's table.degraded after which its
+// whole node stopped serving data (data.on_unrecoverable "stop").
+func nodeStopped(e events.Event) bool {
+	return e.Type == events.TableDegraded && criticalTable(e) && dataString(e, "on_unrecoverable") == "stop"
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -146,16 +147,16 @@ func (n *notifier) addSink(s Sink) {
 // consumer starts GiveUp before now: events older than that would be given
 // up at once anyway, and a fresh notifier does not page for old history.
 func (n *notifier) consumer(ctx context.Context, stream jetstream.Stream) (jetstream.Consumer, error) {
-	c, err := stream.Consumer(ctx, n.cfg.Name)
-	if err == nil {
-		return c, nil
-	}
-	if !errors.Is(err, jetstream.ErrConsumerNotFound) {
-		return nil, fmt.Errorf("notifier: consumer %s: %w", n.cfg.Name, err)
-	}
 	filters := make([]string, 0, len(notifyingTypes()))
 	for _, t := range notifyingTypes() {
 		filters = append(filters, events.TypeFilter(n.cfg.Prefix, t))
+	}
+	c, err := stream.Consumer(ctx, n.cfg.Name)
+	if err == nil {
+		return n.refilter(ctx, stream, c, filters)
+	}
+	if !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return nil, fmt.Errorf("notifier: consumer %s: %w", n.cfg.Name, err)
 	}
 	start := time.Now().Add(-n.cfg.GiveUp)
 	c, err = stream.CreateConsumer(ctx, jetstream.ConsumerConfig{
@@ -175,6 +176,32 @@ func (n *notifier) consumer(ctx context.Context, stream jetstream.Stream) (jetst
 		return nil, fmt.Errorf("notifier: create consumer %s: %w", n.cfg.Name, err)
 	}
 	return c, nil
+}
+
+// refilter gives a consumer created by an older notifier the filters of
+// this one (a type that notifies now, drill.failed, would never reach it
+// otherwise); the consumer keeps its position.
+func (n *notifier) refilter(ctx context.Context, stream jetstream.Stream, c jetstream.Consumer, filters []string) (jetstream.Consumer, error) {
+	cfg := c.CachedInfo().Config
+	have := slices.Clone(cfg.FilterSubjects)
+	if cfg.FilterSubject != "" {
+		have = append(have, cfg.FilterSubject)
+	}
+	missing := false
+	for _, f := range filters {
+		missing = missing || !slices.Contains(have, f)
+	}
+	if !missing {
+		return c, nil
+	}
+	cfg.FilterSubject = ""
+	cfg.FilterSubjects = filters
+	u, err := stream.UpdateConsumer(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("notifier: consumer %s: update its filters: %w", n.cfg.Name, err)
+	}
+	n.cfg.Log.Info("notifier: consumer filters updated", "consumer", n.cfg.Name, "filters", filters)
+	return u, nil
 }
 
 // handle takes one message from the consumer. It never blocks.

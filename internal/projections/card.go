@@ -66,6 +66,17 @@ type Outcome struct {
 	BackupID    string `json:"backup_id,omitempty"`
 	Bytes       int64  `json:"bytes,omitempty"`
 	BackupAgeMS int64  `json:"backup_age_ms,omitempty"`
+	// Restore and drill figures: the journal's writes replayed after the
+	// backup and the time of the last of them; a restore's lost writes
+	// (acknowledged writes it could not bring back, and where),
+	// its point in time and where the state it replaced went.
+	JournalRecords int64     `json:"journal_records,omitempty"`
+	RecoveredTo    time.Time `json:"recovered_to,omitzero"`
+	Digest         string    `json:"digest,omitempty"`
+	Lost           bool      `json:"lost,omitempty"`
+	LostReason     string    `json:"lost_reason,omitempty"`
+	At             time.Time `json:"at,omitzero"`
+	Quarantine     string    `json:"quarantine,omitempty"`
 }
 
 // Card is the health card of one table on one node.
@@ -96,6 +107,16 @@ type Card struct {
 	LastBackupError *Outcome `json:"last_backup_failure"` // last failed backup, cleared by a success
 	LastVerify      *Outcome `json:"last_verify"`
 	LastRestore     *Outcome `json:"last_restore"`
+	LastDrill       *Outcome `json:"last_drill"`
+	// RecoverableTo is recovered_to of the last drill.completed: a
+	// restore now is proven to bring the table back at least to then.
+	RecoverableTo time.Time `json:"recoverable_to,omitzero"`
+
+	// Critical: the table's policy says it is critical (table.stats or
+	// table.degraded data.critical); OnUnrecoverable is what its node does
+	// when it ends degraded ("degrade" or "stop", from table.degraded).
+	Critical        bool   `json:"critical,omitempty"`
+	OnUnrecoverable string `json:"on_unrecoverable,omitempty"`
 
 	// Next holds the next scheduled work that events announced, by
 	// operation: data.next_compaction -> "compaction".
@@ -118,6 +139,7 @@ func (c *Card) clone() Card {
 	out.LastBackupError = cloneOutcome(c.LastBackupError)
 	out.LastVerify = cloneOutcome(c.LastVerify)
 	out.LastRestore = cloneOutcome(c.LastRestore)
+	out.LastDrill = cloneOutcome(c.LastDrill)
 	out.Next = maps.Clone(c.Next)
 	out.Counters = maps.Clone(c.Counters) // never nil: newCard makes it
 	return out
@@ -151,6 +173,9 @@ func (c *Card) apply(seq uint64, e events.Event) {
 	case events.TableStats:
 		c.applyStats(e)
 	case events.TableDegraded, events.CorruptionDetected:
+		if e.Type == events.TableDegraded {
+			c.applyCritical(e)
+		}
 		c.degraded = true
 		c.Reason = firstNonEmpty(e.Error, text(e.Data, "reason"), e.Type)
 		if e.Type == events.TableDegraded && c.busy == StateRestoring {
@@ -167,6 +192,10 @@ func (c *Card) apply(seq uint64, e events.Event) {
 		}
 	}
 
+	if op == "drill" && isEnd(phase) {
+		// A drill works on a scratch copy: the table keeps its state.
+		c.applyOutcome(seq, op, e)
+	}
 	if st := operationState(op); st != "" {
 		switch phase {
 		case "started":
@@ -204,7 +233,29 @@ func (c *Card) applyStats(e events.Event) {
 		c.Queue = v
 	}
 	c.applyWrites(e)
+	if _, sized := e.Data["bytes"]; sized {
+		// The periodic figures say whether the table is critical (a
+		// policy changed back drops the field); progress reports and
+		// failed reads do not.
+		c.Critical = false
+	}
+	c.applyCritical(e)
 	c.StatsTime = e.Time
+}
+
+// applyCritical takes data.critical and data.on_unrecoverable.
+func (c *Card) applyCritical(e events.Event) {
+	if v, ok := e.Data["critical"].(bool); ok {
+		c.Critical = v
+	}
+	if v := text(e.Data, "on_unrecoverable"); v != "" {
+		c.OnUnrecoverable = v
+	}
+}
+
+// isEnd reports whether an event phase ends a piece of work.
+func isEnd(phase string) bool {
+	return phase == "completed" || phase == "failed" || phase == "skipped"
 }
 
 // applyWrites takes whether the table's writes work from a table.stats.
@@ -274,9 +325,22 @@ func (c *Card) applyOutcome(seq uint64, op string, e events.Event) {
 		}
 	case "verify":
 		c.LastVerify = o
+	case "drill":
+		o.BackupID = text(e.Data, "backup_id")
+		o.applyJournal(e)
+		o.Digest = text(e.Data, "digest")
+		c.LastDrill = o
+		if e.Type == events.DrillCompleted && o.Result == events.ResultOK && !o.RecoveredTo.IsZero() {
+			c.RecoverableTo = o.RecoveredTo
+		}
 	case "restore":
 		o.BackupID = text(e.Data, "backup_id")
 		o.BackupAgeMS, _ = events.Integer(e.Data, "backup_age_ms")
+		o.applyJournal(e)
+		o.Lost, _ = e.Data["lost"].(bool)
+		o.LostReason = text(e.Data, "lost_reason")
+		o.At, _ = timestamp(e.Data, "at")
+		o.Quarantine = text(e.Data, "quarantine")
 		c.LastRestore = o
 		if o.Result == events.ResultOK {
 			c.degraded = false
@@ -286,6 +350,12 @@ func (c *Card) applyOutcome(seq uint64, op string, e events.Event) {
 			}
 		}
 	}
+}
+
+// applyJournal takes data.journal_records and data.recovered_to.
+func (o *Outcome) applyJournal(e events.Event) {
+	o.JournalRecords, _ = events.Integer(e.Data, "journal_records")
+	o.RecoveredTo, _ = timestamp(e.Data, "recovered_to")
 }
 
 // setState derives the visible state: a restore in progress shows even on

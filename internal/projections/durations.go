@@ -13,7 +13,7 @@ func durationBuckets() []float64 {
 }
 
 type durationKey struct {
-	Operation string // compaction, backup, verify, restore
+	Operation string // compaction, backup, verify, restore, drill
 	Result    string
 }
 
@@ -28,10 +28,7 @@ type durationHist struct {
 // observeDuration records the duration of a finished operation.
 func (s *State) observeDuration(e events.Event) {
 	op, phase, _ := strings.Cut(e.Type, ".")
-	if operationState(op) == "" {
-		return
-	}
-	if phase != "completed" && phase != "failed" && phase != "skipped" {
+	if (operationState(op) == "" && op != "drill") || !isEnd(phase) {
 		return
 	}
 	k := durationKey{Operation: op, Result: resultOf(e)}

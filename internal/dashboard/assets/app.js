@@ -5,7 +5,7 @@
 (() => {
   const PAGE = 50;        // history rows per page
   const LIVE_ROWS = 100;  // rows kept on the newest page as events arrive
-  const VERBS = ['compact', 'backup', 'verify', 'restore'];
+  const VERBS = ['compact', 'backup', 'verify', 'drill', 'restore'];
 
   const state = {
     session: { auth_required: false, logged_in: true },
@@ -168,9 +168,14 @@
     row('Verify', outcomeText(c.last_verify, [c.last_verify && c.last_verify.records ? `${c.last_verify.records} records` : '']));
     const lr = c.last_restore;
     if (lr) {
-      row('Restore', outcomeText(lr, [lr.trigger, lr.records ? `${lr.records} records` : '',
+      row('Restore', outcomeText(lr, [lr.trigger, lr.at ? `to ${fmtTime(lr.at)}` : '', lr.records ? `${lr.records} records` : '',
+        lr.journal_records ? `${lr.journal_records} journal writes` : '',
+        lr.recovered_to ? `recovered to ${fmtTime(lr.recovered_to)}` : '',
         lr.backup_age_ms ? `backup ${fmtAge(lr.backup_age_ms)} old` : '']));
     }
+    const ld = c.last_drill;
+    row('Drill', outcomeText(ld, [ld && ld.journal_records ? `${ld.journal_records} journal writes` : '']));
+    if (c.recoverable_to) row('Recoverable to', fmtTime(c.recoverable_to));
     for (const [op, t] of Object.entries(c.next || {})) {
       const d = Date.parse(t) - Date.now();
       row(`Next ${op}`, d > 0 ? `in ${fmtAge(d)}` : `due (${fmtTime(t)})`);
@@ -189,8 +194,16 @@
     }
     return el('article', { class: `card state-${c.state}`, 'data-table': c.table, 'data-node': c.node, 'data-state': c.state },
       el('h3', {}, el('span', {}, el('span', { class: 'table-name', text: c.table }), ' ', el('span', { class: 'node', text: `on ${c.node}` })),
-        el('span', { class: 'badge', text: c.state.replace('_', ' ') })),
+        el('span', { class: 'title-badges' },
+          el('span', { class: 'badge state', text: c.state.replace('_', ' ') }),
+          c.critical ? el('span', {
+            class: 'badge critical', text: 'critical',
+            title: c.on_unrecoverable === 'stop'
+              ? 'critical table: if it cannot be repaired the whole node stops serving data'
+              : 'critical table: if it cannot be repaired the node reports itself failing',
+          }) : null)),
       c.state === 'degraded' && c.reason ? el('p', { class: 'reason', text: c.reason }) : null,
+      lr && lr.lost ? el('p', { class: 'reason lost', text: `The last restore (${fmtTime(lr.time)}) LOST acknowledged writes: ${lr.lost_reason || 'no reason given'}${lr.recovered_to ? `; recovered to ${fmtTime(lr.recovered_to)}` : ''}` }) : null,
       c.writes === 'failing' ? el('p', { class: 'reason writes', text: `writes fail${c.writes_code === 'no_space' ? ' (disk full)' : ''} since ${c.writes_since || '?'}: ${c.writes_error || ''}; reads go on` }) : null,
       dl, plot(c.series), buttons, msg);
   }
@@ -217,22 +230,73 @@
     $('#table-names').replaceChildren(...names.map((n) => el('option', { value: n })));
   }
 
+  // askRestore opens the restore dialog for table and resolves with the
+  // command's body ({} for the latest state, {at} for a point in time), or
+  // null when the operator cancels.
+  function askRestore(table) {
+    const dlg = $('#restore-dialog');
+    const input = dlg.querySelector('input[name="at"]');
+    const err = $('#restore-error');
+    $('#restore-title').textContent = `Restore ${table}`;
+    $('#restore-text').textContent = `Restore table "${table}"? The table refuses requests while it restores.`;
+    const off = -new Date().getTimezoneOffset();
+    const p = (n) => String(Math.floor(Math.abs(n))).padStart(2, '0');
+    $('#restore-tz').textContent = `UTC${off < 0 ? '-' : '+'}${p(off / 60)}:${p(off % 60)}`;
+    // A reset, not value = '': it also clears a half-typed time of an
+    // earlier opening (its value is '' already).
+    dlg.querySelector('form').reset();
+    err.hidden = true;
+    return new Promise((resolve) => {
+      const onSubmit = (e) => {
+        if (e.submitter && e.submitter.value !== 'restore') return;
+        // A half-typed time has an empty value: it must not mean "the
+        // latest state".
+        if (input.validity.badInput || (input.value && Number.isNaN(new Date(input.value).getTime()))) {
+          e.preventDefault();
+          err.textContent = 'Not a time: pick a date and time, or leave the field empty.';
+          err.hidden = false;
+        }
+      };
+      const onClose = () => {
+        dlg.removeEventListener('submit', onSubmit);
+        if (dlg.returnValue !== 'restore') { resolve(null); return; }
+        // A datetime-local value is the browser's local time: sent as
+        // RFC 3339 in UTC.
+        resolve(input.value ? { at: new Date(input.value).toISOString() } : {});
+      };
+      dlg.addEventListener('submit', onSubmit);
+      dlg.addEventListener('close', onClose, { once: true });
+      dlg.returnValue = '';
+      dlg.showModal();
+    });
+  }
+
   async function act(c, verb, button, msg) {
     const key = `${c.node}/${c.table}`;
-    if (verb === 'restore' && !window.confirm(`Restore table "${c.table}" from its latest backup? The table refuses requests while it restores.`)) return;
+    let body = null;
+    if (verb === 'restore') {
+      body = await askRestore(c.table);
+      if (!body) return;
+      if (!body.at) body = null; // the latest state: the command's defaults
+    }
     const say = (text, err) => { state.msgs.set(key, text); msg.textContent = text; msg.classList.toggle('error', !!err); };
     button.disabled = true;
     say(`${verb}: sending…`);
     try {
-      // No body: the command's defaults. (An upload body costs the
-      // browser a round trip through its network process.)
+      // No body unless needed: the command's defaults. (An upload body
+      // costs the browser a round trip through its network process.)
       const headers = { Accept: 'application/json' };
       if (state.session.csrf_token) headers['X-CSRF-Token'] = state.session.csrf_token;
-      const r = await fetch(`/api/tables/${encodeURIComponent(c.table)}/${verb}`,
-        { method: 'POST', credentials: 'same-origin', headers });
-      const body = await r.json().catch(() => null);
-      if (r.ok && body) say(`${verb} accepted · command ${body.command_id}`);
-      else say(`${verb} refused: ${(body && body.error && body.error.message) || `HTTP ${r.status}`}`, true);
+      const init = { method: 'POST', credentials: 'same-origin', headers };
+      if (body) {
+        headers['Content-Type'] = 'application/json';
+        init.body = JSON.stringify(body);
+      }
+      const r = await fetch(`/api/tables/${encodeURIComponent(c.table)}/${verb}`, init);
+      const answer = await r.json().catch(() => null);
+      const what = body && body.at ? `${verb} to ${fmtTime(body.at)}` : verb;
+      if (r.ok && answer) say(`${what} accepted · command ${answer.command_id}`);
+      else say(`${what} refused: ${(answer && answer.error && answer.error.message) || `HTTP ${r.status}`}`, true);
     } catch (e) {
       say(`${verb} failed: ${e.message}`, true);
     } finally {
@@ -285,6 +349,11 @@
     if (d.bytes_before !== undefined && d.bytes_after !== undefined) bits.push(`${fmtBytes(d.bytes_before)} → ${fmtBytes(d.bytes_after)}`);
     else if (d.bytes !== undefined) bits.push(fmtBytes(d.bytes));
     if (d.records !== undefined) bits.push(`${d.records} records`);
+    if (d.at) bits.push(`to ${fmtTime(d.at)}`);
+    if (d.journal_records !== undefined) bits.push(`${d.journal_records} journal writes`);
+    if (d.recovered_to) bits.push(`recovered to ${fmtTime(d.recovered_to)}`);
+    if (d.lost) bits.push(`LOST writes: ${d.lost_reason || '?'}`);
+    if (d.critical) bits.push(d.on_unrecoverable === 'stop' ? 'CRITICAL, node stopped' : 'CRITICAL');
     if (r.trigger) bits.push(r.trigger);
     return bits.join(' · ');
   }
