@@ -25,12 +25,16 @@ Prints the writes in TABLE's change journal as JSON lines, in order:
   {"position":42,"time":"2026-12-04T18:30:00Z","op":"put","key":"alice","value":{"age":41}}
   {"position":43,"op":"delete","key":"bob"}
 
-position is the write's sequence number in the table's goleveldb journal;
-time is there when the write's batch carried one. A key or value that is not
+position is the write's place in the table's journal: generation x 10^13 +
+goleveldb's sequence number (a rewrite, restore or salvage starts a new
+generation, so 3000000000451 is write 451 of generation 3); --from prints the
+writes from that position on (default: from the oldest kept). time is the time
+of the write's batch, or of the last batch before it that carried one (at
+most 1 ms earlier). A key or value that is not
 valid UTF-8 / JSON is printed as key_base64 / value_base64. It reads the
-files of <data>/journal/<table>/ (kept journals) and then those of the live
-table (safe while the supervisor runs: a write being appended is left out).
-Today that is the writes since goleveldb last flushed its memtable. It exits
+archive <data>/journal/<table>/ and the live table's journals (safe while the
+supervisor runs: a write being appended is left out), following the history
+of the table's current state. It exits
 1 when a journal is damaged (after printing what precedes the damage, and
 naming the file and offset on stderr), 2 on bad arguments.
 
@@ -84,27 +88,35 @@ func runJournal(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// printJournal prints the writes of table's kept and live journals from
-// position from on.
+// printJournal prints the writes of table's journal (archived and live)
+// in the history of its current state, after position from (0: from the
+// oldest kept).
 func printJournal(data, table string, from uint64, w io.Writer) error {
 	live := filepath.Join(data, "tables", table)
 	if _, err := os.Stat(live); errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("no table %s under %s", table, data)
 	}
-	enc := json.NewEncoder(w)
-	for _, dir := range []string{filepath.Join(data, "journal", table), live} {
-		files, err := changelog.Journals(dir) // none when dir does not exist
-		if err != nil {
+	g, err := changelog.ReadGeneration(live)
+	if err != nil {
+		return err
+	}
+	j := changelog.Journal{Archive: filepath.Join(data, "journal", table), Live: live, Current: g.Number}
+	if from == 0 {
+		if from, err = j.Start(); err != nil {
 			return err
 		}
-		for _, f := range files {
-			_, err := changelog.ReadFile(f, from, func(op changelog.Op) error {
-				return enc.Encode(lineOf(op))
-			})
-			if err != nil {
-				return err
-			}
-		}
+	} else if _, seq := changelog.SplitPosition(from); seq > 0 {
+		from-- // --from is the first position printed; a replay starts after its From
+	}
+	enc := json.NewEncoder(w)
+	res, err := j.Replay(changelog.Replay{From: from}, func(op changelog.Op) error {
+		return enc.Encode(lineOf(op))
+	})
+	if err != nil {
+		return err
+	}
+	if res.Lost != "" {
+		return errors.New(res.Lost)
 	}
 	return nil
 }

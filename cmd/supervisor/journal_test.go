@@ -133,3 +133,53 @@ func openUsers(t *testing.T, root string) (*tables.Store, *tables.Table) {
 	}
 	return s, tb
 }
+
+// TestJournalFollowsTheArchiveAndGenerations: enough writes for goleveldb
+// to flush (and archive) its journals, a rewrite (generation 1), more
+// writes: "supervisor journal" prints every write once, in order, with
+// positions that grow, the last ones in generation 1.
+func TestJournalFollowsTheArchiveAndGenerations(t *testing.T) {
+	root := t.TempDir()
+	ctx := context.Background()
+	s, tb := openUsers(t, root)
+	pad := strings.Repeat("x", 4000)
+	n := 0
+	put := func(count int) {
+		for i := 0; i < count; i++ {
+			if err := tb.Put(ctx, fmt.Sprintf("k%05d", n), json.RawMessage(fmt.Sprintf(`{"n":%d,"pad":%q}`, n, pad))); err != nil {
+				t.Fatal(err)
+			}
+			n++
+		}
+	}
+	put(1500) // ~6 MiB: past the 4 MiB write buffer
+	if _, err := tb.Compact(ctx, tables.ModeRewrite, nil); err != nil {
+		t.Fatal(err)
+	}
+	put(100)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if ents, _ := os.ReadDir(filepath.Join(root, "journal", "users")); len(ents) < 2 {
+		t.Fatalf("archive holds %d entries, want journals and a generation record", len(ents))
+	}
+	code, out, errs := journalRun("--data", root, "users")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != n {
+		t.Fatalf("%d lines, want %d", len(lines), n)
+	}
+	var prev uint64
+	for i, l := range lines {
+		var j journalLine
+		if err := json.Unmarshal([]byte(l), &j); err != nil || j.Key == nil || *j.Key != fmt.Sprintf("k%05d", i) || j.Position <= prev {
+			t.Fatalf("line %d %q (previous position %d): %v", i, l, prev, err)
+		}
+		prev = j.Position
+	}
+	if prev/10_000_000_000_000 != 1 {
+		t.Fatalf("last position %d: want generation 1", prev)
+	}
+}

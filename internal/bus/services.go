@@ -118,8 +118,8 @@ func StartServices(nc *nats.Conn, b Backend, opts ServicesOptions) (*Services, e
 		return svc
 	}
 	s.kv = add(ServiceKV, planeKV, "Custodian data plane: put, get, delete, batch and scan on the tables this node owns")
-	s.cmd = add(ServiceCmd, planeCmd, "Custodian maintenance commands: compact, backup, verify, restore, salvage, status")
-	s.nodeSvc = add(ServiceNode, planeNode, "Custodian node commands: status, create, and compact, backup, verify for every table")
+	s.cmd = add(ServiceCmd, planeCmd, "Custodian maintenance commands: compact, backup, verify, restore, salvage, status, drill")
+	s.nodeSvc = add(ServiceNode, planeNode, "Custodian node commands: status, create, and compact, backup, verify, drill for every table")
 	if err == nil {
 		err = s.nodeSvc.AddEndpoint("node", s.dispatch(planeNode, "", s.handleNode),
 			micro.WithEndpointSubject(fmt.Sprintf("%s.node.%s.*", opts.Prefix, node)),

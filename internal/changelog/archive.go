@@ -25,6 +25,9 @@ type JournalFile struct {
 	Gen  uint64
 	Num  uint64
 	Path string
+	// Alt is where the file is once archived (a live file that goleveldb
+	// removes between a listing and its read is read from there).
+	Alt string
 }
 
 // ArchivedName is the archive's name of generation gen's journal num.

@@ -120,7 +120,19 @@ func (j Journal) lineage(from uint64) ([]link, error) {
 
 // files lists the journal files of generation gen, archived and live (a
 // file in both is read from the live directory), by file number.
+//
+// The live directory is listed first: goleveldb puts a journal into the
+// archive before it removes it from there, so that a file moving meanwhile
+// is seen in one listing or the other (and a live file gone by the time it
+// is read is read from the archive: JournalFile.Alt).
 func (j Journal) files(gen uint64) ([]JournalFile, error) {
+	var live []JournalFile
+	if j.Live != "" && gen == j.Current {
+		var err error
+		if live, err = LiveJournals(j.Live, gen); err != nil {
+			return nil, err
+		}
+	}
 	arch, err := ArchivedJournals(j.Archive)
 	if err != nil {
 		return nil, err
@@ -131,14 +143,9 @@ func (j Journal) files(gen uint64) ([]JournalFile, error) {
 			byNum[f.Num] = f
 		}
 	}
-	if j.Live != "" && gen == j.Current {
-		live, err := LiveJournals(j.Live, gen)
-		if err != nil {
-			return nil, err
-		}
-		for _, f := range live {
-			byNum[f.Num] = f
-		}
+	for _, f := range live {
+		f.Alt = filepath.Join(j.Archive, ArchivedName(f.Gen, f.Num))
+		byNum[f.Num] = f
 	}
 	out := make([]JournalFile, 0, len(byNum))
 	for _, f := range byNum {
@@ -197,6 +204,9 @@ func (j Journal) replayGen(l link, at time.Time, res *ReplayResult, fn func(Op) 
 	var clock time.Time
 	for _, f := range files {
 		b, err := os.ReadFile(f.Path)
+		if errors.Is(err, os.ErrNotExist) && f.Alt != "" {
+			b, err = os.ReadFile(f.Alt)
+		}
 		if err != nil {
 			return false, fmt.Errorf("changelog: %w", err)
 		}
@@ -292,4 +302,59 @@ func (j Journal) Contains(pos uint64) (bool, error) {
 		return false, nil
 	}
 	return err == nil, err
+}
+
+// Start is the position before the oldest write the journal holds in the
+// history of the table's current state: a replay from it reads every kept
+// write (with retention, the archive keeps the writes from the oldest
+// backup on).
+func (j Journal) Start() (uint64, error) {
+	gens, err := archivedGenerations(j.Archive)
+	if err != nil {
+		return 0, err
+	}
+	if j.Live != "" {
+		g, err := ReadGeneration(j.Live)
+		if err != nil {
+			return 0, err
+		}
+		if g.Number == j.Current {
+			gens[g.Number] = g
+		}
+	}
+	genOf := func(n uint64) Generation {
+		if g, ok := gens[n]; ok {
+			return g
+		}
+		return Generation{Number: n, Root: n != 0}
+	}
+	// The generations of the history, newest first.
+	var chain []Generation
+	for cur := genOf(j.Current); ; {
+		chain = append(chain, cur)
+		p, ok := cur.Parent()
+		if !ok || p >= cur.Number {
+			break
+		}
+		cur = genOf(p)
+	}
+	start := PositionOf(chain[0].Number, chain[0].SeqBase)
+	for _, g := range chain {
+		files, err := j.files(g.Number)
+		if err != nil {
+			return 0, err
+		}
+		if len(files) == 0 {
+			continue // no write of its own (or pruned)
+		}
+		first, ok, err := FirstSequence(files[0].Path)
+		if err != nil {
+			return 0, err
+		}
+		start = PositionOf(g.Number, g.SeqBase)
+		if ok && first > g.SeqBase+1 {
+			start = PositionOf(g.Number, first-1)
+		}
+	}
+	return start, nil
 }
