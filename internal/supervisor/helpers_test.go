@@ -148,6 +148,7 @@ type harnessOpt struct {
 	root      string
 	rec       *recorder
 	noRun     bool
+	noSync    bool // tables.Options.NoSync
 }
 
 func start(t testing.TB, o harnessOpt) *harness {
@@ -164,7 +165,7 @@ func start(t testing.TB, o harnessOpt) *harness {
 	if o.cfg.Defaults == (Policy{}) {
 		o.cfg.Defaults = quiet()
 	}
-	sup, err := Open(o.root, tables.Options{Failpoint: o.failpoint}, o.rec, o.cfg)
+	sup, err := Open(o.root, tables.Options{Failpoint: o.failpoint, NoSync: o.noSync}, o.rec, o.cfg)
 	if err != nil {
 		t.Fatalf("open supervisor: %v", err)
 	}
