@@ -27,7 +27,8 @@ type DrillResult struct {
 // and the result must equal the snapshot (records and digest). The scratch
 // directory is removed whatever the outcome; writes go on meanwhile.
 //
-// A drill that fails returns an error naming why: no backup in the history
+// A drill that fails returns an error naming why (and the result names the
+// backup it tried, if any): no backup in the history
 // (apierr.NotFound), a backup that does not verify (ErrBackupInvalid), a
 // journal that does not reach the table's position, or a result that
 // differs. A corruption met while reading the live table is reported as
@@ -70,7 +71,7 @@ func (t *Table) Drill(ctx context.Context, progress Progress) (DrillResult, erro
 		return DrillResult{}, opErrorf(t.name, "drill", "the table's journal position is not known: %w", posErr)
 	}
 	fail := func(err error) (DrillResult, error) {
-		return DrillResult{}, opErrorf(t.name, "drill", "backup %s: %w", m.ID, err)
+		return DrillResult{BackupID: m.ID}, opErrorf(t.name, "drill", "backup %s: %w", m.ID, err)
 	}
 	src, err := s.BackupDir(t.name, m.ID)
 	if err != nil {
