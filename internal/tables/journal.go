@@ -95,7 +95,10 @@ func (t *Table) openLive(dir string) (*handle, changelog.Generation, []logtail.C
 	if err != nil {
 		return nil, g, cuts, err
 	}
-	st := &archiving{Storage: fs, dir: dir, archive: t.store.journalPath(t.name), gen: g.Number, mu: &t.journalMu, failpoint: t.store.failpoint}
+	var st storage.Storage = &archiving{Storage: fs, dir: dir, archive: t.store.journalPath(t.name), gen: g.Number, mu: &t.journalMu, failpoint: t.store.failpoint}
+	if t.store.noArchive {
+		st = fs
+	}
 	db, err := leveldb.Open(st, o)
 	if err != nil {
 		err = errors.Join(err, fs.Close())

@@ -97,6 +97,10 @@ type Store struct {
 	// snapshotHook, set only by tests of this package, sees the snapshot a
 	// backup copies from before the copy starts.
 	snapshotHook func(snap *leveldb.Snapshot)
+	// noArchive, set only by benchmarks of this package, opens live
+	// databases on goleveldb's plain storage (no journal archive): the
+	// baseline of what the archive costs.
+	noArchive bool
 }
 
 // OpenStore prepares root (creating tables/, backups/, quarantine/) and
