@@ -5,7 +5,8 @@
 #
 #   scripts/bench.sh          quick sizes (about 10 minutes on 2 cores)
 #   scripts/bench.sh full     the issues' sizes: 256 MiB tables, 1,000,000
-#                             events, 1,000 commands (about an hour)
+#                             events, 1,000 commands, 1,000,000 journaled
+#                             writes (about an hour)
 #
 # Output goes to stdout and to bench-<date>.txt; BENCHMARKS.md records the
 # figures and the exact command behind each.
@@ -17,11 +18,13 @@ case "$mode" in
   quick)
     export CUSTODIAN_BENCH_MB=32 CUSTODIAN_BENCH_MIB=32
     export CUSTODIAN_BENCH_EVENTS=200000 CUSTODIAN_BENCH_COMMANDS=200
-    count=1 bustime=5000x ;;
+    export CUSTODIAN_BENCH_WRITES=100000
+    count=1 bustime=5000x fuzztime=20s ;;
   full)
     export CUSTODIAN_BENCH_MB=256 CUSTODIAN_BENCH_MIB=256
     export CUSTODIAN_BENCH_EVENTS=1000000 CUSTODIAN_BENCH_COMMANDS=1000
-    count=3 bustime=20000x ;;
+    export CUSTODIAN_BENCH_WRITES=1000000
+    count=3 bustime=20000x fuzztime=5m ;;
   *) echo "usage: scripts/bench.sh [quick|full]" >&2; exit 2 ;;
 esac
 
@@ -37,4 +40,9 @@ run -bench . -benchtime "$bustime" -count "$count" ./internal/bus/
 run -bench BenchmarkReplay -benchtime 1x -count "$count" ./internal/projections/
 run -bench 'BenchmarkCommandToLiveRow|BenchmarkBrowserCommandToRow' -benchtime 1x -count "$count" ./internal/dashboard/
 run -bench . -benchtime 2000x -count "$count" ./internal/notifier/
+# The journal reader, fuzzed longer than CI does.
+for target in FuzzReadFile; do
+  echo "== go test -run '^\$' -fuzz $target -fuzztime $fuzztime ./internal/changelog/" | tee -a "$out"
+  go test -run '^$' -fuzz "$target" -fuzztime "$fuzztime" ./internal/changelog/ 2>&1 | tee -a "$out"
+done
 echo "figures in $out"
