@@ -166,6 +166,7 @@ func (s *settings) defaults() {
 		p.CompactEvery = cmp.Or(p.CompactEvery, 30*time.Second)
 		p.BackupEvery = cmp.Or(p.BackupEvery, 60*time.Second)
 		p.VerifyEvery = cmp.Or(p.VerifyEvery, 50*time.Second)
+		p.DrillEvery = cmp.Or(p.DrillEvery, 90*time.Second)
 		p.StatsEvery = cmp.Or(p.StatsEvery, 5*time.Second)
 		p.RetryDelay = cmp.Or(p.RetryDelay, 5*time.Second)
 		s.Overrides["demo"] = p

@@ -15,9 +15,12 @@
 // an op without a time was written at (or within 1 ms after) the time of
 // the last timed op before it.
 //
-// This is the first part of issue 10's design (docs/benchmarks/
-// journal-design.md): goleveldb's journals kept instead of deleted, the
-// time carried at most once per millisecond. The time is written; the
-// archive is not yet: today the journal is what the live database's .log
-// files hold (the writes since goleveldb's last memtable flush).
+// goleveldb's journals are kept instead of deleted (package tables links
+// each into the table's archive before goleveldb removes it; Keep, Seal),
+// as files of a generation: every database that became the table's live
+// database (Generation). A position is generation × GenerationStride +
+// sequence number. Journal.Replay reads the history of the table's
+// current state from a backup's position on, stopping at damage or a gap
+// (ReplayResult.Lost). The layout and format are documented for operators
+// in docs/JOURNAL.md.
 package changelog

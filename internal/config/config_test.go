@@ -172,3 +172,14 @@ overrides:
 		t.Errorf("critical: maybe accepted")
 	}
 }
+
+// TestDrillEvery: drill_every is a policy key in defaults and overrides.
+func TestDrillEvery(t *testing.T) {
+	f, err := Parse("t.yaml", []byte("defaults:\n  drill_every: 3h\noverrides:\n  users:\n    drill_every: -1s\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Defaults.DrillEvery != 3*time.Hour || f.Overrides["users"].DrillEvery != -time.Second {
+		t.Fatalf("drill_every: defaults %v, users %v", f.Defaults.DrillEvery, f.Overrides["users"].DrillEvery)
+	}
+}
