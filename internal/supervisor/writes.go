@@ -98,6 +98,12 @@ func (s *Supervisor) emitWrites(ts *tableState) {
 // when the disk is full, internal for another I/O error), writes_error and
 // writes_since.
 func putWrites(data map[string]any, t *tables.Table) {
+	if err := t.JournalError(); err != nil {
+		// A flushed journal stayed in the live directory (see
+		// tables.Table.JournalError): the table serves; the operator
+		// should look at <data>/journal.
+		data["journal_error"] = err.Error()
+	}
 	f, failing := t.WriteFault()
 	if !failing {
 		data["writes"] = "ok"

@@ -56,6 +56,7 @@ type archiving struct {
 	gen          uint64
 	mu           *sync.Mutex
 	failpoint    func(string)
+	fault        func(error) // a journal that could not be archived (kept in place)
 }
 
 func (a *archiving) Remove(fd storage.FileDesc) error {
@@ -66,9 +67,15 @@ func (a *archiving) Remove(fd storage.FileDesc) error {
 	defer a.mu.Unlock()
 	a.failpoint(FPJournalBeforeKeep)
 	if err := changelog.Keep(a.dir, a.archive, a.gen, uint64(fd.Num)); err != nil {
-		return err
+		// The journal stays where it is (a reader finds it there, and
+		// goleveldb's next open removes it again, through here): the
+		// archive's trouble must not fail the table's open or its
+		// flush. It is reported (Table.JournalError).
+		a.fault(err)
+		return nil
 	}
 	a.failpoint(FPJournalAfterKeep)
+	a.fault(nil)
 	return a.Storage.Remove(fd)
 }
 
@@ -95,7 +102,8 @@ func (t *Table) openLive(dir string) (*handle, changelog.Generation, []logtail.C
 	if err != nil {
 		return nil, g, cuts, err
 	}
-	var st storage.Storage = &archiving{Storage: fs, dir: dir, archive: t.store.journalPath(t.name), gen: g.Number, mu: &t.journalMu, failpoint: t.store.failpoint}
+	var st storage.Storage = &archiving{Storage: fs, dir: dir, archive: t.store.journalPath(t.name), gen: g.Number,
+		mu: &t.journalMu, failpoint: t.store.failpoint, fault: t.journalFault}
 	if t.store.noArchive {
 		st = fs
 	}
@@ -217,4 +225,25 @@ func (t *Table) newGeneration(dir string, g changelog.Generation) error {
 		g.Created = time.Now().UTC()
 	}
 	return changelog.WriteGeneration(dir, arch, g)
+}
+
+// journalFault records that a journal could not be put into the archive.
+// A nil err clears it.
+func (t *Table) journalFault(err error) {
+	if err == nil {
+		t.journalErr.Store(nil)
+		return
+	}
+	err = opErrorf(t.name, "journal", "keep a flushed journal: %w", err)
+	t.journalErr.Store(&err)
+}
+
+// JournalError is why the last journal goleveldb flushed could not be put
+// into the archive (it stays in the live directory, readable), or nil.
+// Cleared when a later one is archived.
+func (t *Table) JournalError() error {
+	if p := t.journalErr.Load(); p != nil {
+		return *p
+	}
+	return nil
 }

@@ -52,7 +52,8 @@ type Table struct {
 
 	lastTimed atomic.Int64 // Unix ns of the last write that carried its time (writetime.go)
 
-	journalMu sync.Mutex // held while a journal moves into the archive (journal.go)
+	journalMu  sync.Mutex            // held while a journal moves into the archive (journal.go)
+	journalErr atomic.Pointer[error] // why the last flushed journal could not be archived
 
 	pos     atomic.Uint64 // the change journal's position (position.go)
 	posErr  error         // why pos is not known; guarded by mu
