@@ -141,6 +141,9 @@ func (s *Supervisor) restore(ctx context.Context, ts *tableState, j *job) (event
 		}
 		e := outcome(s.jobEvent(events.RestoreCompleted, j), events.ResultOK, start, nil, data)
 		errs = append(errs, s.record(e))
+		if !at.IsZero() || res.Lost {
+			errs = append(errs, s.backupNewHistory(ts, "a restore that starts a new history"))
+		}
 		return e, joinErr(errs...)
 	}
 
@@ -240,7 +243,7 @@ func (s *Supervisor) salvage(ctx context.Context, ts *tableState, j *job) (event
 		"records": res.Records,
 		"source":  res.Source,
 	})
-	return e, s.record(e)
+	return e, joinErr(s.record(e), s.backupNewHistory(ts, "a salvage"))
 }
 
 func errText(err error) string {
