@@ -1,6 +1,7 @@
 package dashboard
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -170,4 +171,59 @@ func TestBrowserRestoreAtDrillAndCriticalCard(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("screenshot: %s", path)
+}
+
+// The dialog's close event is a queued task: a Restore click can open the
+// dialog anew before the close event of the earlier opening (a busy page
+// runs input first). That late event must not answer the new opening: the
+// confirm that follows sends its restore. Both ways of closing: the
+// Cancel button (the form) and a close without the form (as Esc does).
+func TestBrowserRestoreReopenBeforeCloseEvent(t *testing.T) {
+	ctx := browser(t)
+	e := setup(t, Config{})
+	e.publish(ev(events.TableStats, "n1", "users", withData("bytes", 40000, "records", 400)))
+	restore := e.respond("users", events.VerbRestore)
+	users := `article.card[data-table="users"][data-node="n1"]`
+	must := browserMust(t)
+	must(chromedp.Do(ctx, chromedp.Navigate(e.url+"/"), chromedp.WaitVisible(users+` button[data-verb="restore"]`)))
+	_, err := chromedp.Run(ctx, chromedp.Poll[bool](`window.custodian && window.custodian.ready`))
+	must(err)
+
+	for i, closeIt := range []string{
+		`document.querySelector('#restore-cancel').click()`,
+		`d.close()`,
+	} {
+		// Open, close, open again in one task: the first close event comes
+		// after the second opening. Then confirm with the field empty.
+		open, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`new Promise((resolve) => {
+			const d = document.querySelector('#restore-dialog');
+			const b = document.querySelector('`+users+` button[data-verb="restore"]');
+			let late = false;
+			d.addEventListener('close', () => { late = d.open; }, { once: true });
+			b.click();
+			`+closeIt+`;
+			b.click();
+			setTimeout(() => resolve(late && d.open), 50);
+		})`, chromedp.EvalAwaitPromise))
+		must(err)
+		if !open {
+			t.Fatalf("%s: no close event came with the dialog open again: the test does not test the late event", closeIt)
+		}
+		msg := `document.querySelector('` + users + ` .msg').textContent`
+		before, err := chromedp.Run(ctx, chromedp.Evaluate[string](msg))
+		must(err)
+		quoted, _ := json.Marshal(before)
+		must(chromedp.Do(ctx, chromedp.Click(`#restore-confirm`), chromedp.WaitNotVisible(`#restore-dialog`)))
+		// The card says the restore was accepted: a new command id.
+		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		after, err := chromedp.Run(wctx, chromedp.Poll[string](`(() => { const m = `+msg+`; return m !== `+string(quoted)+` && m.includes('restore accepted') ? m : ''; })()`))
+		cancel()
+		msgs, ids := restore.requests()
+		if err != nil {
+			t.Fatalf("%s: the confirmed restore was not sent (%v): %d requests", closeIt, err, len(msgs))
+		}
+		if len(msgs) != i+1 || len(msgs[i].Data) != 0 || !strings.Contains(after, ids[i]) {
+			t.Fatalf("%s: %d requests (want %d, no body), card message %q", closeIt, len(msgs), i+1, after)
+		}
+	}
 }

@@ -233,10 +233,22 @@
   // askRestore opens the restore dialog for table and resolves with the
   // command's body ({} for the latest state, {at} for a point in time), or
   // null when the operator cancels.
+  //
+  // The answer is taken when the form is submitted, not from the dialog's
+  // close event: that event is a queued task, fired after the dialog
+  // closed, and a click on a card's Restore button can run before it (the
+  // browser puts input first on a busy page). A close event of an earlier
+  // opening then reached this opening's listener with the dialog open and
+  // returnValue '': it resolved this opening with null, and the operator's
+  // confirm went nowhere.
+  let restorePending = null; // finish of the opening not answered yet
   function askRestore(table) {
     const dlg = $('#restore-dialog');
     const input = dlg.querySelector('input[name="at"]');
     const err = $('#restore-error');
+    // An earlier opening closed (Esc) whose close event has not come yet:
+    // it was not confirmed (a confirm answers at once).
+    if (restorePending) restorePending(null);
     $('#restore-title').textContent = `Restore ${table}`;
     $('#restore-text').textContent = `Restore table "${table}"? The table refuses requests while it restores.`;
     const off = -new Date().getTimezoneOffset();
@@ -247,25 +259,35 @@
     dlg.querySelector('form').reset();
     err.hidden = true;
     return new Promise((resolve) => {
+      const finish = (body) => {
+        if (restorePending !== finish) return;
+        restorePending = null;
+        dlg.removeEventListener('submit', onSubmit);
+        dlg.removeEventListener('close', onClose);
+        resolve(body);
+      };
       const onSubmit = (e) => {
-        if (e.submitter && e.submitter.value !== 'restore') return;
+        // Cancel (or a submit without the Restore button): the form
+        // closes the dialog.
+        if (!e.submitter || e.submitter.value !== 'restore') { finish(null); return; }
         // A half-typed time has an empty value: it must not mean "the
         // latest state".
         if (input.validity.badInput || (input.value && Number.isNaN(new Date(input.value).getTime()))) {
           e.preventDefault();
           err.textContent = 'Not a time: pick a date and time, or leave the field empty.';
           err.hidden = false;
+          return;
         }
-      };
-      const onClose = () => {
-        dlg.removeEventListener('submit', onSubmit);
-        if (dlg.returnValue !== 'restore') { resolve(null); return; }
         // A datetime-local value is the browser's local time: sent as
-        // RFC 3339 in UTC.
-        resolve(input.value ? { at: new Date(input.value).toISOString() } : {});
+        // RFC 3339 in UTC. The form closes the dialog.
+        finish(input.value ? { at: new Date(input.value).toISOString() } : {});
       };
+      // Closed without the form (Esc): cancelled. A close event that
+      // finds the dialog open is an earlier opening's, late: not ours.
+      const onClose = () => { if (!dlg.open) finish(null); };
+      restorePending = finish;
       dlg.addEventListener('submit', onSubmit);
-      dlg.addEventListener('close', onClose, { once: true });
+      dlg.addEventListener('close', onClose);
       dlg.returnValue = '';
       dlg.showModal();
     });
