@@ -270,6 +270,10 @@ func TestManualRestore(t *testing.T) {
 	if len(got) != 100 || got[key(5)] != `{"n":5,"v":1}` {
 		t.Errorf("after the restore to %s: %d records, k0005=%s", before, len(got), got[key(5)])
 	}
+	// A new history starts: it is backed up at once.
+	if bs := h.rec.waitType(t, "users", events.BackupCompleted, 2); bs[1].Trigger != events.TriggerAuto || bs[1].Data["records"] != int64(100) {
+		t.Errorf("backup after the restore to a time: %s %v", bs[1].Trigger, bs[1].Data)
+	}
 	for _, bad := range []events.CommandBody{
 		{At: "yesterday"},
 		{At: time.Now().Add(time.Hour).Format(time.RFC3339)},
