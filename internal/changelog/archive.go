@@ -97,9 +97,17 @@ func Keep(dir, archive string, gen, num uint64) error {
 		if same, serr := sameFile(src, dst); serr != nil {
 			return fmt.Errorf("changelog: keep %s: %w", src, serr)
 		} else if !same {
-			// Another file under that name (a copy made where links do
-			// not work, or what a table of the same name removed by hand
-			// left): the live file is the whole one.
+			// Another file under that name: a copy made earlier where
+			// links do not work (a prefix of the live file, which may
+			// have grown since) is replaced; anything else is refused,
+			// never overwritten.
+			prefix, perr := isPrefix(dst, src)
+			if perr != nil {
+				return fmt.Errorf("changelog: keep %s: %w", src, perr)
+			}
+			if !prefix {
+				return fmt.Errorf("changelog: keep %s: the archive holds another file named %s", src, filepath.Base(dst))
+			}
 			if err := copySynced(src, dst); err != nil {
 				return fmt.Errorf("changelog: keep %s: %w", src, err)
 			}
@@ -171,4 +179,31 @@ func sameFile(a, b string) (bool, error) {
 		return false, err
 	}
 	return os.SameFile(fa, fb), nil
+}
+
+// isPrefix reports whether the file a is a prefix of the file b.
+func isPrefix(a, b string) (bool, error) {
+	ab, err := os.ReadFile(a)
+	if err != nil {
+		return false, err
+	}
+	bb, err := os.ReadFile(b)
+	if err != nil {
+		return false, err
+	}
+	return len(ab) <= len(bb) && string(bb[:len(ab)]) == string(ab), nil
+}
+
+// ArchiveEmpty reports whether archive holds no journal and no generation
+// record (or does not exist).
+func ArchiveEmpty(archive string) (bool, error) {
+	files, err := ArchivedJournals(archive)
+	if err != nil {
+		return false, err
+	}
+	gens, err := archivedGenerations(archive)
+	if err != nil {
+		return false, err
+	}
+	return len(files) == 0 && len(gens) == 0, nil
 }

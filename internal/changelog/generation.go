@@ -49,8 +49,13 @@ type Generation struct {
 	// a restore from a backup without one); no earlier write can be
 	// replayed onto it.
 	Root    bool      `json:"root,omitempty"`
-	Reason  string    `json:"reason"` // rewrite, restore, salvage
+	Reason  string    `json:"reason"` // rewrite, restore, salvage, create
 	Created time.Time `json:"created"`
+	// Committed (in the archive's record): the database served as the
+	// table's live database (MarkCommitted, at its first open). A record
+	// without it is of a rewrite or restore that never reached its
+	// commit (a crash, a rollback): never the current generation.
+	Committed bool `json:"committed,omitempty"`
 }
 
 // Parent is the generation that holds From (none with Root).
@@ -189,4 +194,54 @@ func syncDir(dir string) error {
 		err = cerr
 	}
 	return err
+}
+
+// MarkCommitted records in the archive that generation g serves as the
+// table's live database, unless its record says so already.
+func MarkCommitted(archive string, g Generation) error {
+	if g.Number == 0 {
+		return nil
+	}
+	have, err := readGenFile(filepath.Join(archive, archiveGenName(g.Number)), g.Number)
+	if err == nil && have.Committed {
+		return nil
+	}
+	g.Committed = true
+	b, err := json.Marshal(g)
+	if err != nil {
+		return fmt.Errorf("changelog: generation: %w", err)
+	}
+	if err := os.MkdirAll(archive, 0o755); err != nil {
+		return fmt.Errorf("changelog: generation: %w", err)
+	}
+	return writeSynced(filepath.Join(archive, archiveGenName(g.Number)), b)
+}
+
+// CurrentGeneration is the newest committed generation the archive
+// records (generation 0 when none is): the table's live database's, for a
+// table whose live directory is missing or whose own record cannot be
+// read.
+func CurrentGeneration(archive string) (Generation, error) {
+	gens, err := archivedGenerations(archive)
+	if err != nil {
+		return Generation{}, err
+	}
+	cur := Generation{}
+	for n, g := range gens {
+		if g.Committed && n > cur.Number {
+			cur = g
+		}
+	}
+	return cur, nil
+}
+
+// WriteLocalGeneration writes g as the record of the database directory
+// dir only (fsynced): a record rebuilt from the archive's.
+func WriteLocalGeneration(dir string, g Generation) error {
+	g.Committed = false
+	b, err := json.Marshal(g)
+	if err != nil {
+		return fmt.Errorf("changelog: generation: %w", err)
+	}
+	return writeSynced(filepath.Join(dir, GenerationFile), b)
 }

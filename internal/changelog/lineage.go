@@ -45,6 +45,7 @@ type Replay struct {
 	// WantSlack is how far short of Want the journal may end: 1 when Want
 	// is the position of a database just opened (goleveldb's recovery
 	// moves the sequence one past the last write it replayed), else 0.
+	// The same holds for To.
 	WantSlack uint64
 }
 
@@ -63,6 +64,7 @@ type link struct {
 	gen   uint64
 	after uint64 // replay sequences after this one
 	upTo  uint64 // and up to this one (0: to the end)
+	slack uint64 // how far short of upTo the generation's journal may end
 }
 
 // Lineage reads the history of the table's current state: the generations
@@ -183,6 +185,9 @@ func (j Journal) Replay(r Replay, fn func(Op) error) (ReplayResult, error) {
 		if r.To != 0 && l.gen == toGen && (l.upTo == 0 || toSeq < l.upTo) {
 			l.upTo = toSeq
 		}
+		if r.To != 0 && l.gen == toGen {
+			l.slack = r.WantSlack
+		}
 		done, err := j.replayGen(l, r.At, &res, fn)
 		if err != nil || done || res.Lost != "" {
 			return res, err
@@ -222,9 +227,6 @@ func (j Journal) replayGen(l link, at time.Time, res *ReplayResult, fn func(Op) 
 			if err != nil {
 				return &Damage{File: name, Offset: off, Reason: err.Error()}
 			}
-			if len(ops) > 0 && !ops[0].Time.IsZero() {
-				clock = ops[0].Time // DecodeRecord sets the batch's time on each op
-			}
 			last := seq + count - 1
 			if first && seq == next+1 {
 				// A journal that a reopen started: goleveldb's recovery
@@ -241,6 +243,9 @@ func (j Journal) replayGen(l link, at time.Time, res *ReplayResult, fn func(Op) 
 				return errStop
 			}
 			for _, op := range ops {
+				if !op.Time.IsZero() {
+					clock = op.Time
+				}
 				if op.Seq < next {
 					continue
 				}
@@ -287,7 +292,7 @@ func (j Journal) replayGen(l link, at time.Time, res *ReplayResult, fn func(Op) 
 			return false, nil
 		}
 	}
-	if l.upTo != 0 && next <= l.upTo {
+	if l.upTo != 0 && next+l.slack <= l.upTo {
 		res.Lost = fmt.Sprintf("journal of generation %d ends at position %d; the table went on to %d",
 			l.gen, PositionOf(l.gen, next-1), PositionOf(l.gen, l.upTo))
 	}

@@ -44,7 +44,9 @@ func (d *Damage) Error() string {
 }
 
 // DecodeRecord decodes one journal record (a write batch) into its ops, in
-// order, without the TimeKey ops (the time is set on every op).
+// order, without the TimeKey ops. An op's Time is the time the last
+// TimeKey before it in the record carried (concurrent writes merged into
+// one record each carry their own), zero when none did.
 func DecodeRecord(rec []byte) ([]Op, error) {
 	if len(rec) < 12 {
 		return nil, fmt.Errorf("batch of %d bytes is shorter than its 12-byte header", len(rec))
@@ -64,9 +66,6 @@ func DecodeRecord(rec []byte) ([]Op, error) {
 	}
 	if r.err != nil {
 		return nil, fmt.Errorf("batch at sequence %d: %w", seq, r.err)
-	}
-	for i := range r.ops {
-		r.ops[i].Time = r.time
 	}
 	return r.ops, nil
 }
@@ -91,7 +90,7 @@ func (r *replay) Put(key, value []byte) {
 		r.time = time.Unix(0, int64(binary.BigEndian.Uint64(value))).UTC()
 		return
 	}
-	r.ops = append(r.ops, Op{Seq: r.seq + r.i, Kind: "put", Key: append([]byte(nil), key...), Value: append([]byte(nil), value...)})
+	r.ops = append(r.ops, Op{Seq: r.seq + r.i, Time: r.time, Kind: "put", Key: append([]byte(nil), key...), Value: append([]byte(nil), value...)})
 }
 
 func (r *replay) Delete(key []byte) {
@@ -99,7 +98,7 @@ func (r *replay) Delete(key []byte) {
 	if string(key) == TimeKey {
 		return // the delete that keeps the time out of the table
 	}
-	r.ops = append(r.ops, Op{Seq: r.seq + r.i, Kind: "delete", Key: append([]byte(nil), key...)})
+	r.ops = append(r.ops, Op{Seq: r.seq + r.i, Time: r.time, Kind: "delete", Key: append([]byte(nil), key...)})
 }
 
 // ReadFile calls fn with every op of the journal file at path whose

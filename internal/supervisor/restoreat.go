@@ -30,7 +30,16 @@ func inHistoryFirst(t *tables.Table, bs []tables.Manifest, at time.Time) ([]tabl
 	for _, m := range bs {
 		ok, err := t.InHistory(m)
 		if err != nil {
-			return bs, fmt.Errorf("backup %s: %w", m.ID, err)
+			// The history cannot be read: the backups in time order
+			// (taken at or before at), each restore reporting what it
+			// could not replay.
+			var all []tables.Manifest
+			for _, m := range bs {
+				if at.IsZero() || !m.Created.After(at) {
+					all = append(all, m)
+				}
+			}
+			return all, fmt.Errorf("backup %s: %w", m.ID, err)
 		}
 		switch {
 		case ok && (at.IsZero() || !m.Created.After(at)):

@@ -121,6 +121,10 @@ func Open(root string, opts tables.Options, em events.Emitter, cfg Config) (*Sup
 	}
 	s.store = store
 	s.ownsStore = true
+	for _, cerr := range store.CleanupErrors() {
+		// Went on without: the journals stay in the quarantined copy.
+		s.cfg.Log.Warn("journal not archived at start", "error", cerr)
+	}
 	if err := s.loadStopMarker(); err != nil {
 		s.cancelWork()
 		s.cancelRecord()

@@ -123,8 +123,10 @@ func (s *Store) finishReady(ready, name string) error {
 		return err
 	}
 	if ok {
-		if err := s.seal(name, live, 0); err != nil {
-			return fmt.Errorf("roll forward the restore of %s: %w", name, err)
+		if err := s.seal(name, live); err != nil {
+			// The journals stay inside the quarantined copy; the roll
+			// forward goes on (a failure here must not stop the node).
+			s.cleanupErrs = append(s.cleanupErrs, fmt.Errorf("table %s: roll forward the restore: %w", name, err))
 		}
 		if _, err := s.quarantine(name, live); err != nil {
 			return fmt.Errorf("roll forward the restore of %s: %w", name, err)

@@ -90,7 +90,19 @@ func (t *Table) openLive(dir string) (*handle, changelog.Generation, []logtail.C
 	}
 	g, err := changelog.ReadGeneration(dir)
 	if err != nil {
-		return nil, g, cuts, corrupted("%s: %v", dir, err)
+		// The record is damaged: the database is the newest committed
+		// generation (every live database is committed at its first
+		// open); the record is written anew and the repair reported.
+		arch := t.store.journalPath(t.name)
+		cur, cerr := changelog.CurrentGeneration(arch)
+		if cerr == nil {
+			cerr = changelog.WriteLocalGeneration(dir, cur)
+		}
+		if cerr != nil {
+			return nil, g, cuts, fmt.Errorf("generation record: %w (rebuilding it: %v)", err, cerr)
+		}
+		t.journalFault(fmt.Errorf("generation record unreadable (%v): rebuilt as generation %d from the archive", err, cur.Number))
+		g = cur
 	}
 	o := dbOptions(false)
 	nonEmpty, err := hasFiles(dir)
@@ -123,16 +135,20 @@ func (t *Table) openLive(dir string) (*handle, changelog.Generation, []logtail.C
 func (t *Table) seal(dir string) error {
 	t.journalMu.Lock()
 	defer t.journalMu.Unlock()
-	return t.store.seal(t.name, dir, t.gen)
+	return t.store.seal(t.name, dir)
 }
 
-// seal puts the journals of the closed database directory dir of table
-// name into its archive, as the generation its record names (gen when that
-// record cannot be read).
-func (s *Store) seal(name, dir string, gen uint64) error {
-	if g, err := changelog.ReadGeneration(dir); err == nil {
-		gen = g.Number
+// seal puts the journals of the database directory dir of table name into
+// its archive, as the generation its record names (when that record cannot
+// be read: the newest committed generation, which a live directory is).
+func (s *Store) seal(name, dir string) error {
+	g, err := changelog.ReadGeneration(dir)
+	if err != nil {
+		if g, err = changelog.CurrentGeneration(s.journalPath(name)); err != nil {
+			return fmt.Errorf("keep the journal of %s: generation: %w", filepath.Base(dir), err)
+		}
 	}
+	gen := g.Number
 	if err := changelog.Seal(dir, s.journalPath(name), gen); err != nil {
 		return fmt.Errorf("keep the journal of %s: %w", filepath.Base(dir), err)
 	}
@@ -203,6 +219,9 @@ func (t *Table) install(h *handle, g changelog.Generation) error {
 	t.db = h
 	t.gen = g.Number
 	t.fault = nil // a new handle takes writes
+	if err := changelog.MarkCommitted(t.store.journalPath(t.name), g); err != nil {
+		t.journalFault(fmt.Errorf("mark generation %d committed: %w", g.Number, err))
+	}
 	return t.startPosition()
 }
 

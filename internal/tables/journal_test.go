@@ -305,3 +305,40 @@ func TestJournalKeptFromTheOldestBackup(t *testing.T) {
 	}
 	m.holds(t, tb, "after the prune and a restore")
 }
+
+// TestRecreatedTableStartsItsOwnHistory: a table whose directory was
+// removed by hand (and that has no backup) is created anew under the same
+// name: it gets a generation of its own, its journals never take the old
+// table's archived names, and its journal holds only its own writes.
+func TestRecreatedTableStartsItsOwnHistory(t *testing.T) {
+	ctx := context.Background()
+	s := openTestStore(t, t.TempDir(), nil)
+	tb := mustOpen(t, s, "t")
+	old := model{}
+	old.churn(t, tb, "a", "old", 150)
+	if err := tb.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(s.tableDir("t")); err != nil {
+		t.Fatal(err)
+	}
+	tb = mustOpen(t, s, "t")
+	if p, _ := tb.Position(); p < changelog.GenerationStride {
+		t.Fatalf("recreated table at position %d: want a generation of its own", p)
+	}
+	m := model{}
+	m.churn(t, tb, "b", "new", 150)
+	b, err := tb.Backup(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.churn(t, tb, "c", "newer", 20)
+	if _, err := tb.Quarantine(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rr, err := tb.RestoreFrom(ctx, b.ID, nil)
+	if err != nil || rr.Lost {
+		t.Fatalf("restore %+v %v", rr, err)
+	}
+	m.holds(t, tb, "the recreated table restored")
+}

@@ -52,9 +52,12 @@ func (t *Table) moveToQuarantine() (string, error) {
 	if err != nil || !ok {
 		return "", err
 	}
-	// Its journals hold its newest writes: kept in the archive first.
+	// Its journals hold its newest writes: kept in the archive first (a
+	// restore sealed them already, before its commit point). If that
+	// fails they stay inside the quarantined copy: the move goes on, the
+	// failure is reported (JournalError).
 	if err := t.seal(t.dir); err != nil {
-		return "", err
+		t.journalFault(err)
 	}
 	return t.store.quarantine(t.name, t.dir)
 }

@@ -22,8 +22,9 @@ type replayed struct {
 }
 
 // currentGeneration is the generation of the table's current state: the
-// live directory's, or, when there is none (moved to quarantine by an
-// interrupted restore), the newest the archive knows.
+// live directory's, or, when there is none (moved to quarantine) or its
+// record cannot be read, the newest committed one the archive records
+// (a generation whose rewrite or restore never committed is never it).
 func (t *Table) currentGeneration() (uint64, error) {
 	ok, err := exists(t.dir)
 	if err != nil {
@@ -34,11 +35,11 @@ func (t *Table) currentGeneration() (uint64, error) {
 			return g.Number, nil
 		}
 	}
-	n, err := changelog.NextGeneration(t.store.journalPath(t.name), t.gen)
+	g, err := changelog.CurrentGeneration(t.store.journalPath(t.name))
 	if err != nil {
 		return 0, err
 	}
-	return n - 1, nil
+	return g.Number, nil
 }
 
 // reached is the position the table is known to have reached in
@@ -172,7 +173,7 @@ func (t *Table) InHistory(m Manifest) (bool, error) {
 	j := changelog.Journal{Archive: t.store.journalPath(t.name), Live: live, Current: cur}
 	ok, err := j.Contains(*m.Position)
 	if err != nil {
-		return false, opErrorf(t.name, "restore", "backup %s: %w", m.ID, err)
+		return false, opErrorf(t.name, "journal history", "backup %s: %w", m.ID, err)
 	}
 	return ok, nil
 }

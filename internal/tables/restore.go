@@ -131,6 +131,14 @@ func (t *Table) Restore(ctx context.Context, backupID string, o RestoreOptions, 
 	if err == nil {
 		err = syncTree(tmp)
 	}
+	if err == nil {
+		// The replaced directory's journals into the archive before the
+		// commit point (writes are stopped): a failure fails the restore
+		// cleanly instead of after its commit.
+		if ok, _ := exists(t.dir); ok {
+			err = t.seal(t.dir)
+		}
+	}
 	if err != nil {
 		os.RemoveAll(tmp)
 		return fail(err)

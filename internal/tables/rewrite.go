@@ -170,6 +170,10 @@ func (t *Table) rewrite(ctx context.Context, db *leveldb.DB, progress Progress, 
 	if err == nil {
 		err = writeDead(tmp, live, false)
 	}
+	if err == nil && t.posErr != nil {
+		// The copy's generation must say where it starts from.
+		err = fmt.Errorf("the journal position is not known: %w", t.posErr)
+	}
 	if err == nil {
 		// The copy is the table at its position now: a new generation of
 		// the change journal that goes on from it (journal.go).

@@ -16,6 +16,7 @@ import (
 	"github.com/syndtr/goleveldb/leveldb"
 
 	"github.com/custodian-dev/custodian/internal/apierr"
+	"github.com/custodian-dev/custodian/internal/changelog"
 	"github.com/custodian-dev/custodian/internal/events"
 	"github.com/custodian-dev/custodian/internal/logtail"
 )
@@ -101,7 +102,17 @@ type Store struct {
 	// databases on goleveldb's plain storage (no journal archive): the
 	// baseline of what the archive costs.
 	noArchive bool
+
+	// cleanupErrs are what OpenStore's cleanup could not do but went on
+	// without (CleanupErrors).
+	cleanupErrs []error
 }
+
+// CleanupErrors are the problems OpenStore's cleanup met and went on
+// without (a journal that could not be put into the archive while a
+// committed restore was rolled forward: it stays inside the quarantined
+// copy). The caller reports them.
+func (s *Store) CleanupErrors() []error { return s.cleanupErrs }
 
 // OpenStore prepares root (creating tables/, backups/, quarantine/) and
 // removes leftovers of interrupted operations: temp dirs are deleted, a
@@ -336,6 +347,10 @@ func (s *Store) createDB(name string) error {
 		os.RemoveAll(tmp)
 		return err
 	}
+	if err := s.newTableGeneration(name, tmp); err != nil {
+		os.RemoveAll(tmp)
+		return err
+	}
 	if err := syncTree(tmp); err != nil {
 		os.RemoveAll(tmp)
 		return err
@@ -363,4 +378,27 @@ func (s *Store) Close() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// newTableGeneration gives a table created under a name whose journal
+// archive is not empty (a table of that name whose directory was removed
+// by hand) a generation of its own, a new history, so that its journals
+// never take the old table's names.
+func (s *Store) newTableGeneration(name, dir string) error {
+	arch := s.journalPath(name)
+	empty, err := changelog.ArchiveEmpty(arch)
+	if err != nil || empty {
+		return err
+	}
+	n, err := changelog.NextGeneration(arch, 0)
+	if err != nil {
+		return err
+	}
+	base, err := changelog.EndSequence(dir)
+	if err != nil {
+		return err
+	}
+	return changelog.WriteGeneration(dir, arch, changelog.Generation{
+		Number: n, SeqBase: base, Root: true, Reason: "create", Created: time.Now().UTC(),
+	})
 }
