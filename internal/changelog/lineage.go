@@ -71,24 +71,9 @@ type link struct {
 // from the one holding from to the current, each with the range of
 // sequence numbers that belongs to that history.
 func (j Journal) lineage(from uint64) ([]link, error) {
-	gens, err := archivedGenerations(j.Archive)
+	genOf, err := j.generations()
 	if err != nil {
 		return nil, err
-	}
-	if j.Live != "" {
-		g, err := ReadGeneration(j.Live)
-		if err != nil {
-			return nil, err
-		}
-		if g.Number == j.Current {
-			gens[g.Number] = g
-		}
-	}
-	genOf := func(n uint64) Generation {
-		if g, ok := gens[n]; ok {
-			return g
-		}
-		return Generation{Number: n, Root: n != 0}
 	}
 	fromGen, fromSeq := SplitPosition(from)
 	var chain []link
@@ -314,24 +299,9 @@ func (j Journal) Contains(pos uint64) (bool, error) {
 // write (with retention, the archive keeps the writes from the oldest
 // backup on).
 func (j Journal) Start() (uint64, error) {
-	gens, err := archivedGenerations(j.Archive)
+	genOf, err := j.generations()
 	if err != nil {
 		return 0, err
-	}
-	if j.Live != "" {
-		g, err := ReadGeneration(j.Live)
-		if err != nil {
-			return 0, err
-		}
-		if g.Number == j.Current {
-			gens[g.Number] = g
-		}
-	}
-	genOf := func(n uint64) Generation {
-		if g, ok := gens[n]; ok {
-			return g
-		}
-		return Generation{Number: n, Root: n != 0}
 	}
 	// The generations of the history, newest first.
 	var chain []Generation
@@ -362,4 +332,25 @@ func (j Journal) Start() (uint64, error) {
 		}
 	}
 	return start, nil
+}
+
+// generations returns the record of each generation: the archive's, the
+// live directory's for the current one (when it can be read), and for a
+// generation without a record generation 0 or a root.
+func (j Journal) generations() (func(uint64) Generation, error) {
+	gens, err := archivedGenerations(j.Archive)
+	if err != nil {
+		return nil, err
+	}
+	if j.Live != "" {
+		if g, err := ReadGeneration(j.Live); err == nil && g.Number == j.Current {
+			gens[g.Number] = g
+		}
+	}
+	return func(n uint64) Generation {
+		if g, ok := gens[n]; ok {
+			return g
+		}
+		return Generation{Number: n, Root: n != 0}
+	}, nil
 }

@@ -14,43 +14,7 @@ import (
 // way the issue lists, restarts, and expects detection (on open or by a
 // verify) and an automatic restore from the backup.
 func TestCorruptionMatrixRestoresAutomatically(t *testing.T) {
-	cases := []struct {
-		name   string
-		damage func(t *testing.T, dir string)
-	}{
-		{"flipped-ldb", func(t *testing.T, dir string) { flip(t, ldbFiles(t, dir)[0], 20) }},
-		{"truncated-ldb", func(t *testing.T, dir string) {
-			p := ldbFiles(t, dir)[0]
-			fi, err := os.Stat(p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := os.Truncate(p, fi.Size()/2); err != nil {
-				t.Fatal(err)
-			}
-		}},
-		{"missing-ldb", func(t *testing.T, dir string) {
-			if err := os.Remove(ldbFiles(t, dir)[0]); err != nil {
-				t.Fatal(err)
-			}
-		}},
-		{"damaged-manifest", func(t *testing.T, dir string) { flip(t, manifestFile(t, dir), 10) }},
-		{"missing-current", func(t *testing.T, dir string) {
-			if err := os.Remove(filepath.Join(dir, "CURRENT")); err != nil {
-				t.Fatal(err)
-			}
-		}},
-		{"damaged-journal", func(t *testing.T, dir string) {
-			logs, _ := filepath.Glob(filepath.Join(dir, "*.log"))
-			for _, l := range logs {
-				if fi, err := os.Stat(l); err == nil && fi.Size() > 100 {
-					flip(t, l, 50)
-					return
-				}
-			}
-			t.Fatalf("no journal with records in %s", dir)
-		}},
-	}
+	cases := matrixDamages()
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			root, ids := prepared(t, 300, 1)
@@ -110,5 +74,52 @@ func TestCorruptionMetByCompaction(t *testing.T) {
 		if order[i] != want[i] {
 			t.Fatalf("events %v, want %v", order, want)
 		}
+	}
+}
+
+// matrixDamage is one way the corruption matrix damages a closed table's
+// directory.
+type matrixDamage struct {
+	name   string
+	damage func(t *testing.T, dir string)
+}
+
+// matrixDamages are the matrix's cases: flipped, truncated and missing
+// .ldb, damaged MANIFEST, missing CURRENT, and a damaged journal (a byte
+// in the middle of one that holds records).
+func matrixDamages() []matrixDamage {
+	return []matrixDamage{
+		{"flipped-ldb", func(t *testing.T, dir string) { flip(t, ldbFiles(t, dir)[0], 20) }},
+		{"truncated-ldb", func(t *testing.T, dir string) {
+			p := ldbFiles(t, dir)[0]
+			fi, err := os.Stat(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Truncate(p, fi.Size()/2); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"missing-ldb", func(t *testing.T, dir string) {
+			if err := os.Remove(ldbFiles(t, dir)[0]); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"damaged-manifest", func(t *testing.T, dir string) { flip(t, manifestFile(t, dir), 10) }},
+		{"missing-current", func(t *testing.T, dir string) {
+			if err := os.Remove(filepath.Join(dir, "CURRENT")); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"damaged-journal", func(t *testing.T, dir string) {
+			logs, _ := filepath.Glob(filepath.Join(dir, "*.log"))
+			for _, l := range logs {
+				if fi, err := os.Stat(l); err == nil && fi.Size() > 100 {
+					flip(t, l, 50)
+					return
+				}
+			}
+			t.Fatalf("no journal with records in %s", dir)
+		}},
 	}
 }

@@ -3,7 +3,6 @@ package supervisor
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -20,43 +19,7 @@ import (
 // there, key by key (fsync and --no-sync). A damaged journal is the one
 // case that loses writes, and the restore says so, naming the file.
 func TestCorruptionMatrixWithWritersLosesNothing(t *testing.T) {
-	cases := []struct {
-		name   string
-		damage func(t *testing.T, dir string)
-	}{
-		{"flipped-ldb", func(t *testing.T, dir string) { flip(t, ldbFiles(t, dir)[0], 20) }},
-		{"truncated-ldb", func(t *testing.T, dir string) {
-			p := ldbFiles(t, dir)[0]
-			fi, err := os.Stat(p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := os.Truncate(p, fi.Size()/2); err != nil {
-				t.Fatal(err)
-			}
-		}},
-		{"missing-ldb", func(t *testing.T, dir string) {
-			if err := os.Remove(ldbFiles(t, dir)[0]); err != nil {
-				t.Fatal(err)
-			}
-		}},
-		{"damaged-manifest", func(t *testing.T, dir string) { flip(t, manifestFile(t, dir), 10) }},
-		{"missing-current", func(t *testing.T, dir string) {
-			if err := os.Remove(filepath.Join(dir, "CURRENT")); err != nil {
-				t.Fatal(err)
-			}
-		}},
-		{"damaged-journal", func(t *testing.T, dir string) {
-			logs, _ := filepath.Glob(filepath.Join(dir, "*.log"))
-			for _, l := range logs {
-				if fi, err := os.Stat(l); err == nil && fi.Size() > 4096 {
-					flip(t, l, int(fi.Size()/2))
-					return
-				}
-			}
-			t.Fatalf("no journal with records in %s", dir)
-		}},
-	}
+	cases := matrixDamages()
 	for _, noSync := range []bool{false, true} {
 		for _, c := range cases {
 			t.Run(fmt.Sprintf("%s/nosync=%t", c.name, noSync), func(t *testing.T) {
