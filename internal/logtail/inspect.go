@@ -71,12 +71,41 @@ func Inspect(b []byte) Tail {
 // tail (the Tail says which and where), or at fn's first error, which it
 // returns.
 func Walk(b []byte, fn func(off int64, rec []byte) error) (Tail, error) {
+	return walk(b, 0, fn)
+}
+
+// WalkFrom is Walk over a window of a file: b holds the file's bytes from
+// offset base on (base a multiple of the 32 KiB block size), and the walk
+// starts at file offset from (base <= from <= base+len(b)), which must be
+// where a record starts (a Tail.Valid of an earlier walk). Offsets, in fn
+// and in the Tail, are the file's.
+func WalkFrom(b []byte, base, from int64, fn func(off int64, rec []byte) error) (Tail, error) {
+	if base%blockSize != 0 || from < base || from > base+int64(len(b)) {
+		return Tail{}, fmt.Errorf("logtail: walk from %d in a window at %d of %d bytes", from, base, len(b))
+	}
+	shift := func(off int64, rec []byte) error {
+		if fn == nil {
+			return nil
+		}
+		return fn(base+off, rec)
+	}
+	t, err := walk(b, int(from-base), shift)
+	t.Size += base
+	t.Valid += base
+	if !t.Whole() || err != nil {
+		t.At += base
+	}
+	return t, err
+}
+
+// walk is Walk from offset first of b (a record boundary).
+func walk(b []byte, first int, fn func(off int64, rec []byte) error) (Tail, error) {
 	n := len(b)
-	valid := 0     // end of the last whole record
+	valid := first // end of the last whole record
 	inRec := false // a first chunk was read, its last not yet
-	start := 0     // offset of the record's first chunk
+	start := first // offset of the record's first chunk
 	var rec []byte // the record's data so far
-	for off := 0; off < n; {
+	for off := first; off < n; {
 		room := blockSize - off%blockSize
 		if room < headerSize {
 			off += room // the trailer: goleveldb's reader skips it unread
