@@ -266,3 +266,18 @@ func (t *Table) JournalError() error {
 	}
 	return nil
 }
+
+// Journal is where the table's change journal is, for a reader of it (a
+// tailer shipping it off-site): the archive, the live directory and the
+// current generation.
+func (t *Table) Journal() (changelog.Journal, error) {
+	cur, err := t.currentGeneration()
+	if err != nil {
+		return changelog.Journal{}, opErrorf(t.name, "journal", "%w", err)
+	}
+	live := ""
+	if ok, _ := exists(t.dir); ok {
+		live = t.dir
+	}
+	return changelog.Journal{Archive: t.store.journalPath(t.name), Live: live, Current: cur}, nil
+}
