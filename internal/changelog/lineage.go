@@ -354,3 +354,13 @@ func (j Journal) generations() (func(uint64) Generation, error) {
 		return Generation{Number: n, Root: n != 0}
 	}, nil
 }
+
+// Generation is generation n's record (the archive's, or the live
+// directory's for the current one).
+func (j Journal) Generation(n uint64) (Generation, error) {
+	genOf, err := j.generations()
+	if err != nil {
+		return Generation{}, err
+	}
+	return genOf(n), nil
+}
