@@ -35,7 +35,8 @@ type settings struct {
 	Conn          bus.ConnOptions
 	Stream        config.Stream
 	MaxBody       int
-	NoSync        bool // acknowledge writes once written to the OS, not fsynced
+	NoSync        bool   // acknowledge writes once written to the OS, not fsynced
+	Offsite       string // "on", "off" or "" (on with --nats, off embedded)
 	MaxConcurrent int
 	QueueSize     int
 	Defaults      supervisor.Policy
@@ -77,6 +78,7 @@ func parseFlags(args []string, out io.Writer) (settings, error) {
 	fs.StringVar(&s.NATSListen, "nats-listen", "127.0.0.1:4222", "client address of the embedded nats-server (without --nats)")
 	fs.IntVar(&s.Stream.Replicas, "replicas", 1, "replicas of the CUSTODIAN_EVENTS stream (3 on a JetStream cluster)")
 	fs.IntVar(&s.MaxBody, "max-body", bus.DefaultMaxBody, "largest request body in bytes (larger: too_large)")
+	fs.StringVar(&s.Offsite, "offsite", "", "on: keep every backup in the Object Store bucket CUSTODIAN_BACKUPS and ship every journal record to the stream CUSTODIAN_JOURNAL, so that a node started on an empty --data gets its tables back; off: local copies only (default: on with --nats, off with the embedded server)")
 	fs.BoolVar(&s.NoSync, "no-sync", false, "acknowledge writes once written to the OS instead of fsynced: they survive a crash of the process, not a power loss (like NATS JetStream's default)")
 	s.Conn.Register(fs)
 	s.Notifier.Register(fs)
@@ -182,6 +184,9 @@ func (s *settings) validate() error {
 	}
 	if !events.ValidPrefix(s.Prefix) {
 		return fmt.Errorf("--prefix %q: must be subject tokens without wildcards", s.Prefix)
+	}
+	if s.Offsite != "" && s.Offsite != "on" && s.Offsite != "off" {
+		return fmt.Errorf("--offsite %q: want on or off", s.Offsite)
 	}
 	for _, t := range s.Tables {
 		if !events.ValidTable(t) {

@@ -19,6 +19,7 @@ import (
 	"github.com/custodian-dev/custodian/internal/dashboard"
 	"github.com/custodian-dev/custodian/internal/demo"
 	"github.com/custodian-dev/custodian/internal/notifier"
+	"github.com/custodian-dev/custodian/internal/offsite"
 	"github.com/custodian-dev/custodian/internal/supervisor"
 	"github.com/custodian-dev/custodian/internal/tables"
 )
@@ -111,9 +112,22 @@ func run(ctx context.Context, s settings, log *slog.Logger) (err error) {
 		}
 	}()
 
+	// Off-site copies: tables lost on disk are fetched back first.
+	var off *offsiteCopies
+	var fetched []string
+	if s.offsiteOn() {
+		if off, fetched, err = startOffsite(ctx, js, s, log); err != nil {
+			return fmt.Errorf("offsite: %w", err)
+		}
+	}
+
 	// The tables and their policy.
 	supCfg := s.supervisorConfig()
 	supCfg.Log = log
+	if off != nil {
+		supCfg.Offsite = off
+		supCfg.Rebuilt = off.rebuilt
+	}
 	sup, err := supervisor.Open(s.Data, tables.Options{NoSync: s.NoSync}, loggingEmitter{next: outbox, log: log}, supCfg)
 	if err != nil {
 		return err
@@ -124,6 +138,11 @@ func run(ctx context.Context, s settings, log *slog.Logger) (err error) {
 		return err
 	}
 	for _, name := range existing {
+		if err := sup.OpenTable(ctx, name, false); err != nil {
+			return fmt.Errorf("table %s: %w", name, err)
+		}
+	}
+	for _, name := range fetched {
 		if err := sup.OpenTable(ctx, name, false); err != nil {
 			return fmt.Errorf("table %s: %w", name, err)
 		}
@@ -176,7 +195,7 @@ func run(ctx context.Context, s settings, log *slog.Logger) (err error) {
 		d, err := dashboard.New(nc, dashboard.Config{
 			Limits: s.DashLimits,
 			Listen: s.Dashboard, AdminToken: s.AdminToken, Prefix: s.Prefix,
-			Collectors: []prometheus.Collector{outbox.Collector(), emitErrors},
+			Collectors: collectors(outbox.Collector(), emitErrors, off),
 			// critical: a critical table is degraded, or the node is
 			// stopped by one (supervisor.Health): a load balancer sees 503.
 			Checks: map[string]func() error{"outbox": outbox.Health, "critical": sup.Health},
@@ -195,6 +214,22 @@ func run(ctx context.Context, s settings, log *slog.Logger) (err error) {
 		side.Add(1)
 		go func() { defer side.Done(); fail("dashboard", d.Run(sideCtx)) }()
 		log.Info("dashboard", "url", "http://"+s.Dashboard)
+	}
+	if off != nil {
+		off.track(sup)
+		side.Add(1)
+		go func() {
+			defer side.Done()
+			off.ship.Run(sideCtx, shipEvery)
+			// A last round at shutdown, so that the stream holds what was
+			// written until now.
+			fctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+			defer cancel()
+			if err := off.ship.ShipAll(fctx); err != nil {
+				log.Warn("offsite: the journal's last records were not shipped at shutdown; they go at the next start", "error", err)
+			}
+		}()
+		log.Info("offsite: journal to "+offsite.JournalStream+", backups to "+offsite.BackupBucket, "replicas", s.Stream.Replicas)
 	}
 	if s.Notifier.HasSinks() {
 		cfg := s.Notifier
@@ -246,4 +281,14 @@ func (s settings) runDashboard(embedded bool) bool {
 		return false
 	}
 	return embedded || s.DashboardSet
+}
+
+// collectors are the dashboard's /metrics collectors: the outbox's, the
+// emit errors and, with off-site copies, the journal's shipping lag.
+func collectors(outbox, emitErrors prometheus.Collector, off *offsiteCopies) []prometheus.Collector {
+	cs := []prometheus.Collector{outbox, emitErrors}
+	if off != nil {
+		cs = append(cs, off.ship.Collector())
+	}
+	return cs
 }

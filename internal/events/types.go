@@ -23,6 +23,7 @@ const (
 	DrillStarted        = "drill.started"
 	DrillCompleted      = "drill.completed"
 	DrillFailed         = "drill.failed"
+	OffsiteFailed       = "offsite.failed"
 	TableCreated        = "table.created"
 	TableStats          = "table.stats"
 	TableDegraded       = "table.degraded"
@@ -41,6 +42,7 @@ func Types() []string {
 		CorruptionDetected,
 		RestoreStarted, RestoreCompleted, RestoreFailed,
 		DrillStarted, DrillCompleted, DrillFailed,
+		OffsiteFailed,
 		TableCreated, TableStats, TableDegraded, TableRecovered,
 		NotificationSent, NotificationFailed,
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/custodian-dev/custodian/internal/changelog"
 )
@@ -365,4 +366,32 @@ func (s *Shipper) Status(table string) (Status, bool) {
 		out.Lag = time.Since(st.behind)
 	}
 	return out, true
+}
+
+// Collector exports custodian_journal_lag_seconds{table}: the age of each
+// tracked table's oldest journal record not yet acknowledged by the
+// stream (0 when caught up).
+func (s *Shipper) Collector() prometheus.Collector {
+	return lagCollector{s: s, desc: prometheus.NewDesc("custodian_journal_lag_seconds",
+		"Age of the table's oldest change-journal record not yet acknowledged by the CUSTODIAN_JOURNAL stream (0: caught up).",
+		[]string{"table"}, nil)}
+}
+
+type lagCollector struct {
+	s    *Shipper
+	desc *prometheus.Desc
+}
+
+func (c lagCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c lagCollector) Collect(ch chan<- prometheus.Metric) {
+	c.s.mu.Lock()
+	defer c.s.mu.Unlock()
+	for name, st := range c.s.tables {
+		lag := 0.0
+		if !st.behind.IsZero() {
+			lag = time.Since(st.behind).Seconds()
+		}
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, lag, name)
+	}
 }

@@ -46,7 +46,12 @@ func (s *Supervisor) backup(ctx context.Context, ts *tableState, j *job) (events
 	} else if m.PositionError != "" {
 		e.Data["position_error"] = m.PositionError
 	}
+	upStart := time.Now()
+	upErr := s.uploadBackup(ctx, ts, m.ID, e.Data)
 	errs := []error{s.record(e)}
+	if upErr != nil {
+		errs = append(errs, upErr, s.offsiteFailed(ts, j, m.ID, upStart, upErr))
+	}
 
 	pruned, perr := s.store.Prune(ts.name, ts.pol.Retention)
 	for _, p := range pruned {

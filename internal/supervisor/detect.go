@@ -53,6 +53,10 @@ func (s *Supervisor) queueRestoreLocked(ts *tableState, d detection) {
 		Verb:    events.VerbRestore,
 		Trigger: events.TriggerAuto,
 	}
+	if s.rebuilt[ts.name] {
+		// Fetched from off-site at start: this is the start's restore.
+		cmd.Trigger = events.TriggerStartup
+	}
 	j := &job{cmd: cmd, attempt: 1, det: &d}
 	if s.state == stateRunning {
 		// Add under s.mu while running: it happens before Run's Wait.

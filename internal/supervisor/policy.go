@@ -184,6 +184,14 @@ type Config struct {
 	// event: the node stopped by a critical table, or a stop marker
 	// cleared at start because the policy changed (nil: discarded).
 	Log *slog.Logger
+	// Offsite, when set, keeps off-site copies (package offsite, wired by
+	// cmd/supervisor): every backup is uploaded, and table.stats reports
+	// the journal's shipping lag.
+	Offsite Offsite
+	// Rebuilt names the tables whose backup and journal were fetched from
+	// off-site at start (a node started on an empty data directory): their
+	// restore at start says data.source "offsite".
+	Rebuilt map[string]bool
 }
 
 // Validate reports the first setting of c that New or Open would refuse, as

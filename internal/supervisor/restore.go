@@ -139,6 +139,12 @@ func (s *Supervisor) restore(ctx context.Context, ts *tableState, j *job) (event
 		if res.Quarantined != "" {
 			data["quarantine"] = res.Quarantined
 		}
+		s.mu.Lock()
+		if s.rebuilt[ts.name] && j.det != nil {
+			data["source"] = "offsite" // the backup and journal came from the off-site copies
+			delete(s.rebuilt, ts.name)
+		}
+		s.mu.Unlock()
 		e := outcome(s.jobEvent(events.RestoreCompleted, j), events.ResultOK, start, nil, data)
 		errs = append(errs, s.record(e))
 		if !at.IsZero() || res.Lost {

@@ -148,6 +148,7 @@ func (s *Supervisor) emitStats(ts *tableState, due map[string]time.Time) {
 	e.Data = map[string]any{"queue": queue}
 	putStats(e.Data, st)
 	putWrites(e.Data, ts.t)
+	s.putOffsite(e.Data, ts.name)
 	if running != "" {
 		// A long operation reports its progress here: the contract's
 		// event types are fixed, and table.stats is the periodic one.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"sync"
 	"time"
 
@@ -40,6 +41,7 @@ type Supervisor struct {
 	state       int
 	tables      map[string]*tableState
 	orphans     map[string]detection // corruption reported before the table was registered
+	rebuilt     map[string]bool      // tables fetched from off-site whose restore at start has not run (Config.Rebuilt)
 	added       []func(name string)
 	emitErrors  int64
 	lastEmitErr string
@@ -150,6 +152,7 @@ func newSupervisor(em events.Emitter, cfg Config) (*Supervisor, error) {
 		cfg:          cfg,
 		tables:       map[string]*tableState{},
 		orphans:      map[string]detection{},
+		rebuilt:      maps.Clone(cfg.Rebuilt),
 		sem:          make(chan struct{}, cfg.MaxConcurrent),
 		stopping:     make(chan struct{}),
 		opening:      make(chan struct{}, 1),
