@@ -81,6 +81,8 @@ func headline(e events.Event) string {
 		return fmt.Sprintf("%s was restored automatically from a backup", where)
 	case events.DrillFailed:
 		return fmt.Sprintf("restore drill of %s failed: its backup may not restore", where)
+	case events.OffsiteFailed:
+		return fmt.Sprintf("off-site copy of %s failed: its backup would not survive the loss of the disk", where)
 	case events.CompactionFailed:
 		return fmt.Sprintf("compaction of %s failed %s", where, attempts(e))
 	case events.BackupFailed:
@@ -168,6 +170,14 @@ func explain(prefix string, e events.Event) (what, did string, next []string) {
 		}
 	case events.RestoreFailed:
 		what, did, next = explainRestoreFailed(prefix, e)
+	case events.OffsiteFailed:
+		what = fmt.Sprintf("The off-site copy of a backup of the %s failed after its retries%s: the backup is on the node's disk only, and a lost disk would lose it", where, fromBackup(e))
+		did = "it kept the local backup and went on serving; the journal keeps shipping on its own and the next backup is copied again."
+		next = []string{
+			"See the table's state (journal_lag_ms, offsite_error in its stats): " + status,
+			"Check the NATS cluster and the bucket: nats object info CUSTODIAN_BACKUPS",
+			"Take a backup now, which copies it again: " + cmd(prefix, e, events.VerbBackup, `'{"wait":true}'`),
+		}
 	case events.DrillFailed:
 		what = fmt.Sprintf("A restore drill of the %s failed%s: the newest backup plus the journal did not restore to what the table holds. A backup that cannot restore is an incident: if the table were damaged now, a restore might not bring it back", where, fromBackup(e))
 		did = "it kept serving the table's live data, changed nothing and removed the drill's scratch copy; every backup and the journal are kept as they are."
@@ -559,6 +569,8 @@ func digestWhat(e events.Event) string {
 		return "restored automatically from a backup"
 	case events.DrillFailed:
 		return "restore drill failed"
+	case events.OffsiteFailed:
+		return "off-site copy failed"
 	case events.CompactionFailed:
 		return "compaction failed after its retry"
 	case events.BackupFailed:

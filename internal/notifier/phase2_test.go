@@ -28,6 +28,8 @@ func TestNotifiesPhase2Rules(t *testing.T) {
 		{"final drill.failed", ev(events.DrillFailed, "t", data("reason", "digest mismatch", "final", true)), SeverityHigh},
 		{"drill.failed without final", ev(events.DrillFailed, "t", data("reason", "digest mismatch")), SeverityHigh},
 		{"drill.failed, another attempt follows", ev(events.DrillFailed, "t", data("reason", "busy", "final", false)), ""},
+		{"final offsite.failed", ev(events.OffsiteFailed, "t", data("reason", "nats: timeout", "final", true)), SeverityHigh},
+		{"offsite.failed, another attempt follows", ev(events.OffsiteFailed, "t", data("reason", "nats: timeout", "final", false)), ""},
 		{"drill.completed", ev(events.DrillCompleted, "t", nil), ""},
 		{"drill.started", ev(events.DrillStarted, "t", nil), ""},
 		{"manual restore that lost writes", ev(events.RestoreCompleted, "t", func(e *events.Event) {

@@ -20,14 +20,16 @@ func notifyingTypes() []string {
 		events.RestoreFailed,
 		events.RestoreCompleted,
 		events.DrillFailed,
+		events.OffsiteFailed,
 		events.TableDegraded,
 	}
 }
 
 // Notifies reports whether e is worth a notification, and with which
 // severity: table.degraded (critical), a final *.failed other than
-// notification.failed (high; a drill.failed is final unless its data.final
-// says false: a backup that cannot restore is an incident),
+// notification.failed (high; a drill.failed or offsite.failed is final
+// unless its data.final says false: a backup that cannot restore, or that
+// would not survive the loss of the disk, is an incident),
 // restore.completed with data.lost true whatever its trigger (high:
 // acknowledged writes are gone), restore.completed with trigger auto
 // (warning). Everything else is silent.
@@ -37,7 +39,7 @@ func Notifies(e events.Event) (severity string, ok bool) {
 		return SeverityCritical, true
 	case e.Type == events.NotificationFailed:
 		return "", false
-	case e.Type == events.DrillFailed:
+	case e.Type == events.DrillFailed, e.Type == events.OffsiteFailed:
 		if final, ok := e.Data["final"].(bool); ok && !final {
 			return "", false // another attempt follows
 		}
