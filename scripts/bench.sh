@@ -40,6 +40,7 @@ run -bench . -benchtime "$bustime" -count "$count" ./internal/bus/
 run -bench BenchmarkReplay -benchtime 1x -count "$count" ./internal/projections/
 run -bench 'BenchmarkCommandToLiveRow|BenchmarkBrowserCommandToRow' -benchtime 1x -count "$count" ./internal/dashboard/
 run -bench . -benchtime 2000x -count "$count" ./internal/notifier/
+run -bench 'ShippingOverhead|Rebuild' -benchtime 1x -count "$count" ./internal/offsite/
 # The journal reader, fuzzed longer than CI does.
 for target in FuzzReadFile; do
   echo "== go test -run '^\$' -fuzz $target -fuzztime $fuzztime ./internal/changelog/" | tee -a "$out"

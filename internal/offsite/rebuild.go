@@ -91,8 +91,20 @@ func FetchJournal(ctx context.Context, js jetstream.JetStream, cfg Config, table
 	}
 	w := journalFiles{dir: archive, open: map[uint64]*journalFile{}}
 	defer w.closeAll()
+	if info.NumPending == 0 {
+		return 0, 0, w.closeAll()
+	}
+	// A pulled stream of messages (one request per 1,000), not a request
+	// per message.
+	it, err := c.Messages(jetstream.PullMaxMessages(1000))
+	if err != nil {
+		return 0, 0, fmt.Errorf("offsite: journal of %s: %w", table, err)
+	}
+	defer it.Stop()
 	for left := info.NumPending; left > 0; left-- {
-		m, err := c.Next(jetstream.FetchMaxWait(10 * time.Second))
+		nctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		m, err := it.Next(jetstream.NextContext(nctx))
+		cancel()
 		if err != nil {
 			return records, gens, fmt.Errorf("offsite: journal of %s: %d messages left: %w", table, left, err)
 		}
