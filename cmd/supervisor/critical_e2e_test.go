@@ -131,6 +131,9 @@ func TestBinaryCriticalTableStopsTheNode(t *testing.T) {
 	logs, _ := filepath.Glob(filepath.Join(data, "backups", "users", "*", "*.log"))
 	damaged := 0
 	for _, p := range append(backupFiles, logs...) {
+		if strings.Contains(p, "/.shared/") {
+			continue // the same files as the backups' own (hard links): flipped once, there
+		}
 		if fi, err := os.Stat(p); err == nil && fi.Size() > 200 {
 			flipAt(t, p, 200)
 			damaged++

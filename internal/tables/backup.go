@@ -2,6 +2,7 @@ package tables
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"github.com/custodian-dev/custodian/internal/changelog"
 	"os"
@@ -9,15 +10,25 @@ import (
 	"time"
 )
 
-// Backup writes a consistent backup of the live table while writes go on
-// and returns its manifest:
+// Backup writes a consistent, incremental backup of the live table while
+// writes go on and returns its manifest (see backupfiles.go for the
+// layout):
 //
-//  1. a snapshot of the live database is iterated (strict checksums) into a
-//     new database in backups/<t>/.tmp-<id>, computing records and digest;
-//  2. the copy is closed and its files and directory fsynced;
-//  3. manifest.json is written (fsynced) into the temp dir;
-//  4. the temp dir is renamed to backups/<t>/<id> and backups/<t> fsynced;
-//  5. the backup is verified: opened read-only, strictly scanned, records
+//  1. the removal of table files is held, and the current MANIFEST is read
+//     up to its last whole record: the version it describes is the set of
+//     table files to copy;
+//  2. into backups/<t>/.tmp-<id>: the table files (new ones copied into
+//     backups/<t>/.shared first, all hard-linked from there), the MANIFEST
+//     copy, CURRENT, and copies of the journals not yet flushed (cut at
+//     their last whole record); the hold ends;
+//  3. the copy is opened read-write and closed (its journals fold into one
+//     table file), fsynced; its position is the last write of the copied
+//     journals (or the MANIFEST's sequence number): the backup plus the
+//     journal after that position is the table;
+//  4. manifest.json (records and digest from a strict scan, every file
+//     with its size and SHA-256, copied and reused bytes) is written;
+//  5. the temp dir is renamed to backups/<t>/<id> and backups/<t> fsynced;
+//  6. the backup is verified: opened read-only, strictly scanned, records
 //     and digest compared with the manifest. A backup that fails its verify
 //     is deleted and the error wraps ErrBackupInvalid.
 //
@@ -26,66 +37,87 @@ import (
 func (t *Table) Backup(ctx context.Context, progress Progress) (Manifest, error) {
 	t.opMu.Lock()
 	defer t.opMu.Unlock()
-	db, err := t.maintHandle()
-	if err != nil {
+	if _, err := t.maintHandle(); err != nil {
 		return Manifest{}, err
 	}
 	s := t.store
-	// The snapshot and the journal position are taken while writes are
-	// held, so that the backup plus the journal after its position is the
-	// table (position.go).
-	t.mu.Lock()
-	snap, err := db.GetSnapshot()
-	pos, posErr := changelog.PositionOf(t.gen, t.pos.Load()), t.posErr
-	t.mu.Unlock()
-	if err != nil {
-		return Manifest{}, t.fail("backup", err)
-	}
+	t.mu.RLock()
+	gen, posErr := t.gen, t.posErr
+	t.mu.RUnlock()
 	created := time.Now().UTC()
-	total := t.deadSnapshot().Live
 	id := newBackupID(created)
 	bdir := s.backupDir(t.name)
 	if err := os.MkdirAll(bdir, 0o755); err != nil {
-		snap.Release()
 		return Manifest{}, t.fail("backup", err)
 	}
 	if err := syncDir(filepath.Dir(bdir)); err != nil {
-		snap.Release()
 		return Manifest{}, t.fail("backup", err)
 	}
 	tmp := filepath.Join(bdir, tmpPrefix+id)
 	final := filepath.Join(bdir, id)
-	s.failpoint(FPBackupBeforeCopy)
-	if s.snapshotHook != nil {
-		s.snapshotHook(snap)
-	}
+	shared := filepath.Join(bdir, sharedDir)
 
+	t.tableHold.hold()
+	set, err := readFileSet(t.dir)
+	if err != nil {
+		herr := t.tableHold.release()
+		return Manifest{}, t.fail("backup", errors.Join(err, herr))
+	}
+	s.failpoint(FPBackupBeforeCopy)
+	copied, reused, err := t.copyFileSet(ctx, set, tmp, shared, progress)
+	if herr := t.tableHold.release(); err == nil && herr != nil {
+		err = herr
+	}
+	if err != nil {
+		os.RemoveAll(tmp)
+		if ctx.Err() != nil {
+			return Manifest{}, opErrorf(t.name, "backup", "%w", ctx.Err())
+		}
+		return Manifest{}, t.failCopy("backup", &dstError{err})
+	}
 	m, err := func() (Manifest, error) {
-		defer snap.Release()
-		dst, err := openDB(tmp, false)
+		if err := cutJournals(tmp); err != nil {
+			return Manifest{}, &dstError{err}
+		}
+		seq, err := journalEnd(tmp)
 		if err != nil {
 			return Manifest{}, &dstError{err}
 		}
-		res, err := copyInto(ctx, snap.NewIterator(nil, strictRead()), dst, total, progress)
-		if cerr := dst.Close(); err == nil && cerr != nil {
-			err = &dstError{cerr}
-		}
-		if err == nil {
-			err = flushJournals(tmp)
-		}
-		if err != nil {
+		seq = max(seq, set.version.Seq)
+		if err := flushJournals(tmp); err != nil {
 			return Manifest{}, err
 		}
 		if err := syncTree(tmp); err != nil {
 			return Manifest{}, err
 		}
+		var scanned Progress
+		if progress != nil {
+			total := t.deadSnapshot().Live // the records the table holds, an estimate
+			scanned = func(done, _ int64, unit string) { progress(done, max(total, done), unit) }
+		}
+		vr, err := verifyDirProgress(ctx, tmp, scanned)
+		if err != nil {
+			if ctx.Err() != nil {
+				return Manifest{}, ctx.Err()
+			}
+			return Manifest{}, t.copyDamaged(ctx, set, shared, err)
+		}
+		if progress != nil {
+			progress(vr.Records, vr.Records, "records")
+		}
 		s.failpoint(FPBackupAfterCopy)
+		files, err := listBackupFiles(tmp)
+		if err != nil {
+			return Manifest{}, &dstError{err}
+		}
 		size, err := dirSize(tmp)
 		if err != nil {
 			return Manifest{}, err
 		}
-		m := Manifest{ID: id, Table: t.name, Created: created, Records: res.Records, Bytes: size, Digest: res.Digest}
+		m := Manifest{ID: id, Table: t.name, Created: created, Records: vr.Records, Bytes: size, Digest: vr.Digest,
+			Files: files, CopiedBytes: copied, ReusedBytes: reused}
 		if posErr == nil {
+			pos := changelog.PositionOf(gen, seq)
 			m.Position = &pos
 		} else {
 			m.PositionError = posErr.Error()
@@ -160,4 +192,28 @@ func flushJournals(dir string) error {
 		return &dstError{err}
 	}
 	return nil
+}
+
+// copyDamaged decides whose damage a failed scan of a backup's copy is: the
+// live table's (its table files are checked from disk: a corruption there
+// is returned as the table's, and restores it), or the copy's (a shared
+// copy damaged on disk since an earlier backup made it: the shared copies
+// this backup used are dropped, so that the next backup copies them anew
+// from the live table, and the error is the copy's).
+func (t *Table) copyDamaged(ctx context.Context, set fileSet, shared string, scanErr error) error {
+	db, err := t.maintHandle()
+	if err == nil {
+		_, _, err = checkLiveFiles(ctx, db, t.dir, nil)
+	}
+	if err != nil && IsCorruption(err) {
+		return err
+	}
+	var errs []error
+	for num := range set.version.Tables {
+		p := filepath.Join(shared, fmt.Sprintf("%08d-%06d.ldb", t.gen, num))
+		if rerr := os.Remove(p); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+			errs = append(errs, rerr)
+		}
+	}
+	return &dstError{errors.Join(append([]error{fmt.Errorf("scan the copy: %w", scanErr)}, errs...)...)}
 }

@@ -164,7 +164,7 @@ func leftovers(t *testing.T, root string) []string {
 	for _, be := range bents {
 		ents, _ := os.ReadDir(filepath.Join(root, backupsDir, be.Name()))
 		for _, e := range ents {
-			if strings.HasPrefix(e.Name(), ".") {
+			if strings.HasPrefix(e.Name(), ".") && e.Name() != sharedDir {
 				out = append(out, filepath.Join(backupsDir, be.Name(), e.Name()))
 			}
 		}

@@ -57,9 +57,13 @@ type archiving struct {
 	mu           *sync.Mutex
 	failpoint    func(string)
 	fault        func(error) // a journal that could not be archived (kept in place)
+	hold         *tableHold  // table files a backup copies are removed after it
 }
 
 func (a *archiving) Remove(fd storage.FileDesc) error {
+	if a.hold.deferRemove(fd, a.Storage) {
+		return nil // a backup copies it: removed when the backup ends
+	}
 	if fd.Type != storage.TypeJournal {
 		return a.Storage.Remove(fd)
 	}
@@ -115,7 +119,7 @@ func (t *Table) openLive(dir string) (*handle, changelog.Generation, []logtail.C
 		return nil, g, cuts, err
 	}
 	var st storage.Storage = &archiving{Storage: fs, dir: dir, archive: t.store.journalPath(t.name), gen: g.Number,
-		mu: &t.journalMu, failpoint: t.store.failpoint, fault: t.journalFault}
+		mu: &t.journalMu, failpoint: t.store.failpoint, fault: t.journalFault, hold: &t.tableHold}
 	if t.store.noArchive {
 		st = fs
 	}

@@ -133,5 +133,12 @@ func (s *Store) Prune(table string, keep int) ([]Manifest, error) {
 		}
 		pruned = append(pruned, m)
 	}
-	return pruned, syncDir(s.backupDir(table))
+	if err := syncDir(s.backupDir(table)); err != nil {
+		return pruned, opErrorf(table, "prune", "%w", err)
+	}
+	// Table files no remaining backup links to.
+	if _, err := pruneShared(filepath.Join(s.backupDir(table), sharedDir)); err != nil {
+		return pruned, opErrorf(table, "prune", "shared table files: %w", err)
+	}
+	return pruned, nil
 }

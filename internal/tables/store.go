@@ -13,7 +13,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/syndtr/goleveldb/leveldb"
 
 	"github.com/custodian-dev/custodian/internal/apierr"
 	"github.com/custodian-dev/custodian/internal/changelog"
@@ -95,9 +94,6 @@ type Store struct {
 	// halt is Halt's message while the store is halted (halt.go).
 	halt atomic.Pointer[string]
 
-	// snapshotHook, set only by tests of this package, sees the snapshot a
-	// backup copies from before the copy starts.
-	snapshotHook func(snap *leveldb.Snapshot)
 	// noArchive, set only by benchmarks of this package, opens live
 	// databases on goleveldb's plain storage (no journal archive): the
 	// baseline of what the archive costs.

@@ -54,6 +54,7 @@ type Table struct {
 
 	journalMu  sync.Mutex            // held while a journal moves into the archive (journal.go)
 	journalErr atomic.Pointer[error] // why the last flushed journal could not be archived
+	tableHold  tableHold             // table files a backup copies (backupfiles.go)
 
 	pos     atomic.Uint64 // the change journal's position (position.go)
 	posErr  error         // why pos is not known; guarded by mu

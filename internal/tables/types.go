@@ -71,6 +71,13 @@ type Manifest struct {
 	// and when the position was not known (PositionError says why).
 	Position      *uint64 `json:"position,omitempty"`
 	PositionError string  `json:"position_error,omitempty"`
+	// Files are the backup's database files with their size and SHA-256
+	// (absent in backups taken before backups were file-level).
+	Files []BackupFile `json:"files,omitempty"`
+	// CopiedBytes were copied by this backup; ReusedBytes are table files
+	// an earlier backup had copied (shared, not copied again).
+	CopiedBytes int64 `json:"copied_bytes,omitempty"`
+	ReusedBytes int64 `json:"reused_bytes,omitempty"`
 }
 
 // VerifyResult is the outcome of a strict scan.

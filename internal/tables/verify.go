@@ -90,11 +90,16 @@ func (t *Table) Verify(ctx context.Context, progress Progress) (VerifyResult, er
 // the table files block by block (a damaged filter block, which goleveldb
 // ignores, goes unnoticed).
 func VerifyDir(ctx context.Context, dir string) (VerifyResult, error) {
+	return verifyDirProgress(ctx, dir, nil)
+}
+
+// verifyDirProgress is VerifyDir reporting its progress (records).
+func verifyDirProgress(ctx context.Context, dir string, progress Progress) (VerifyResult, error) {
 	db, err := openDB(dir, true)
 	if err != nil {
 		return VerifyResult{}, fmt.Errorf("verify %s: open: %w", dir, err)
 	}
-	res, err := scanDB(ctx, db, nil, nil)
+	res, err := scanDB(ctx, db, nil, progress)
 	if cerr := db.Close(); err == nil && cerr != nil {
 		err = cerr
 	}
