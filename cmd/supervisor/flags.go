@@ -48,6 +48,7 @@ const usageHead = `Usage: supervisor [flags]
        supervisor audit [--nats URL] [--since 24h|RFC3339] [--table T] [--type PREFIX] [--node N]
        supervisor cmd [--nats URL] [--force] [--mode M] [--backup-id ID] [--timeout D] TABLE VERB
        supervisor journal [--data DIR] [--from POSITION] TABLE
+       supervisor backups [--data DIR] [--node N] [--nats URL] [--json] TABLE
 
 Owns the LevelDB tables under --data, serves them over NATS and keeps them
 healthy. With no --nats URL it starts an embedded nats-server with JetStream,

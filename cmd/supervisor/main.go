@@ -4,7 +4,8 @@
 // process: an embedded nats-server, the dashboard and (with a sink flag) the
 // notifier. "supervisor audit" replays the stream; "supervisor cmd" sends a
 // command and shows its progress while it waits; "supervisor journal" prints
-// a table's change journal.
+// a table's change journal; "supervisor backups" lists a table's local and
+// off-site backups.
 package main
 
 import (
@@ -34,6 +35,8 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 			return runCmd(args[1:], stdout, stderr)
 		case "journal":
 			return runJournal(args[1:], stdout, stderr)
+		case "backups":
+			return runBackups(args[1:], stdout, stderr)
 		}
 	}
 	s, err := parseFlags(args, stdout)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/custodian-dev/custodian/internal/events"
 	"github.com/custodian-dev/custodian/internal/natstest"
+	"github.com/custodian-dev/custodian/internal/offsite"
 )
 
 const secureOverride = "deploy/compose.secure.yaml"
@@ -69,6 +70,18 @@ func TestComposeClusterRunsWithoutDocker(t *testing.T) {
 	if info.Config.Replicas != 3 || info.Cluster == nil || len(info.Cluster.Replicas) != 2 {
 		t.Errorf("stream %s: %d replicas configured, cluster %+v; want 3 (a leader and two replicas)", events.StreamName, info.Config.Replicas, info.Cluster)
 	}
+	// The supervisors run the off-site mode (the default with --nats): the
+	// journal stream and the backup bucket's stream, three replicas each.
+	for _, name := range []string{offsite.JournalStream, "OBJ_" + offsite.BackupBucket} {
+		st, err := js.Stream(ctx, name)
+		if err != nil {
+			t.Errorf("off-site stream %s: %v (do the supervisors run --offsite on?)", name, err)
+			continue
+		}
+		if r := st.CachedInfo().Config.Replicas; r != 3 {
+			t.Errorf("off-site stream %s: %d replicas, want 3 (--replicas)", name, r)
+		}
+	}
 }
 
 func TestComposeClusterFileLinesUp(t *testing.T) {
@@ -87,6 +100,14 @@ func TestComposeClusterFileLinesUp(t *testing.T) {
 		args := parseArgs(svc.Command, knownOrAny(map[string]bool{"demo": true}, svc.Command))
 		if r, _ := args.last("replicas"); r != "3" {
 			t.Errorf("%s: --replicas %q, want 3 on a three-server cluster", name, r)
+		}
+		// Off-site copies are on by default with --nats: the example must
+		// not turn them off.
+		if u, _ := args.last("nats"); u == "" {
+			t.Errorf("%s: no --nats: the off-site copies would be off", name)
+		}
+		if o, given := args.last("offsite"); given && o != "on" {
+			t.Errorf("%s: --offsite %q, want the off-site copies on in the cluster example", name, o)
 		}
 		node, _ := args.last("node")
 		if nodes[node] {

@@ -118,6 +118,10 @@ type Card struct {
 	Critical        bool   `json:"critical,omitempty"`
 	OnUnrecoverable string `json:"on_unrecoverable,omitempty"`
 
+	// Offsite is the table's off-site copies (offsite.go); absent while
+	// no event spoke of them.
+	Offsite *Offsite `json:"offsite,omitempty"`
+
 	// Next holds the next scheduled work that events announced, by
 	// operation: data.next_compaction -> "compaction".
 	Next map[string]time.Time `json:"next,omitempty"`
@@ -140,6 +144,7 @@ func (c *Card) clone() Card {
 	out.LastVerify = cloneOutcome(c.LastVerify)
 	out.LastRestore = cloneOutcome(c.LastRestore)
 	out.LastDrill = cloneOutcome(c.LastDrill)
+	out.Offsite = c.Offsite.clone()
 	out.Next = maps.Clone(c.Next)
 	out.Counters = maps.Clone(c.Counters) // never nil: newCard makes it
 	return out
@@ -163,6 +168,7 @@ func (c *Card) apply(seq uint64, e events.Event) {
 	c.LastEvent = e.Time
 	c.LastSeq = seq
 	c.applyNext(e)
+	c.applyOffsite(seq, e)
 
 	op, phase, _ := strings.Cut(e.Type, ".")
 	switch e.Type {

@@ -149,6 +149,27 @@
     return s;
   }
 
+  // LAG_HIGH_MS: an off-site journal lag above it is highlighted (the
+  // goal is at most 1 s behind under normal load).
+  const LAG_HIGH_MS = 1000;
+
+  // offsiteRows adds the table's off-site state (supervisor --offsite on)
+  // to a card's list: the last backup copied off-site, the journal's lag
+  // behind the stream, why shipping fails, a copy that failed.
+  function offsiteRows(o, dl) {
+    if (!o) return;
+    const add = (k, v, cls) => dl.append(el('dt', { text: k }), el('dd', { class: cls, text: v }));
+    const lc = o.last_copy;
+    add('Off-site', lc ? `${fmtTime(lc.time)} · ${fmtBytes(lc.bytes)} stored, ${fmtBytes(lc.reused_bytes)} reused` : 'no copy yet', 'offsite-copy');
+    if (o.journal_lag_ms !== undefined) {
+      const high = o.journal_lag_ms > LAG_HIGH_MS;
+      add('Journal', `off-site lag ${(o.journal_lag_ms / 1000).toFixed(1)} s`, high ? 'offsite-lag high' : 'offsite-lag');
+    }
+    if (o.error) add('Off-site error', o.error, 'offsite-error');
+    const f = o.last_failure;
+    if (f) add('Off-site failed', outcomeText(f, [f.backup_id ? `backup ${f.backup_id} is on this disk only` : '']), 'offsite-failed');
+  }
+
   function cardEl(c) {
     const key = `${c.node}/${c.table}`;
     const dl = el('dl');
@@ -176,6 +197,7 @@
     const ld = c.last_drill;
     row('Drill', outcomeText(ld, [ld && ld.journal_records ? `${ld.journal_records} journal writes` : '']));
     if (c.recoverable_to) row('Recoverable to', fmtTime(c.recoverable_to));
+    offsiteRows(c.offsite, dl);
     for (const [op, t] of Object.entries(c.next || {})) {
       const d = Date.parse(t) - Date.now();
       row(`Next ${op}`, d > 0 ? `in ${fmtAge(d)}` : `due (${fmtTime(t)})`);
@@ -371,6 +393,7 @@
     if (d.bytes_before !== undefined && d.bytes_after !== undefined) bits.push(`${fmtBytes(d.bytes_before)} → ${fmtBytes(d.bytes_after)}`);
     else if (d.bytes !== undefined) bits.push(fmtBytes(d.bytes));
     if (d.records !== undefined) bits.push(`${d.records} records`);
+    if (d.offsite_bytes !== undefined) bits.push(`off-site ${fmtBytes(d.offsite_bytes)} stored, ${fmtBytes(d.offsite_reused_bytes || 0)} reused`);
     if (d.at) bits.push(`to ${fmtTime(d.at)}`);
     if (d.journal_records !== undefined) bits.push(`${d.journal_records} journal writes`);
     if (d.recovered_to) bits.push(`recovered to ${fmtTime(d.recovered_to)}`);
