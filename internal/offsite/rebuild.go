@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/syndtr/goleveldb/leveldb/journal"
 
@@ -92,7 +93,7 @@ func FetchJournal(ctx context.Context, js jetstream.JetStream, cfg Config, table
 	w := journalFiles{dir: archive, open: map[uint64]*journalFile{}}
 	defer w.closeAll()
 	for left := info.NumPending; left > 0; left-- {
-		m, err := c.Next(jetstream.FetchMaxWait(10 * time.Second))
+		m, err := nextMsg(ctx, c, 10*time.Second)
 		if err != nil {
 			return records, gens, fmt.Errorf("offsite: journal of %s: %d messages left: %w", table, left, err)
 		}
@@ -118,6 +119,29 @@ func FetchJournal(ctx context.Context, js jetstream.JetStream, cfg Config, table
 	}
 	return records, gens, w.closeAll()
 }
+
+// nextMsg is c.Next, tried again while the server answers the pull
+// request with "no responders": each Next of an ordered consumer replaces
+// its consumer with a new one, and on a JetStream cluster the pull can
+// reach the stream's leader before the new consumer is ready there. A
+// retry starts after the last message delivered, so nothing is skipped or
+// read twice.
+func nextMsg(ctx context.Context, c jetstream.Consumer, wait time.Duration) (jetstream.Msg, error) {
+	for try := 1; ; try++ {
+		m, err := c.Next(jetstream.FetchMaxWait(wait))
+		if err == nil || !errors.Is(err, nats.ErrNoResponders) || try == nextTries {
+			return m, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(time.Duration(try) * 50 * time.Millisecond):
+		}
+	}
+}
+
+// nextTries bounds the tries of nextMsg (about 5 s of waiting in all).
+const nextTries = 15
 
 // journalFiles writes one journal file per generation.
 type journalFiles struct {
