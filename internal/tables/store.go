@@ -13,7 +13,6 @@ import (
 	"sync/atomic"
 	"time"
 
-
 	"github.com/custodian-dev/custodian/internal/apierr"
 	"github.com/custodian-dev/custodian/internal/changelog"
 	"github.com/custodian-dev/custodian/internal/events"
