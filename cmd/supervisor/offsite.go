@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -40,11 +41,41 @@ type offsiteCopies struct {
 	ship    *offsite.Shipper
 	backups *offsite.Backups
 	rebuilt map[string]bool
+	behind  atomic.Bool // a copy failed: syncBackups tries again soon
+	data    string      // the data directory (off-site backups are fetched into it)
 }
 
 func (o *offsiteCopies) UploadBackup(ctx context.Context, table, id, dir string) (int64, int64, error) {
 	up, err := o.backups.Upload(ctx, table, id, dir)
+	if err != nil {
+		o.behind.Store(true)
+	}
 	return up.StoredBytes, up.ReusedBytes, err
+}
+
+func (o *offsiteCopies) FetchBackup(ctx context.Context, table string, skip []string) (string, error) {
+	ids, err := o.backups.List(ctx, table)
+	if err != nil {
+		return "", err
+	}
+	for _, id := range ids {
+		dir := filepath.Join(o.data, "backups", table, id)
+		if slices.Contains(skip, id) {
+			continue
+		}
+		if _, err := os.Stat(dir); err == nil {
+			continue // on disk already (and tried, or to be tried, locally)
+		}
+		if _, err := o.backups.Download(ctx, table, id, dir); err != nil {
+			os.RemoveAll(dir)
+			if ctx.Err() != nil {
+				return "", err
+			}
+			continue // a damaged object: the next older one
+		}
+		return id, nil
+	}
+	return "", nil
 }
 
 func (o *offsiteCopies) JournalLag(table string) (time.Duration, error) {
@@ -70,7 +101,7 @@ func startOffsite(ctx context.Context, js jetstream.JetStream, s settings, log *
 	if err != nil {
 		return nil, nil, err
 	}
-	o := &offsiteCopies{ship: sh, backups: bk, rebuilt: map[string]bool{}}
+	o := &offsiteCopies{ship: sh, backups: bk, rebuilt: map[string]bool{}, data: s.Data}
 	names, err := bk.Tables(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -83,6 +114,16 @@ func startOffsite(ctx context.Context, js jetstream.JetStream, s settings, log *
 		}
 		if !empty {
 			continue
+		}
+		// A journal archive left without its table (the table's own
+		// directories lost): kept aside, the off-site journal replaces it.
+		arch := filepath.Join(s.Data, "journal", name)
+		if _, err := os.Stat(arch); err == nil {
+			aside := filepath.Join(s.Data, "journal", fmt.Sprintf(".replaced-%s-%d", name, time.Now().Unix()))
+			if err := os.Rename(arch, aside); err != nil {
+				return nil, nil, fmt.Errorf("table %s: keep its local journal aside: %w", name, err)
+			}
+			log.Warn("a journal without its table was kept aside for the off-site one", "table", name, "kept", aside)
 		}
 		t0 := time.Now()
 		res, err := offsite.Rebuild(ctx, js, bk, cfg, s.Data, name)
@@ -99,10 +140,10 @@ func startOffsite(ctx context.Context, js jetstream.JetStream, s settings, log *
 	return o, open, nil
 }
 
-// nothingOnDisk reports whether table has no live, backup, quarantine or
-// journal directory under data.
+// nothingOnDisk reports whether table has neither a live nor a backup nor
+// a quarantine directory under data (its journal alone cannot restore it).
 func nothingOnDisk(data, table string) (bool, error) {
-	for _, d := range []string{"tables", "backups", "quarantine", "journal"} {
+	for _, d := range []string{"tables", "backups", "quarantine"} {
 		_, err := os.Stat(filepath.Join(data, d, table))
 		switch {
 		case err == nil:
@@ -125,4 +166,59 @@ func (o *offsiteCopies) track(sup *supervisor.Supervisor) {
 	for _, name := range sup.Tables() {
 		add(name)
 	}
+}
+
+// syncEvery is how often the bucket is brought in line with the local
+// backups (copies that failed, backups pruned locally); syncRetry how soon
+// after a failed copy or sync it is tried again.
+const (
+	syncEvery = 30 * time.Second
+	syncRetry = 2 * time.Second
+)
+
+// syncBackups runs Sync for every table of the node until ctx is done:
+// every syncEvery, and every syncRetry while a copy or a sync has failed,
+// so that a backup whose copy failed (NATS down) is copied within seconds
+// of NATS being back; backups pruned locally are removed off-site.
+func (o *offsiteCopies) syncBackups(ctx context.Context, sup *supervisor.Supervisor, log *slog.Logger) {
+	t := time.NewTicker(syncRetry)
+	defer t.Stop()
+	var last time.Time
+	for {
+		if o.behind.Load() || time.Since(last) >= syncEvery {
+			last = time.Now()
+			o.behind.Store(false)
+			for _, name := range sup.Tables() {
+				if err := o.syncTable(ctx, sup, name, log); err != nil && ctx.Err() == nil {
+					o.behind.Store(true)
+					log.Warn("offsite: backups not in line with the bucket; tried again in "+syncRetry.String(), "table", name, "error", err)
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (o *offsiteCopies) syncTable(ctx context.Context, sup *supervisor.Supervisor, name string, log *slog.Logger) error {
+	ms, err := sup.Store().Backups(name)
+	if err != nil {
+		return err
+	}
+	local := map[string]string{}
+	for _, m := range ms {
+		dir, err := sup.Store().BackupDir(name, m.ID)
+		if err != nil {
+			return err
+		}
+		local[m.ID] = dir
+	}
+	res, err := o.backups.Sync(ctx, name, local, sup.Policy(name).Retention)
+	if len(res.Uploaded) > 0 || len(res.Pruned) > 0 {
+		log.Info("offsite: backups brought in line", "table", name, "uploaded", res.Uploaded, "pruned", res.Pruned, "files_removed", res.Files)
+	}
+	return err
 }

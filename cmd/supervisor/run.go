@@ -229,6 +229,8 @@ func run(ctx context.Context, s settings, log *slog.Logger) (err error) {
 				log.Warn("offsite: the journal's last records were not shipped at shutdown; they go at the next start", "error", err)
 			}
 		}()
+		side.Add(1)
+		go func() { defer side.Done(); off.syncBackups(sideCtx, sup, log) }()
 		log.Info("offsite: journal to "+offsite.JournalStream+", backups to "+offsite.BackupBucket, "replicas", s.Stream.Replicas)
 	}
 	if s.Notifier.HasSinks() {

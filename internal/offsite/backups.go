@@ -269,3 +269,104 @@ func writeFileSynced(path string, b []byte) error {
 }
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+// Synced says what Sync did.
+type Synced struct {
+	Uploaded []string // backups copied now (an earlier copy had failed)
+	Pruned   []string // off-site backups removed (pruned locally)
+	Files    int      // file objects no off-site backup names any more, removed
+}
+
+// Sync makes the bucket hold table's local backups: those it lacks (a copy
+// that failed while NATS was down, a process stopped between a backup and
+// its copy) are uploaded, oldest first. When the table has at least
+// retention local backups, the off-site ones older than the oldest local
+// one (pruned locally) are removed, and then the file objects no
+// remaining manifest names. (A node that lost its disk has fewer local
+// backups than retention: nothing off-site is removed then.) local maps
+// backup ids to their directories.
+func (b *Backups) Sync(ctx context.Context, table string, local map[string]string, retention int) (Synced, error) {
+	var res Synced
+	remote, err := b.List(ctx, table)
+	if err != nil {
+		return res, err
+	}
+	have := map[string]bool{}
+	for _, id := range remote {
+		have[id] = true
+	}
+	ids := make([]string, 0, len(local))
+	for id := range local {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		if have[id] {
+			continue
+		}
+		if _, err := b.Upload(ctx, table, id, local[id]); err != nil {
+			return res, err
+		}
+		res.Uploaded = append(res.Uploaded, id)
+	}
+	if len(ids) == 0 || len(ids) < retention {
+		return res, nil
+	}
+	oldest := ids[0]
+	for _, id := range remote {
+		if id < oldest {
+			if err := b.obs.Delete(ctx, b.manifestObject(table, id)); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
+				return res, fmt.Errorf("offsite: prune %s/%s: %w", table, id, err)
+			}
+			res.Pruned = append(res.Pruned, id)
+		}
+	}
+	if len(res.Pruned) == 0 {
+		return res, nil
+	}
+	n, err := b.dropUnnamedFiles(ctx, table)
+	res.Files = n
+	return res, err
+}
+
+// dropUnnamedFiles removes table's file objects that no manifest names.
+func (b *Backups) dropUnnamedFiles(ctx context.Context, table string) (int, error) {
+	ids, err := b.List(ctx, table)
+	if err != nil {
+		return 0, err
+	}
+	named := map[string]bool{}
+	for _, id := range ids {
+		data, err := b.obs.GetBytes(ctx, b.manifestObject(table, id))
+		if err != nil {
+			return 0, fmt.Errorf("offsite: manifest %s/%s: %w", table, id, err)
+		}
+		var bm BackupManifest
+		if err := json.Unmarshal(data, &bm); err != nil {
+			return 0, fmt.Errorf("offsite: manifest %s/%s: %w", table, id, err)
+		}
+		for _, f := range bm.Files {
+			named[f.SHA256] = true
+		}
+	}
+	objs, err := b.obs.List(ctx)
+	if errors.Is(err, jetstream.ErrNoObjectsFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	prefix := objectPrefix(b.node, table) + "files/"
+	n := 0
+	for _, o := range objs {
+		sum, ok := strings.CutPrefix(o.Name, prefix)
+		if !ok || o.Deleted || named[sum] {
+			continue
+		}
+		if err := b.obs.Delete(ctx, o.Name); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/custodian-dev/custodian/internal/events"
+	"github.com/custodian-dev/custodian/internal/tables"
 )
 
 // Offsite is what the supervisor asks of the off-site copies.
@@ -16,6 +17,10 @@ type Offsite interface {
 	// JournalLag is the age of the table's oldest journal record not yet
 	// acknowledged off-site (0: caught up) and the last shipping error.
 	JournalLag(table string) (time.Duration, error)
+	// FetchBackup downloads the table's newest off-site backup whose id
+	// is not in skip and that is not on disk into the table's backups
+	// directory and returns its id ("" when there is none).
+	FetchBackup(ctx context.Context, table string, skip []string) (string, error)
 }
 
 // Attempts of an off-site upload before offsite.failed.
@@ -74,4 +79,26 @@ func (s *Supervisor) putOffsite(data map[string]any, table string) {
 	if err != nil {
 		data["offsite_error"] = err.Error()
 	}
+}
+
+// fetchOffsite downloads table's newest off-site backup that is not among
+// tried and not on disk, for a restore whose local backups all failed.
+func (s *Supervisor) fetchOffsite(ctx context.Context, table string, tried []string) (tables.Manifest, bool, error) {
+	id, err := s.cfg.Offsite.FetchBackup(ctx, table, tried)
+	if err != nil {
+		return tables.Manifest{}, false, fmt.Errorf("table %s: restore: fetch an off-site backup: %w", table, err)
+	}
+	if id == "" {
+		return tables.Manifest{}, false, nil
+	}
+	bs, err := s.store.Backups(table)
+	if err != nil {
+		return tables.Manifest{}, false, fmt.Errorf("table %s: restore: %w", table, err)
+	}
+	for _, m := range bs {
+		if m.ID == id {
+			return m, true, nil
+		}
+	}
+	return tables.Manifest{}, false, fmt.Errorf("table %s: restore: the off-site backup %s fetched has no readable manifest", table, id)
 }

@@ -78,7 +78,28 @@ func (s *Supervisor) restore(ctx context.Context, ts *tableState, j *job) (event
 		errs = append(errs, s.record(e))
 		return e, joinErr(errs...)
 	}
-	for i, m := range backups {
+	// With off-site copies, the local backups are followed by the
+	// off-site ones they lack (fetched one at a time, newest first).
+	offsite := map[string]bool{}
+	fetch := func() bool {
+		if s.cfg.Offsite == nil || !at.IsZero() || ctx.Err() != nil {
+			return false
+		}
+		m, ok, err := s.fetchOffsite(ctx, ts.name, tried)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		if ok {
+			backups = append(backups, m)
+			offsite[m.ID] = true
+		}
+		return ok
+	}
+	if len(backups) == 0 {
+		fetch()
+	}
+	for i := 0; i < len(backups); i++ {
+		m := backups[i]
 		if err := ctx.Err(); err != nil {
 			return cut(err)
 		}
@@ -95,6 +116,9 @@ func (s *Supervisor) restore(ctx context.Context, ts *tableState, j *job) (event
 				"backup_id": m.ID,
 				"reason":    err.Error(),
 				"final":     true,
+			}
+			if i == len(backups)-1 {
+				fetch() // the off-site copies, when every local backup failed
 			}
 			if i < len(backups)-1 {
 				// Not the end of the restore: an older backup is tried next.
@@ -138,6 +162,9 @@ func (s *Supervisor) restore(ctx context.Context, ts *tableState, j *job) (event
 		}
 		if res.Quarantined != "" {
 			data["quarantine"] = res.Quarantined
+		}
+		if offsite[m.ID] {
+			data["source"] = "offsite" // fetched when every local backup failed
 		}
 		s.mu.Lock()
 		if s.rebuilt[ts.name] && j.det != nil {
