@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -35,55 +34,11 @@ func (s settings) offsiteOn() bool {
 	return s.Conn.URL != ""
 }
 
-// offsiteCopies is the supervisor's supervisor.Offsite: the node's journal
-// shipper and backup bucket.
+// offsiteCopies are the node's off-site copies (offsite.Copies, the
+// supervisor's supervisor.Offsite) and the tables fetched at start.
 type offsiteCopies struct {
-	ship    *offsite.Shipper
-	backups *offsite.Backups
+	*offsite.Copies
 	rebuilt map[string]bool
-	behind  atomic.Bool // a copy failed: syncBackups tries again soon
-	data    string      // the data directory (off-site backups are fetched into it)
-}
-
-func (o *offsiteCopies) UploadBackup(ctx context.Context, table, id, dir string) (int64, int64, error) {
-	up, err := o.backups.Upload(ctx, table, id, dir)
-	if err != nil {
-		o.behind.Store(true)
-	}
-	return up.StoredBytes, up.ReusedBytes, err
-}
-
-func (o *offsiteCopies) FetchBackup(ctx context.Context, table string, skip []string) (string, error) {
-	ids, err := o.backups.List(ctx, table)
-	if err != nil {
-		return "", err
-	}
-	for _, id := range ids {
-		dir := filepath.Join(o.data, "backups", table, id)
-		if slices.Contains(skip, id) {
-			continue
-		}
-		if _, err := os.Stat(dir); err == nil {
-			continue // on disk already (and tried, or to be tried, locally)
-		}
-		if _, err := o.backups.Download(ctx, table, id, dir); err != nil {
-			os.RemoveAll(dir)
-			if ctx.Err() != nil {
-				return "", err
-			}
-			continue // a damaged object: the next older one
-		}
-		return id, nil
-	}
-	return "", nil
-}
-
-func (o *offsiteCopies) JournalLag(table string) (time.Duration, error) {
-	st, ok := o.ship.Status(table)
-	if !ok {
-		return 0, nil
-	}
-	return st.Lag, st.Err
 }
 
 // startOffsite ensures the stream and the bucket, then fetches from them
@@ -101,7 +56,7 @@ func startOffsite(ctx context.Context, js jetstream.JetStream, s settings, log *
 	if err != nil {
 		return nil, nil, err
 	}
-	o := &offsiteCopies{ship: sh, backups: bk, rebuilt: map[string]bool{}, data: s.Data}
+	o := &offsiteCopies{Copies: &offsite.Copies{Ship: sh, Backups: bk, Data: s.Data}, rebuilt: map[string]bool{}}
 	names, err := bk.Tables(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -159,7 +114,7 @@ func nothingOnDisk(data, table string) (bool, error) {
 func (o *offsiteCopies) track(sup *supervisor.Supervisor) {
 	add := func(name string) {
 		if t, err := sup.Table(name); err == nil {
-			o.ship.Track(name, t)
+			o.Ship.Track(name, t)
 		}
 	}
 	sup.OnTableAdded(add)
@@ -185,12 +140,11 @@ func (o *offsiteCopies) syncBackups(ctx context.Context, sup *supervisor.Supervi
 	defer t.Stop()
 	var last time.Time
 	for {
-		if o.behind.Load() || time.Since(last) >= syncEvery {
+		if o.TakeBehind() || time.Since(last) >= syncEvery {
 			last = time.Now()
-			o.behind.Store(false)
 			for _, name := range sup.Tables() {
 				if err := o.syncTable(ctx, sup, name, log); err != nil && ctx.Err() == nil {
-					o.behind.Store(true)
+					o.MarkBehind()
 					log.Warn("offsite: backups not in line with the bucket; tried again in "+syncRetry.String(), "table", name, "error", err)
 				}
 			}
@@ -216,7 +170,7 @@ func (o *offsiteCopies) syncTable(ctx context.Context, sup *supervisor.Superviso
 		}
 		local[m.ID] = dir
 	}
-	res, err := o.backups.Sync(ctx, name, local, sup.Policy(name).Retention)
+	res, err := o.Backups.Sync(ctx, name, local, sup.Policy(name).Retention)
 	if len(res.Uploaded) > 0 || len(res.Pruned) > 0 {
 		log.Info("offsite: backups brought in line", "table", name, "uploaded", res.Uploaded, "pruned", res.Pruned, "files_removed", res.Files)
 	}

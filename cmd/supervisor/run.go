@@ -220,12 +220,12 @@ func run(ctx context.Context, s settings, log *slog.Logger) (err error) {
 		side.Add(1)
 		go func() {
 			defer side.Done()
-			off.ship.Run(sideCtx, shipEvery)
+			off.Ship.Run(sideCtx, shipEvery)
 			// A last round at shutdown, so that the stream holds what was
 			// written until now.
 			fctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 			defer cancel()
-			if err := off.ship.ShipAll(fctx); err != nil {
+			if err := off.Ship.ShipAll(fctx); err != nil {
 				log.Warn("offsite: the journal's last records were not shipped at shutdown; they go at the next start", "error", err)
 			}
 		}()
@@ -290,7 +290,7 @@ func (s settings) runDashboard(embedded bool) bool {
 func collectors(outbox, emitErrors prometheus.Collector, off *offsiteCopies) []prometheus.Collector {
 	cs := []prometheus.Collector{outbox, emitErrors}
 	if off != nil {
-		cs = append(cs, off.ship.Collector())
+		cs = append(cs, off.Ship.Collector())
 	}
 	return cs
 }

@@ -18,8 +18,9 @@ type Offsite interface {
 	// acknowledged off-site (0: caught up) and the last shipping error.
 	JournalLag(table string) (time.Duration, error)
 	// FetchBackup downloads the table's newest off-site backup whose id
-	// is not in skip and that is not on disk into the table's backups
-	// directory and returns its id ("" when there is none).
+	// is not in skip into the table's backups directory (a local copy of
+	// it, which failed, is kept aside) and returns its id ("" when there
+	// is none).
 	FetchBackup(ctx context.Context, table string, skip []string) (string, error)
 }
 
@@ -81,10 +82,10 @@ func (s *Supervisor) putOffsite(data map[string]any, table string) {
 	}
 }
 
-// fetchOffsite downloads table's newest off-site backup that is not among
-// tried and not on disk, for a restore whose local backups all failed.
-func (s *Supervisor) fetchOffsite(ctx context.Context, table string, tried []string) (tables.Manifest, bool, error) {
-	id, err := s.cfg.Offsite.FetchBackup(ctx, table, tried)
+// fetchOffsite downloads table's newest off-site backup not yet fetched
+// (skip), for a restore whose local backups all failed.
+func (s *Supervisor) fetchOffsite(ctx context.Context, table string, skip []string) (tables.Manifest, bool, error) {
+	id, err := s.cfg.Offsite.FetchBackup(ctx, table, skip)
 	if err != nil {
 		return tables.Manifest{}, false, fmt.Errorf("table %s: restore: fetch an off-site backup: %w", table, err)
 	}

@@ -85,7 +85,11 @@ func (s *Supervisor) restore(ctx context.Context, ts *tableState, j *job) (event
 		if s.cfg.Offsite == nil || !at.IsZero() || ctx.Err() != nil {
 			return false
 		}
-		m, ok, err := s.fetchOffsite(ctx, ts.name, tried)
+		fetched := make([]string, 0, len(offsite))
+		for id := range offsite {
+			fetched = append(fetched, id)
+		}
+		m, ok, err := s.fetchOffsite(ctx, ts.name, fetched)
 		if err != nil {
 			errs = append(errs, err)
 		}
