@@ -35,8 +35,9 @@ type settings struct {
 	Conn          bus.ConnOptions
 	Stream        config.Stream
 	MaxBody       int
-	NoSync        bool   // acknowledge writes once written to the OS, not fsynced
-	Offsite       string // "on", "off" or "" (on with --nats, off embedded)
+	NoSync        bool           // acknowledge writes once written to the OS, not fsynced
+	Offsite       string         // "on", "off" or "" (on with --nats, off embedded)
+	OffsiteLimits config.Offsite // the journal stream's limits (config file)
 	MaxConcurrent int
 	QueueSize     int
 	Defaults      supervisor.Policy
@@ -135,6 +136,8 @@ func (s *settings) apply(f config.File, set map[string]bool) {
 	str("nats-ca", &s.Conn.CA, f.NATS.CA)
 	str("nats-cert", &s.Conn.Cert, f.NATS.Cert)
 	str("nats-key", &s.Conn.Key, f.NATS.Key)
+	str("offsite", &s.Offsite, f.Offsite.Mode)
+	s.OffsiteLimits = f.Offsite
 	if f.NoSync && !set["no-sync"] {
 		s.NoSync = true
 	}

@@ -47,7 +47,8 @@ type offsiteCopies struct {
 // newest whole off-site backup and its journal, for the restore at start.
 // It returns the tables to open.
 func startOffsite(ctx context.Context, js jetstream.JetStream, s settings, log *slog.Logger) (*offsiteCopies, []string, error) {
-	cfg := offsite.Config{Prefix: s.Prefix, Node: s.Node, Replicas: s.Stream.Replicas}
+	cfg := offsite.Config{Prefix: s.Prefix, Node: s.Node, Replicas: s.Stream.Replicas,
+		MaxAge: s.OffsiteLimits.JournalMaxAge, MaxBytes: s.OffsiteLimits.JournalMaxBytes}
 	sh, err := offsite.NewShipper(ctx, js, cfg)
 	if err != nil {
 		return nil, nil, err

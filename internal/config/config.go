@@ -27,6 +27,7 @@ type File struct {
 	AdminToken    string   `yaml:"admin_token"`
 	NATS          NATS     `yaml:"nats"`
 	Stream        Stream   `yaml:"stream"`
+	Offsite       Offsite  `yaml:"offsite"`
 	MaxBody       int      `yaml:"max_body"`
 	NoSync        bool     `yaml:"no_sync"`
 	MaxConcurrent int      `yaml:"max_concurrent"`
@@ -59,6 +60,16 @@ type Stream struct {
 	MaxBytes   int64         `yaml:"max_bytes"`
 	MaxMsgs    int64         `yaml:"max_msgs"`
 	Duplicates time.Duration `yaml:"duplicates"`
+}
+
+// Offsite holds the off-site copies' settings: mode "on" or "off" (empty:
+// on with a NATS URL, off with the embedded server) and the limits of the
+// CUSTODIAN_JOURNAL stream (the bucket CUSTODIAN_BACKUPS is bounded by
+// backup retention; both take stream.replicas).
+type Offsite struct {
+	Mode            string        `yaml:"mode"`
+	JournalMaxAge   time.Duration `yaml:"journal_max_age"`
+	JournalMaxBytes int64         `yaml:"journal_max_bytes"`
 }
 
 // Load reads path strictly.

@@ -183,3 +183,17 @@ func TestDrillEvery(t *testing.T) {
 		t.Fatalf("drill_every: defaults %v, users %v", f.Defaults.DrillEvery, f.Overrides["users"].DrillEvery)
 	}
 }
+
+// TestOffsiteSection: the off-site mode and the journal stream's limits.
+func TestOffsiteSection(t *testing.T) {
+	f, err := Parse("t.yaml", []byte("offsite:\n  mode: \"on\"\n  journal_max_age: 720h\n  journal_max_bytes: 1073741824\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Offsite.Mode != "on" || f.Offsite.JournalMaxAge != 720*time.Hour || f.Offsite.JournalMaxBytes != 1<<30 {
+		t.Fatalf("offsite: %+v", f.Offsite)
+	}
+	if _, err := Parse("t.yaml", []byte("offsite:\n  bucket: x\n")); err == nil {
+		t.Fatal("an unknown offsite key was accepted")
+	}
+}
