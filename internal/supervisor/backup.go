@@ -54,7 +54,13 @@ func (s *Supervisor) backup(ctx context.Context, ts *tableState, j *job) (events
 	}
 
 	pruned, perr := s.store.Prune(ts.name, ts.pol.Retention)
-	for _, p := range pruned {
+	// The journal is kept from the oldest retained backup on: what that
+	// removed is said by the last backup.pruned.
+	jp, jerr := ts.t.PruneJournal()
+	if jerr != nil {
+		errs = append(errs, fmt.Errorf("table %s: backup: %w", ts.name, jerr))
+	}
+	for i, p := range pruned {
 		pe := s.jobEvent(events.BackupPruned, j)
 		pe.Result = events.ResultOK
 		pe.Data = map[string]any{
@@ -64,19 +70,14 @@ func (s *Supervisor) backup(ctx context.Context, ts *tableState, j *job) (events
 			"bytes":     p.Bytes,
 			"retention": ts.pol.Retention,
 		}
+		if i == len(pruned)-1 && jp.Files > 0 {
+			pe.Data["journal_pruned_files"] = jp.Files
+			pe.Data["journal_pruned_bytes"] = jp.Bytes
+		}
 		errs = append(errs, s.record(pe))
 	}
 	if perr != nil {
 		errs = append(errs, fmt.Errorf("table %s: backup: prune to %d: %w", ts.name, ts.pol.Retention, perr))
-	}
-	// The journal is kept from the oldest retained backup on.
-	jp, jerr := ts.t.PruneJournal()
-	if jp.Files > 0 {
-		e.Data["journal_pruned_files"] = jp.Files
-		e.Data["journal_pruned_bytes"] = jp.Bytes
-	}
-	if jerr != nil {
-		errs = append(errs, fmt.Errorf("table %s: backup: %w", ts.name, jerr))
 	}
 	return e, joinErr(errs...)
 }
