@@ -54,15 +54,10 @@ func TestNextMsgOnACluster(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		it, err := oc.Messages(jetstream.PullMaxMessages(1000))
-		if err != nil {
-			t.Fatal(err)
-		}
+		rd := newStreamReader(js, "X", "x.a", 2*time.Second)
 		want := uint64(1)
 		for n := info.NumPending; n > 0; n-- {
-			nctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			m, err := it.Next(jetstream.NextContext(nctx))
-			cancel()
+			m, err := rd.next(ctx)
 			if err != nil {
 				t.Fatalf("round %d: next (%d left): %v", round, n, err)
 			}
@@ -75,6 +70,6 @@ func TestNextMsgOnACluster(t *testing.T) {
 			}
 			want++
 		}
-		it.Stop()
+		rd.stop()
 	}
 }

@@ -76,13 +76,9 @@ func Rebuild(ctx context.Context, js jetstream.JetStream, b *Backups, cfg Config
 // GGGGGGGG-00000001.log in the LevelDB log format, as goleveldb wrote
 // them. It returns the records and generation records written.
 func FetchJournal(ctx context.Context, js jetstream.JetStream, cfg Config, table, archive string) (records int64, gens int, err error) {
-	c, err := js.OrderedConsumer(ctx, JournalStream, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{journalSubject(cfg.Prefix, cfg.Node, table)},
-	})
-	if err != nil {
-		return 0, 0, fmt.Errorf("offsite: journal of %s: %w", table, err)
-	}
-	info, err := c.Info(ctx)
+	rd := newStreamReader(js, JournalStream, journalSubject(cfg.Prefix, cfg.Node, table), 5*time.Second)
+	defer rd.stop()
+	pending, err := rd.pending(ctx)
 	if err != nil {
 		return 0, 0, fmt.Errorf("offsite: journal of %s: %w", table, err)
 	}
@@ -91,20 +87,8 @@ func FetchJournal(ctx context.Context, js jetstream.JetStream, cfg Config, table
 	}
 	w := journalFiles{dir: archive, open: map[uint64]*journalFile{}}
 	defer w.closeAll()
-	if info.NumPending == 0 {
-		return 0, 0, w.closeAll()
-	}
-	// A pulled stream of messages (one request per 1,000), not a request
-	// per message.
-	it, err := c.Messages(jetstream.PullMaxMessages(1000))
-	if err != nil {
-		return 0, 0, fmt.Errorf("offsite: journal of %s: %w", table, err)
-	}
-	defer it.Stop()
-	for left := info.NumPending; left > 0; left-- {
-		nctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		m, err := it.Next(jetstream.NextContext(nctx))
-		cancel()
+	for left := pending; left > 0; left-- {
+		m, err := rd.next(ctx)
 		if err != nil {
 			return records, gens, fmt.Errorf("offsite: journal of %s: %d messages left: %w", table, left, err)
 		}
