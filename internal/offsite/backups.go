@@ -184,13 +184,9 @@ func (b *Backups) Tables(ctx context.Context) ([]string, error) {
 // Download writes the backup id of table into dir (created; its files
 // checked against their SHA-256, then manifest.json).
 func (b *Backups) Download(ctx context.Context, table, id, dir string) (int64, error) {
-	data, err := b.obs.GetBytes(ctx, b.manifestObject(table, id))
+	bm, err := b.manifest(ctx, table, id)
 	if err != nil {
-		return 0, fmt.Errorf("offsite: backup %s/%s: manifest: %w", table, id, err)
-	}
-	var bm BackupManifest
-	if err := json.Unmarshal(data, &bm); err != nil {
-		return 0, fmt.Errorf("offsite: backup %s/%s: manifest: %w", table, id, err)
+		return 0, err
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return 0, err
@@ -331,20 +327,12 @@ func (b *Backups) Sync(ctx context.Context, table string, local map[string]strin
 
 // dropUnnamedFiles removes table's file objects that no manifest names.
 func (b *Backups) dropUnnamedFiles(ctx context.Context, table string) (int, error) {
-	ids, err := b.List(ctx, table)
+	ms, err := b.Manifests(ctx, table)
 	if err != nil {
 		return 0, err
 	}
 	named := map[string]bool{}
-	for _, id := range ids {
-		data, err := b.obs.GetBytes(ctx, b.manifestObject(table, id))
-		if err != nil {
-			return 0, fmt.Errorf("offsite: manifest %s/%s: %w", table, id, err)
-		}
-		var bm BackupManifest
-		if err := json.Unmarshal(data, &bm); err != nil {
-			return 0, fmt.Errorf("offsite: manifest %s/%s: %w", table, id, err)
-		}
+	for _, bm := range ms {
 		for _, f := range bm.Files {
 			named[f.SHA256] = true
 		}

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
-	"strings"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -42,38 +40,38 @@ type Listing struct {
 // first. A manifest object that cannot be read or decoded is an error:
 // the bucket holds something the restore could not use either.
 func (b *Backups) Manifests(ctx context.Context, table string) ([]Listing, error) {
-	objs, err := b.obs.List(ctx)
-	if errors.Is(err, jetstream.ErrNoObjectsFound) {
-		return nil, nil
-	}
+	ids, err := b.List(ctx, table)
 	if err != nil {
-		return nil, fmt.Errorf("offsite: list %s: %w", table, err)
+		return nil, err
 	}
-	prefix := objectPrefix(b.node, table) + "backups/"
-	var names []string
-	for _, o := range objs {
-		if strings.HasPrefix(o.Name, prefix) && strings.HasSuffix(o.Name, ".json") && !o.Deleted {
-			names = append(names, o.Name)
-		}
-	}
-	sort.Sort(sort.Reverse(sort.StringSlice(names)))
-	out := make([]Listing, 0, len(names))
-	for _, name := range names {
-		data, err := b.obs.GetBytes(ctx, name)
+	out := make([]Listing, 0, len(ids))
+	for _, id := range ids {
+		bm, err := b.manifest(ctx, table, id)
 		if err != nil {
-			return out, fmt.Errorf("offsite: %s: %w", name, err)
+			return out, err
 		}
-		var l Listing
-		if err := json.Unmarshal(data, &l.BackupManifest); err != nil {
-			return out, fmt.Errorf("offsite: %s: %w", name, err)
-		}
-		if want := strings.TrimSuffix(strings.TrimPrefix(name, prefix), ".json"); l.ID != want {
-			return out, fmt.Errorf("offsite: %s: the manifest names backup %q", name, l.ID)
-		}
+		l := Listing{BackupManifest: bm}
 		for _, f := range l.Files {
 			l.FileBytes += f.Size
 		}
 		out = append(out, l)
 	}
 	return out, nil
+}
+
+// manifest reads the manifest object of table's backup id.
+func (b *Backups) manifest(ctx context.Context, table, id string) (BackupManifest, error) {
+	name := b.manifestObject(table, id)
+	data, err := b.obs.GetBytes(ctx, name)
+	if err != nil {
+		return BackupManifest{}, fmt.Errorf("offsite: %s: %w", name, err)
+	}
+	var bm BackupManifest
+	if err := json.Unmarshal(data, &bm); err != nil {
+		return BackupManifest{}, fmt.Errorf("offsite: %s: %w", name, err)
+	}
+	if bm.ID != id {
+		return BackupManifest{}, fmt.Errorf("offsite: %s: the manifest names backup %q", name, bm.ID)
+	}
+	return bm, nil
 }
