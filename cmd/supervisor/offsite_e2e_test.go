@@ -66,9 +66,10 @@ func TestBinaryRebuildsALostTableFromOffsite(t *testing.T) {
 	if got := o.req("custodian.kv.orders.get", `{"key":"k0019"}`); got["value"] == nil {
 		t.Fatalf("orders k0019: %v", got)
 	}
+	sup.stop(t) // the logs are read once the process is gone (no race with their copy)
 	logs := sup.logs.String()
-	if !strings.Contains(logs, "table fetched from off-site") || !strings.Contains(logs, "type=restore.completed table=users trigger=startup") {
+	if !strings.Contains(logs, "table fetched from off-site") || !strings.Contains(logs, "type=restore.completed table=users trigger=startup") ||
+		!strings.Contains(logs, "source=offsite") {
 		t.Fatalf("no off-site rebuild in the logs:\n%s", logs)
 	}
-	sup.stop(t)
 }

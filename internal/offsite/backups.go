@@ -55,11 +55,15 @@ type Backups struct {
 // NewBackups ensures the bucket (replicas as cfg says).
 func NewBackups(ctx context.Context, js jetstream.JetStream, cfg Config) (*Backups, error) {
 	cfg = cfg.withDefaults()
-	obs, err := js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
-		Bucket:      BackupBucket,
-		Description: "Custodian: every node's backups, each file stored once",
-		Replicas:    cfg.Replicas,
-		Storage:     jetstream.FileStorage,
+	var obs jetstream.ObjectStore
+	err := retrying(ctx, func(ctx context.Context) (err error) {
+		obs, err = js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
+			Bucket:      BackupBucket,
+			Description: "Custodian: every node's backups, each file stored once",
+			Replicas:    cfg.Replicas,
+			Storage:     jetstream.FileStorage,
+		})
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("offsite: bucket %s: %w", BackupBucket, err)

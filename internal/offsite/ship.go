@@ -105,7 +105,11 @@ type shipping struct {
 // NewShipper ensures the stream and returns a shipper for cfg.Node.
 func NewShipper(ctx context.Context, js jetstream.JetStream, cfg Config) (*Shipper, error) {
 	cfg = cfg.withDefaults()
-	st, err := js.CreateOrUpdateStream(ctx, JournalStreamConfig(cfg))
+	var st jetstream.Stream
+	err := retrying(ctx, func(ctx context.Context) (err error) {
+		st, err = js.CreateOrUpdateStream(ctx, JournalStreamConfig(cfg))
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("offsite: stream %s: %w", JournalStream, err)
 	}
