@@ -109,6 +109,9 @@ func (t *Table) openLive(dir string) (*handle, changelog.Generation, []logtail.C
 		g = cur
 	}
 	o := dbOptions(false)
+	if t.store.tune != nil {
+		t.store.tune(o)
+	}
 	nonEmpty, err := hasFiles(dir)
 	if err != nil {
 		return nil, g, cuts, err

@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/syndtr/goleveldb/leveldb/opt"
+
 	"github.com/custodian-dev/custodian/internal/apierr"
 	"github.com/custodian-dev/custodian/internal/changelog"
 	"github.com/custodian-dev/custodian/internal/events"
@@ -97,6 +99,9 @@ type Store struct {
 	// databases on goleveldb's plain storage (no journal archive): the
 	// baseline of what the archive costs.
 	noArchive bool
+	// tune, set only by benchmarks of this package, changes the options
+	// live databases are opened with (issue 12's sizing experiments).
+	tune func(*opt.Options)
 
 	// cleanupErrs are what OpenStore's cleanup could not do but went on
 	// without (CleanupErrors).
