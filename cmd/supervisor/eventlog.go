@@ -24,7 +24,7 @@ func (l loggingEmitter) Emit(ctx context.Context, e events.Event) error {
 		if e.Error != "" {
 			attrs = append(attrs, "error", e.Error)
 		}
-		for _, k := range []string{"op", "reason", "backup_id", "records", "journal_records", "lost", "lost_reason", "source", "at", "method", "file", "offset", "bytes_dropped", "quarantine", "writes", "writes_code", "writes_error"} {
+		for _, k := range []string{"op", "reason", "backup_id", "records", "journal_records", "lost", "lost_reason", "source", "offsite_skipped", "at", "method", "file", "offset", "bytes_dropped", "quarantine", "writes", "writes_code", "writes_error"} {
 			if v, ok := e.Data[k]; ok {
 				attrs = append(attrs, k, v)
 			}

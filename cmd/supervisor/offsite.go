@@ -38,7 +38,7 @@ func (s settings) offsiteOn() bool {
 // supervisor's supervisor.Offsite) and the tables fetched at start.
 type offsiteCopies struct {
 	*offsite.Copies
-	rebuilt map[string]bool
+	rebuilt map[string][]string
 }
 
 // startOffsite ensures the stream and the bucket, then fetches from them
@@ -57,7 +57,7 @@ func startOffsite(ctx context.Context, js jetstream.JetStream, s settings, log *
 	if err != nil {
 		return nil, nil, err
 	}
-	o := &offsiteCopies{Copies: &offsite.Copies{Ship: sh, Backups: bk, Data: s.Data}, rebuilt: map[string]bool{}}
+	o := &offsiteCopies{Copies: &offsite.Copies{Ship: sh, Backups: bk, Data: s.Data}, rebuilt: map[string][]string{}}
 	names, err := bk.Tables(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -89,7 +89,7 @@ func startOffsite(ctx context.Context, js jetstream.JetStream, s settings, log *
 		log.Warn("table fetched from off-site: it is restored now", "table", name, "backup_id", res.BackupID,
 			"backup_bytes", res.BackupBytes, "journal_records", res.JournalRecords, "skipped", res.Skipped,
 			"took", time.Since(t0).Round(time.Millisecond))
-		o.rebuilt[name] = true
+		o.rebuilt[name] = append([]string{}, res.Skipped...)
 		open = append(open, name)
 	}
 	slices.Sort(open)

@@ -1,11 +1,17 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/custodian-dev/custodian/internal/offsite"
 )
 
 // TestBinaryRebuildsALostTableFromOffsite: the binary with --offsite on
@@ -46,7 +52,19 @@ func TestBinaryRebuildsALostTableFromOffsite(t *testing.T) {
 	if r["result"] != "ok" || evData["offsite_bytes"] == nil {
 		t.Fatalf("backup users: %v", r)
 	}
-	put("users", 200, 260) // after the backup: in the journal only
+	put("users", 200, 230)
+	// A second backup, whose table file is then damaged in the bucket
+	// (another object under its SHA-256 name): the rebuild must fall back
+	// to the first and say why.
+	r = o.req("custodian.cmd.users.backup", `{"wait":true}`)
+	ev, _ = r["event"].(map[string]any)
+	evData, _ = ev["data"].(map[string]any)
+	newest, _ := evData["backup_id"].(string)
+	if r["result"] != "ok" || newest == "" {
+		t.Fatalf("second backup users: %v", r)
+	}
+	damageOffsite(t, o.url, "off", "users", newest)
+	put("users", 230, 260) // after the backups: in the journal only
 	sup.stop(t)            // a clean stop ships the journal's last records
 	for _, d := range []string{"tables", "backups"} {
 		if err := os.RemoveAll(filepath.Join(data, d, "users")); err != nil {
@@ -69,7 +87,49 @@ func TestBinaryRebuildsALostTableFromOffsite(t *testing.T) {
 	sup.stop(t) // the logs are read once the process is gone (no race with their copy)
 	logs := sup.logs.String()
 	if !strings.Contains(logs, "table fetched from off-site") || !strings.Contains(logs, "type=restore.completed table=users trigger=startup") ||
-		!strings.Contains(logs, "source=offsite") {
+		!strings.Contains(logs, "source=offsite") || !strings.Contains(logs, "offsite_skipped=") || !strings.Contains(logs, newest) {
 		t.Fatalf("no off-site rebuild in the logs:\n%s", logs)
 	}
+}
+
+// damageOffsite replaces the first table file of the off-site backup id of
+// table with other bytes under the same object name.
+func damageOffsite(t *testing.T, url, node, table, id string) {
+	t.Helper()
+	ctx := context.Background()
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := offsite.OpenBackups(ctx, js, node)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, err := b.Manifests(ctx, table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	obs, err := js.ObjectStore(ctx, offsite.BackupBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms {
+		if m.ID != id {
+			continue
+		}
+		for _, f := range m.Files {
+			if strings.HasSuffix(f.Name, ".ldb") {
+				if _, err := obs.PutBytes(ctx, node+"/"+table+"/files/"+f.SHA256, []byte("not the file")); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+		}
+	}
+	t.Fatalf("no table file of backup %s off-site", id)
 }

@@ -53,7 +53,7 @@ func (s *Supervisor) queueRestoreLocked(ts *tableState, d detection) {
 		Verb:    events.VerbRestore,
 		Trigger: events.TriggerAuto,
 	}
-	if s.rebuilt[ts.name] {
+	if _, ok := s.rebuilt[ts.name]; ok {
 		// Fetched from off-site at start: this is the start's restore.
 		cmd.Trigger = events.TriggerStartup
 	}

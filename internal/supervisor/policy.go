@@ -189,9 +189,11 @@ type Config struct {
 	// the journal's shipping lag.
 	Offsite Offsite
 	// Rebuilt names the tables whose backup and journal were fetched from
-	// off-site at start (a node started on an empty data directory): their
-	// restore at start says data.source "offsite".
-	Rebuilt map[string]bool
+	// off-site at start (a node started on an empty data directory), each
+	// with the newer off-site backups that could not be fetched whole
+	// (damaged or missing objects): their restore at start says
+	// data.source "offsite" and, when any, data.offsite_skipped.
+	Rebuilt map[string][]string
 }
 
 // Validate reports the first setting of c that New or Open would refuse, as

@@ -171,8 +171,11 @@ func (s *Supervisor) restore(ctx context.Context, ts *tableState, j *job) (event
 			data["source"] = "offsite" // fetched when every local backup failed
 		}
 		s.mu.Lock()
-		if s.rebuilt[ts.name] && j.det != nil {
+		if skipped, ok := s.rebuilt[ts.name]; ok && j.det != nil {
 			data["source"] = "offsite" // the backup and journal came from the off-site copies
+			if len(skipped) > 0 {
+				data["offsite_skipped"] = skipped // newer off-site backups that were damaged
+			}
 			delete(s.rebuilt, ts.name)
 		}
 		s.mu.Unlock()

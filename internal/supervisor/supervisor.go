@@ -41,7 +41,7 @@ type Supervisor struct {
 	state       int
 	tables      map[string]*tableState
 	orphans     map[string]detection // corruption reported before the table was registered
-	rebuilt     map[string]bool      // tables fetched from off-site whose restore at start has not run (Config.Rebuilt)
+	rebuilt     map[string][]string  // tables fetched from off-site whose restore at start has not run (Config.Rebuilt)
 	added       []func(name string)
 	emitErrors  int64
 	lastEmitErr string
