@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -50,6 +51,17 @@ type Uploaded struct {
 type Backups struct {
 	obs  jetstream.ObjectStore
 	node string
+	// tables serializes Upload and Sync per table: a Sync must not remove
+	// the files of an upload whose manifest is not stored yet.
+	tables sync.Map // table -> *sync.Mutex
+}
+
+// lock takes table's upload and sync lock.
+func (b *Backups) lock(table string) func() {
+	m, _ := b.tables.LoadOrStore(table, &sync.Mutex{})
+	mu := m.(*sync.Mutex)
+	mu.Lock()
+	return mu.Unlock
 }
 
 // NewBackups ensures the bucket (replicas as cfg says).
@@ -81,6 +93,11 @@ func (b *Backups) manifestObject(table, id string) string {
 
 // Upload stores the backup in dir (its files, then its manifest).
 func (b *Backups) Upload(ctx context.Context, table, id, dir string) (Uploaded, error) {
+	defer b.lock(table)()
+	return b.upload(ctx, table, id, dir)
+}
+
+func (b *Backups) upload(ctx context.Context, table, id, dir string) (Uploaded, error) {
 	var up Uploaded
 	ents, err := os.ReadDir(dir)
 	if err != nil {
@@ -286,6 +303,7 @@ type Synced struct {
 // backups than retention: nothing off-site is removed then.) local maps
 // backup ids to their directories.
 func (b *Backups) Sync(ctx context.Context, table string, local map[string]string, retention int) (Synced, error) {
+	defer b.lock(table)()
 	var res Synced
 	remote, err := b.List(ctx, table)
 	if err != nil {
@@ -304,7 +322,7 @@ func (b *Backups) Sync(ctx context.Context, table string, local map[string]strin
 		if have[id] {
 			continue
 		}
-		if _, err := b.Upload(ctx, table, id, local[id]); err != nil {
+		if _, err := b.upload(ctx, table, id, local[id]); err != nil {
 			return res, err
 		}
 		res.Uploaded = append(res.Uploaded, id)

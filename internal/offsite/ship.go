@@ -211,10 +211,31 @@ func (s *Shipper) ship(ctx context.Context, table string, st *shipping, start ti
 		}
 	}
 	subj := journalSubject(s.cfg.Prefix, s.cfg.Node, table)
-	var inflight []jetstream.PubAckFuture
+	// The records in flight, in order, and the position of the last one
+	// the stream acknowledged with every record before it: after a failure
+	// the next round starts there (a record after a lost one may have been
+	// stored: published again, it is dropped as a duplicate within the
+	// stream's duplicate window, or kept twice after a longer outage, which
+	// a replay skips; never a record skipped).
+	type flight struct {
+		f    jetstream.PubAckFuture
+		last uint64
+	}
+	var inflight []flight
+	acked := st.tail.Position()
 	wait := func() error {
 		defer func() { inflight = inflight[:0] }()
-		return awaitAcks(ctx, inflight)
+		for _, fl := range inflight {
+			select {
+			case <-fl.f.Ok():
+				acked = fl.last
+			case err := <-fl.f.Err():
+				return err
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		return nil
 	}
 	err = st.tail.Read(j, func(g changelog.Generation) error {
 		if err := wait(); err != nil {
@@ -230,7 +251,7 @@ func (s *Shipper) ship(ctx context.Context, table string, st *shipping, start ti
 		if err != nil {
 			return err
 		}
-		inflight = append(inflight, f)
+		inflight = append(inflight, flight{f, r.Last()})
 		if len(inflight) >= shipWindow {
 			return wait()
 		}
@@ -240,9 +261,7 @@ func (s *Shipper) ship(ctx context.Context, table string, st *shipping, start ti
 		err = wait()
 	}
 	if err != nil {
-		// What reached the stream is not known record by record: the
-		// next round starts from the stream's last message for the table.
-		st.tail = nil
+		st.tail = changelog.NewTailer(acked)
 		return err
 	}
 	if st.tail.Position() >= pos {
@@ -320,20 +339,6 @@ func (s *Shipper) publishGeneration(ctx context.Context, table string, g changel
 	m.Header.Set(HeaderGenerationRecord, strconv.FormatUint(g.Number, 10))
 	_, err = s.js.PublishMsg(ctx, m, jetstream.WithMsgID(fmt.Sprintf("%s.gen.%d", table, g.Number)))
 	return err
-}
-
-// awaitAcks waits for every publish of fs to be acknowledged.
-func awaitAcks(ctx context.Context, fs []jetstream.PubAckFuture) error {
-	for _, f := range fs {
-		select {
-		case <-f.Ok():
-		case err := <-f.Err():
-			return err
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	return nil
 }
 
 func (s *Shipper) setBehind(st *shipping, t time.Time) {

@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -36,7 +37,8 @@ import (
 
 const sharedDir = ".shared"
 
-// tableHold holds the removal of table files while a backup copies them.
+// tableHold holds the removal of table files and journals (archived
+// first) while a backup copies them.
 type tableHold struct {
 	mu    sync.Mutex
 	n     int
@@ -55,7 +57,7 @@ func (h *tableHold) hold() {
 func (h *tableHold) deferRemove(fd storage.FileDesc, st storage.Storage) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.n == 0 || fd.Type != storage.TypeTable {
+	if h.n == 0 || (fd.Type != storage.TypeTable && fd.Type != storage.TypeJournal) {
 		return false
 	}
 	h.held = append(h.held, fd)
@@ -176,6 +178,12 @@ func (t *Table) copyFileSet(ctx context.Context, set fileSet, tmp, shared string
 	live, err := changelog.LiveJournals(t.dir, t.gen)
 	if err != nil {
 		return copied, reused, err
+	}
+	// The journal the MANIFEST copy names must be there (its removal is
+	// held): without it the backup would miss the writes it holds.
+	if !slices.ContainsFunc(live, func(f changelog.JournalFile) bool { return f.Num == set.version.JournalNum }) &&
+		set.version.JournalNum != 0 {
+		return copied, reused, fmt.Errorf("journal %06d.log, named by the MANIFEST copy, is not in %s", set.version.JournalNum, t.dir)
 	}
 	for _, f := range live {
 		if f.Num < set.version.JournalNum {

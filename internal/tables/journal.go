@@ -61,10 +61,10 @@ type archiving struct {
 }
 
 func (a *archiving) Remove(fd storage.FileDesc) error {
-	if a.hold.deferRemove(fd, a.Storage) {
-		return nil // a backup copies it: removed when the backup ends
-	}
 	if fd.Type != storage.TypeJournal {
+		if a.hold.deferRemove(fd, a.Storage) {
+			return nil // a backup copies it: removed when the backup ends
+		}
 		return a.Storage.Remove(fd)
 	}
 	a.mu.Lock()
@@ -80,6 +80,11 @@ func (a *archiving) Remove(fd storage.FileDesc) error {
 	}
 	a.failpoint(FPJournalAfterKeep)
 	a.fault(nil)
+	if a.hold.deferRemove(fd, a.Storage) {
+		// Archived, and left in the live directory while a backup runs:
+		// the backup copies the journals its MANIFEST copy names.
+		return nil
+	}
 	return a.Storage.Remove(fd)
 }
 
