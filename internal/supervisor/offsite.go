@@ -24,10 +24,13 @@ type Offsite interface {
 	FetchBackup(ctx context.Context, table string, skip []string) (string, error)
 }
 
-// Attempts of an off-site upload before offsite.failed.
+// Attempts of an off-site upload before offsite.failed, each bounded: the
+// backup job (and the table's queue behind it) never waits long on NATS;
+// a copy that failed is made later by the off-site layer's sync.
 const (
-	offsiteTries = 3
-	offsiteRetry = time.Second
+	offsiteTries   = 3
+	offsiteRetry   = time.Second
+	offsiteTryTime = 10 * time.Second
 )
 
 // uploadBackup copies the backup off-site (retried), adding
@@ -41,7 +44,9 @@ func (s *Supervisor) uploadBackup(ctx context.Context, ts *tableState, id string
 	dir, err := s.store.BackupDir(ts.name, id)
 	for try := 1; err == nil && try <= offsiteTries; try++ {
 		var stored, reused int64
-		stored, reused, err = s.cfg.Offsite.UploadBackup(ctx, ts.name, id, dir)
+		tctx, cancel := context.WithTimeout(ctx, offsiteTryTime)
+		stored, reused, err = s.cfg.Offsite.UploadBackup(tctx, ts.name, id, dir)
+		cancel()
 		if err == nil {
 			data["offsite_bytes"] = stored
 			data["offsite_reused_bytes"] = reused

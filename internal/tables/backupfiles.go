@@ -11,7 +11,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -179,12 +178,8 @@ func (t *Table) copyFileSet(ctx context.Context, set fileSet, tmp, shared string
 	if err != nil {
 		return copied, reused, err
 	}
-	// The journal the MANIFEST copy names must be there (its removal is
-	// held): without it the backup would miss the writes it holds.
-	if !slices.ContainsFunc(live, func(f changelog.JournalFile) bool { return f.Num == set.version.JournalNum }) &&
-		set.version.JournalNum != 0 {
-		return copied, reused, fmt.Errorf("journal %06d.log, named by the MANIFEST copy, is not in %s", set.version.JournalNum, t.dir)
-	}
+	// Every journal from the MANIFEST copy's journal number on is still
+	// here: their removal is held since before the MANIFEST was read.
 	for _, f := range live {
 		if f.Num < set.version.JournalNum {
 			continue
