@@ -196,13 +196,13 @@ func (s *Shipper) ship(ctx context.Context, table string, st *shipping, start ti
 	if err != nil {
 		return err
 	}
+	if st.tail != nil && st.tail.Position() >= pos {
+		s.setBehind(st, time.Time{})
+		return nil // caught up: nothing read from disk
+	}
 	j, err := st.src.Journal()
 	if err != nil {
 		return err
-	}
-	if st.tail != nil && st.tail.Position() >= pos {
-		s.setBehind(st, time.Time{})
-		return nil
 	}
 	s.setBehindIfZero(st, start)
 	if st.tail == nil {

@@ -79,11 +79,12 @@ func (t *Table) Backup(ctx context.Context, progress Progress) (Manifest, error)
 		if err := cutJournals(tmp); err != nil {
 			return Manifest{}, &dstError{err}
 		}
-		seq, err := journalEnd(tmp)
+		// The last write the copy holds: its MANIFEST's sequence, or the
+		// last record of its journals.
+		seq, err := changelog.EndSequence(tmp)
 		if err != nil {
 			return Manifest{}, &dstError{err}
 		}
-		seq = max(seq, set.version.Seq)
 		if err := flushJournals(tmp); err != nil {
 			return Manifest{}, err
 		}

@@ -3,7 +3,6 @@ package tables
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -191,33 +190,6 @@ func (t *Table) copyFileSet(ctx context.Context, set fileSet, tmp, shared string
 		copied += n
 	}
 	return copied, reused, nil
-}
-
-// journalEnd is the sequence number of the last whole record of the
-// journals copied into dir (0 when they hold none).
-func journalEnd(dir string) (uint64, error) {
-	files, err := changelog.LiveJournals(dir, 0)
-	if err != nil {
-		return 0, err
-	}
-	var end uint64
-	for _, f := range files {
-		b, err := os.ReadFile(f.Path)
-		if err != nil {
-			return 0, err
-		}
-		if _, err := logtail.Walk(b, func(_ int64, rec []byte) error {
-			if len(rec) >= 12 {
-				if n := uint64(binary.LittleEndian.Uint32(rec[8:12])); n > 0 {
-					end = max(end, binary.LittleEndian.Uint64(rec[0:8])+n-1)
-				}
-			}
-			return nil
-		}); err != nil {
-			return 0, err
-		}
-	}
-	return end, nil
 }
 
 // cutJournals truncates the journals copied into dir at their last whole

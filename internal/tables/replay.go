@@ -162,15 +162,10 @@ func (t *Table) InHistory(m Manifest) (bool, error) {
 	if m.Position == nil {
 		return false, nil
 	}
-	cur, err := t.currentGeneration()
+	j, err := t.Journal()
 	if err != nil {
 		return false, err
 	}
-	live := ""
-	if ok, _ := exists(t.dir); ok {
-		live = t.dir
-	}
-	j := changelog.Journal{Archive: t.store.journalPath(t.name), Live: live, Current: cur}
 	ok, err := j.Contains(*m.Position)
 	if err != nil {
 		return false, opErrorf(t.name, "journal history", "backup %s: %w", m.ID, err)
