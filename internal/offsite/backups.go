@@ -15,6 +15,8 @@ import (
 	"sync"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/custodian-dev/custodian/internal/tables"
 )
 
 // Bucket layout, under <node>/<table>/:
@@ -34,12 +36,8 @@ type BackupManifest struct {
 	Files    []BackupFile    `json:"files"`
 }
 
-// BackupFile is one file of a backup.
-type BackupFile struct {
-	Name   string `json:"name"`
-	Size   int64  `json:"size"`
-	SHA256 string `json:"sha256"`
-}
+// BackupFile is one file of a backup, as its own manifest lists it.
+type BackupFile = tables.BackupFile
 
 // Uploaded says what an upload stored.
 type Uploaded struct {
@@ -107,12 +105,23 @@ func (b *Backups) upload(ctx context.Context, table, id, dir string) (Uploaded, 
 	if err != nil {
 		return up, fmt.Errorf("offsite: upload %s/%s: %w", table, id, err)
 	}
+	// The backup's manifest lists its files with their SHA-256 (computed
+	// when the backup was taken); a file it does not list (a backup taken
+	// before backups were file-level) is hashed now.
+	var m tables.Manifest
+	if err := json.Unmarshal(own, &m); err != nil {
+		return up, fmt.Errorf("offsite: upload %s/%s: manifest: %w", table, id, err)
+	}
+	listed := map[string]BackupFile{}
+	for _, f := range m.Files {
+		listed[f.Name] = f
+	}
 	bm := BackupManifest{ID: id, Manifest: own}
 	for _, e := range ents {
 		if !e.Type().IsRegular() || e.Name() == "manifest.json" || e.Name() == "LOCK" || strings.HasPrefix(e.Name(), "LOG") {
 			continue
 		}
-		f, err := b.uploadFile(ctx, table, filepath.Join(dir, e.Name()), &up)
+		f, err := b.uploadFile(ctx, table, filepath.Join(dir, e.Name()), listed[e.Name()], &up)
 		if err != nil {
 			return up, fmt.Errorf("offsite: upload %s/%s: %w", table, id, err)
 		}
@@ -130,12 +139,15 @@ func (b *Backups) upload(ctx context.Context, table, id, dir string) (Uploaded, 
 }
 
 // uploadFile stores path under its SHA-256 unless the bucket holds it.
-func (b *Backups) uploadFile(ctx context.Context, table, path string, up *Uploaded) (BackupFile, error) {
-	sum, size, err := fileSHA256(path)
-	if err != nil {
-		return BackupFile{}, err
+func (b *Backups) uploadFile(ctx context.Context, table, path string, f BackupFile, up *Uploaded) (BackupFile, error) {
+	if f.SHA256 == "" {
+		sum, size, err := tables.FileSHA256(path)
+		if err != nil {
+			return BackupFile{}, err
+		}
+		f = BackupFile{Name: filepath.Base(path), Size: size, SHA256: sum}
 	}
-	f := BackupFile{Name: filepath.Base(path), Size: size, SHA256: sum}
+	sum, size := f.SHA256, f.Size
 	name := b.fileObject(table, sum)
 	if info, err := b.obs.GetInfo(ctx, name); err == nil && info.Size == uint64(size) && !info.Deleted {
 		up.ReusedBytes += size
@@ -256,20 +268,6 @@ func (b *Backups) downloadFile(ctx context.Context, table string, f BackupFile, 
 	return nil
 }
 
-func fileSHA256(path string) (string, int64, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", 0, err
-	}
-	defer f.Close()
-	h := sha256.New()
-	n, err := io.Copy(h, f)
-	if err != nil {
-		return "", 0, err
-	}
-	return hex.EncodeToString(h.Sum(nil)), n, nil
-}
-
 func writeFileSynced(path string, b []byte) error {
 	f, err := os.Create(path)
 	if err != nil {
@@ -284,8 +282,6 @@ func writeFileSynced(path string, b []byte) error {
 	}
 	return err
 }
-
-func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
 
 // Synced says what Sync did.
 type Synced struct {

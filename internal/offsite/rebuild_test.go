@@ -2,6 +2,7 @@ package offsite
 
 import (
 	"context"
+	"encoding/json"
 	"path/filepath"
 	"testing"
 
@@ -135,7 +136,7 @@ func TestRebuildFromNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	var bm BackupManifest
-	if err := jsonUnmarshal(data, &bm); err != nil {
+	if err := json.Unmarshal(data, &bm); err != nil {
 		t.Fatal(err)
 	}
 	var victim BackupFile

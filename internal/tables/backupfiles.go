@@ -220,7 +220,7 @@ func listBackupFiles(dir string) ([]BackupFile, error) {
 		if !e.Type().IsRegular() || name == "LOCK" || strings.HasPrefix(name, "LOG") || name == manifestFile {
 			continue
 		}
-		sum, size, err := fileSum(filepath.Join(dir, name))
+		sum, size, err := FileSHA256(filepath.Join(dir, name))
 		if err != nil {
 			return nil, err
 		}
@@ -229,8 +229,9 @@ func listBackupFiles(dir string) ([]BackupFile, error) {
 	return out, nil
 }
 
-// fileSum is the SHA-256 and size of a file.
-func fileSum(path string) (string, int64, error) {
+// FileSHA256 is the SHA-256 (hex) and size of a file, as a backup's
+// manifest lists its files.
+func FileSHA256(path string) (string, int64, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return "", 0, err
