@@ -30,15 +30,19 @@ import (
 
 const benchDeadRatio = 0.30
 
-func benchMB(b *testing.B) int {
-	if v := os.Getenv("CUSTODIAN_BENCH_MB"); v != "" {
+func benchMB(b *testing.B) int { return benchEnv(b, "CUSTODIAN_BENCH_MB", 32) }
+
+// benchEnv is the positive whole number in the environment variable name,
+// or def when it is not set (scripts/bench.sh sets the sizes).
+func benchEnv(b *testing.B, name string, def int) int {
+	if v := os.Getenv(name); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n <= 0 {
-			b.Fatalf("CUSTODIAN_BENCH_MB=%q", v)
+			b.Fatalf("%s=%q: want a positive whole number", name, v)
 		}
 		return n
 	}
-	return 32
+	return def
 }
 
 type benchTemplate struct {

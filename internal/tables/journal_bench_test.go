@@ -8,7 +8,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"strconv"
 	"testing"
 	"time"
 
@@ -104,16 +103,7 @@ func runN(b *testing.B, n, writers int, put func(i int) error) {
 
 // benchWrites is how many writes the restore benchmark journals after the
 // backup: CUSTODIAN_BENCH_WRITES (scripts/bench.sh full: 1,000,000).
-func benchWrites(b *testing.B) int {
-	if v := os.Getenv("CUSTODIAN_BENCH_WRITES"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n <= 0 {
-			b.Fatalf("CUSTODIAN_BENCH_WRITES=%q", v)
-		}
-		return n
-	}
-	return 100_000
-}
+func benchWrites(b *testing.B) int { return benchEnv(b, "CUSTODIAN_BENCH_WRITES", 100_000) }
 
 // BenchmarkRestoreWithJournal: the template table (CUSTODIAN_BENCH_MB),
 // backed up, then CUSTODIAN_BENCH_WRITES writes (batches of 100 puts of
@@ -230,16 +220,7 @@ func replayOnly(b *testing.B, s *Store, tb *Table, m Manifest) time.Duration {
 
 // benchIncrMB is the table size of BenchmarkIncrementalBackup:
 // CUSTODIAN_BENCH_INCR_MB (scripts/bench.sh full: 1024), default 64.
-func benchIncrMB(b *testing.B) int {
-	if v := os.Getenv("CUSTODIAN_BENCH_INCR_MB"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n <= 0 {
-			b.Fatalf("CUSTODIAN_BENCH_INCR_MB=%q", v)
-		}
-		return n
-	}
-	return 64
-}
+func benchIncrMB(b *testing.B) int { return benchEnv(b, "CUSTODIAN_BENCH_INCR_MB", 64) }
 
 // BenchmarkIncrementalBackup: a table of CUSTODIAN_BENCH_INCR_MB MiB
 // (1 KiB values, compacted), a full backup, 1% of its keys overwritten,

@@ -16,16 +16,7 @@ import (
 
 // benchTables is how many tables BenchmarkIdleTables opens:
 // CUSTODIAN_BENCH_TABLES, default 200.
-func benchTables(b *testing.B) int {
-	if v := os.Getenv("CUSTODIAN_BENCH_TABLES"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n <= 0 {
-			b.Fatalf("CUSTODIAN_BENCH_TABLES=%q", v)
-		}
-		return n
-	}
-	return 200
-}
+func benchTables(b *testing.B) int { return benchEnv(b, "CUSTODIAN_BENCH_TABLES", 200) }
 
 // rssBytes is the process's resident memory (Linux /proc/self/statm).
 func rssBytes(b *testing.B) int64 {
