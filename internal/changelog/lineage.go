@@ -1,14 +1,11 @@
 package changelog
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"time"
-
-	"github.com/custodian-dev/custodian/internal/logtail"
 )
 
 // ErrNotOnLineage: the position a replay starts from is not in the history
@@ -202,17 +199,12 @@ func (j Journal) replayGen(l link, at time.Time, res *ReplayResult, fn func(Op) 
 		}
 		name := filepath.Base(f.Path)
 		first := true
-		tail, werr := logtail.Walk(b, func(off int64, rec []byte) error {
-			if len(rec) < 12 {
-				return &Damage{File: name, Offset: off, Reason: "batch shorter than its header"}
-			}
-			seq := binary.LittleEndian.Uint64(rec[0:8])
-			count := uint64(binary.LittleEndian.Uint32(rec[8:12]))
-			ops, err := DecodeRecord(rec)
+		_, werr := walkBatches(name, b, 0, 0, func(bt batch) error {
+			seq, count, off, last := bt.seq, bt.count, bt.off, bt.last()
+			ops, err := bt.ops(name)
 			if err != nil {
-				return &Damage{File: name, Offset: off, Reason: err.Error()}
+				return err
 			}
-			last := seq + count - 1
 			if first && seq == next+1 {
 				// A journal that a reopen started: goleveldb's recovery
 				// left the sequence one past the last write it replayed.
@@ -268,10 +260,6 @@ func (j Journal) replayGen(l link, at time.Time, res *ReplayResult, fn func(Op) 
 			}
 		case werr != nil:
 			return false, werr
-		}
-		if !tail.Whole() && !tail.Torn {
-			res.Lost = (&Damage{File: name, Offset: tail.At, Reason: tail.Reason}).Error()
-			return false, nil
 		}
 		if l.upTo != 0 && next > l.upTo {
 			return false, nil

@@ -116,12 +116,10 @@ func ReadFile(path string, from uint64, fn func(Op) error) (logtail.Tail, error)
 
 // Read is ReadFile on the bytes b of the journal file name.
 func Read(name string, b []byte, from uint64, fn func(Op) error) (logtail.Tail, error) {
-	var bad *Damage
-	tail, err := logtail.Walk(b, func(off int64, rec []byte) error {
-		ops, err := DecodeRecord(rec)
+	return walkBatches(name, b, 0, 0, func(bt batch) error {
+		ops, err := bt.ops(name)
 		if err != nil {
-			bad = &Damage{File: name, Offset: off, Reason: err.Error()}
-			return bad
+			return err
 		}
 		for _, op := range ops {
 			if op.Seq < from {
@@ -133,13 +131,6 @@ func Read(name string, b []byte, from uint64, fn func(Op) error) (logtail.Tail, 
 		}
 		return nil
 	})
-	if err != nil {
-		return tail, err
-	}
-	if !tail.Whole() && !tail.Torn {
-		return tail, &Damage{File: name, Offset: tail.At, Reason: tail.Reason}
-	}
-	return tail, nil
 }
 
 // Journals lists the journal files of a goleveldb database directory in

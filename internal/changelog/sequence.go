@@ -149,22 +149,13 @@ func EndSequence(dir string) (uint64, error) {
 		if err != nil {
 			return 0, fmt.Errorf("changelog: end sequence: %w", err)
 		}
-		tail, err := logtail.Walk(b, func(off int64, rec []byte) error {
-			if len(rec) < 12 {
-				return &Damage{File: filepath.Base(f.Path), Offset: off, Reason: "batch shorter than its header"}
-			}
-			s := binary.LittleEndian.Uint64(rec[0:8])
-			n := uint64(binary.LittleEndian.Uint32(rec[8:12]))
-			if n > 0 {
-				seq = max(seq, s+n-1)
+		if _, err := walkBatches(filepath.Base(f.Path), b, 0, 0, func(bt batch) error {
+			if bt.count > 0 {
+				seq = max(seq, bt.last())
 			}
 			return nil
-		})
-		if err != nil {
+		}); err != nil {
 			return 0, fmt.Errorf("changelog: end sequence: %w", err)
-		}
-		if !tail.Whole() && !tail.Torn {
-			return 0, fmt.Errorf("changelog: end sequence: %w", &Damage{File: filepath.Base(f.Path), Offset: tail.At, Reason: tail.Reason})
 		}
 	}
 	return seq, nil

@@ -1,14 +1,11 @@
 package changelog
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-
-	"github.com/custodian-dev/custodian/internal/logtail"
 )
 
 // Record is one whole journal record (a write batch, possibly several
@@ -89,12 +86,8 @@ func (t *Tailer) readGen(j Journal, fn func(Record) error) (done bool, _ error) 
 		if f.Num > t.num {
 			t.num, t.offset = f.Num, 0
 		}
-		tail, err := t.readFile(f, fn)
-		if err != nil {
-			return false, err
-		}
-		if !tail.Whole() && !tail.Torn {
-			return false, &Damage{File: filepath.Base(f.Path), Offset: tail.At, Reason: tail.Reason}
+		if err := t.readFile(f, fn); err != nil {
+			return false, err // a damage of the file too
 		}
 		// A later file (if any) means this one is complete: a torn end
 		// of an older file was never acknowledged.
@@ -103,23 +96,19 @@ func (t *Tailer) readGen(j Journal, fn func(Record) error) (done bool, _ error) 
 }
 
 // readFile returns the records of f after t.offset.
-func (t *Tailer) readFile(f JournalFile, fn func(Record) error) (logtail.Tail, error) {
+func (t *Tailer) readFile(f JournalFile, fn func(Record) error) error {
 	b, base, err := readFrom(f, t.offset)
 	if err != nil {
-		return logtail.Tail{}, err
+		return err
 	}
 	failedAt := int64(-1)
-	tail, err := logtail.WalkFrom(b, base, t.offset, func(off int64, rec []byte) error {
-		if len(rec) < 12 {
-			return &Damage{File: filepath.Base(f.Path), Offset: off, Reason: "batch shorter than its header"}
-		}
-		r := Record{Gen: t.gen, Seq: binary.LittleEndian.Uint64(rec[0:8]), Count: uint64(binary.LittleEndian.Uint32(rec[8:12])), Data: rec}
-		if r.Count > 0 && r.Seq+r.Count-1 > t.after {
-			if err := fn(r); err != nil {
-				failedAt = off // read again by the next Read
+	tail, err := walkBatches(filepath.Base(f.Path), b, base, t.offset, func(bt batch) error {
+		if bt.count > 0 && bt.last() > t.after {
+			if err := fn(Record{Gen: t.gen, Seq: bt.seq, Count: bt.count, Data: bt.data}); err != nil {
+				failedAt = bt.off // read again by the next Read
 				return err
 			}
-			t.after = r.Seq + r.Count - 1
+			t.after = bt.last()
 		}
 		return nil
 	})
@@ -129,7 +118,7 @@ func (t *Tailer) readFile(f JournalFile, fn func(Record) error) (logtail.Tail, e
 	case err == nil:
 		t.offset = tail.Valid // where the next record will start
 	}
-	return tail, err
+	return err
 }
 
 // readFrom reads f from the start of the block holding offset to its end
