@@ -90,9 +90,15 @@ func TestClusterSurvivesStreamLeaderLoss(t *testing.T) {
 		{id: "nb", tables: []string{"b1", "b2", "bx"}}, // bx: never backed up
 	}
 	for _, n := range nodes {
+		// Off-site copies off: this test counts the commands answered and
+		// the notifications sent across the event stream's failover; a
+		// backup's off-site copy that fails while the killed server led
+		// the bucket is a true offsite.failed, and a backup waits for its
+		// copy's tries (TestClusterOffsiteRebuildAfterBucketLeaderLoss
+		// tests off-site copies across a leader loss).
 		n.proc = startProc(t, "supervisor "+n.id, supBin, nil,
 			"--nats", urls, "--data", filepath.Join(t.TempDir(), n.id), "--node", n.id,
-			"--tables", strings.Join(n.tables, ","), "--dashboard", "off", "--replicas", "3")
+			"--tables", strings.Join(n.tables, ","), "--dashboard", "off", "--replicas", "3", "--offsite", "off")
 	}
 	for _, n := range nodes {
 		waitSupervisorAnswers(t, ctx, nc, n.proc, n.id)
