@@ -37,7 +37,7 @@ import (
 func (t *Table) Backup(ctx context.Context, progress Progress) (Manifest, error) {
 	t.opMu.Lock()
 	defer t.opMu.Unlock()
-	if _, err := t.maintHandle(); err != nil {
+	if _, err := t.maintHandle(ctx); err != nil {
 		return Manifest{}, err
 	}
 	s := t.store
@@ -202,7 +202,7 @@ func flushJournals(dir string) error {
 // this backup used are dropped, so that the next backup copies them anew
 // from the live table, and the error is the copy's).
 func (t *Table) copyDamaged(ctx context.Context, set fileSet, shared string, scanErr error) error {
-	db, err := t.maintHandle()
+	db, err := t.maintHandle(ctx)
 	if err == nil {
 		_, _, err = checkLiveFiles(ctx, db, t.dir, nil)
 	}

@@ -36,7 +36,7 @@ func (t *Table) Compact(ctx context.Context, mode Mode, progress Progress) (Comp
 	}
 	t.opMu.Lock()
 	defer t.opMu.Unlock()
-	db, err := t.maintHandle()
+	db, err := t.maintHandle(ctx)
 	if err != nil {
 		return CompactResult{}, err
 	}

@@ -71,6 +71,14 @@ type deadState struct {
 	// Clean is true only in a sidecar written by a clean close (see above);
 	// always false in memory.
 	Clean bool `json:"clean"`
+	// Generation and Position are where the journal stood at that clean
+	// close (the goleveldb sequence, see position.go): set only with Clean.
+	Generation    uint64 `json:"generation,omitempty"`
+	Position      uint64 `json:"position,omitempty"`
+	PositionKnown bool   `json:"position_known,omitempty"`
+	// Marks are the journal positions at which maintenance last
+	// succeeded, by name (marks.go). Never changed in place: replaced.
+	Marks map[string]uint64 `json:"marks,omitempty"`
 }
 
 func (d deadState) ratio() float64 {

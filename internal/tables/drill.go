@@ -55,7 +55,7 @@ func (t *Table) Drill(ctx context.Context, progress Progress) (DrillResult, erro
 	if m == nil {
 		return DrillResult{}, apierr.New(apierr.NotFound, "table %s: drill: no backup in the table's history (%d backups)", t.name, len(bs))
 	}
-	db, err := t.maintHandle()
+	db, err := t.maintHandle(ctx)
 	if err != nil {
 		return DrillResult{}, err
 	}

@@ -114,6 +114,7 @@ func (t *Table) openLive(dir string) (*handle, changelog.Generation, []logtail.C
 		g = cur
 	}
 	o := dbOptions(false)
+	t.store.size(o, t.busy)
 	if t.store.tune != nil {
 		t.store.tune(o)
 	}
@@ -231,6 +232,9 @@ func (t *Table) install(h *handle, g changelog.Generation) error {
 	t.db = h
 	t.gen = g.Number
 	t.fault = nil // a new handle takes writes
+	t.asleep = false
+	t.written.Store(0)
+	t.touch()
 	if err := changelog.MarkCommitted(t.store.journalPath(t.name), g); err != nil {
 		t.journalFault(fmt.Errorf("mark generation %d committed: %w", g.Number, err))
 	}

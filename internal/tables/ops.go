@@ -65,13 +65,12 @@ func (t *Table) Get(ctx context.Context, key string) (json.RawMessage, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	t.mu.RLock()
-	db, err := t.handleLocked()
+	db, err := t.readHandle(ctx)
 	var v []byte
 	if err == nil {
 		v, err = db.Get([]byte(key), nil)
+		t.mu.RUnlock()
 	}
-	t.mu.RUnlock()
 	switch {
 	case errors.Is(err, leveldb.ErrNotFound):
 		return nil, apierr.New(apierr.NotFound, "table %s: key %q not found", t.name, events.Echo(key))
@@ -139,7 +138,7 @@ func (t *Table) writeOne(ctx context.Context, op, key string, value json.RawMess
 		return err
 	}
 	k := []byte(key)
-	db, err := t.writeHandle(op)
+	db, err := t.writeHandle(ctx, op)
 	if err != nil {
 		return err
 	}
@@ -182,6 +181,7 @@ func (t *Table) writeOne(ctx context.Context, op, key string, value json.RawMess
 		}
 		t.recent.set(db, key, newLen)
 		t.change(len(key), existed, oldLen, newLen)
+		t.written.Add(int64(len(key) + len(value)))
 	}
 	t.mu.RUnlock()
 	return t.writeOutcome(db, op, err, writeErr)
@@ -220,7 +220,7 @@ func (t *Table) write(ctx context.Context, op string, ops []Op) error {
 			b.Delete([]byte(o.Key))
 		}
 	}
-	db, err := t.writeHandle(op)
+	db, err := t.writeHandle(ctx, op)
 	if err != nil {
 		return err
 	}
@@ -260,6 +260,7 @@ func (t *Table) write(ctx context.Context, op string, ops []Op) error {
 			t.recent.set(db, o.Key, newLen)
 			t.change(len(o.Key), priors[i].existed, priors[i].oldLen, newLen)
 		}
+		t.written.Add(int64(len(b.Dump())))
 	}
 	t.mu.RUnlock()
 	return t.writeOutcome(db, op, err, writeErr)

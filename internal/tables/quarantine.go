@@ -36,6 +36,7 @@ func (t *Table) Quarantine(ctx context.Context) (string, error) {
 		t.db = nil
 	}
 	t.fault = nil
+	t.asleep = false
 	t.reason = ReasonQuarantined
 	q, err := t.moveToQuarantine()
 	if err != nil {

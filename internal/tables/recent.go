@@ -73,3 +73,10 @@ func (r *recentLens) reset(db *leveldb.DB) {
 	r.lens = make(map[string]int32)
 	r.keyBytes = 0
 }
+
+// forget empties the cache and frees its memory (the table goes to sleep).
+func (r *recentLens) forget() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.db, r.lens, r.keyBytes = nil, nil, 0
+}

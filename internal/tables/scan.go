@@ -30,13 +30,12 @@ func (t *Table) Scan(ctx context.Context, prefix, after string, limit int) (Scan
 	if limit > MaxScanLimit {
 		limit = MaxScanLimit
 	}
-	t.mu.RLock()
-	db, err := t.handleLocked()
+	db, err := t.readHandle(ctx)
 	var res ScanResult
 	if err == nil {
 		res, err = scanPage(db, []byte(prefix), []byte(after), limit)
+		t.mu.RUnlock()
 	}
-	t.mu.RUnlock()
 	if err != nil {
 		return ScanResult{}, t.fail("scan", err)
 	}

@@ -62,6 +62,20 @@ type Options struct {
 	// error: apierr.Internal). Reads go on; writes answer err's code until
 	// Table.Heal reopens the handle (see writefault.go).
 	OnWriteFault func(table string, err error)
+
+	// Sizing for many tables (sizing.go, sleep.go). MaxOpen bounds the
+	// tables whose database is open at once (0: no bound); WriteBuffer
+	// is a table's memtable (default 512 KiB), BusyWriteBuffer a fast
+	// writer's (default 4 MiB), BusyBytes what a table writes to be
+	// one (default 2 MiB since its open); BlockCache (bytes, default
+	// 64 MiB) and OpenFiles (table files, default 1,024) are shared by
+	// every table of the store.
+	MaxOpen         int
+	WriteBuffer     int
+	BusyWriteBuffer int
+	BusyBytes       int
+	BlockCache      int
+	OpenFiles       int
 }
 
 // DefaultBackupRetention is the number of backups kept unless
@@ -91,6 +105,11 @@ type Store struct {
 
 	mu     sync.Mutex
 	tables map[string]*Table
+
+	caches caches // shared by the tables (sizing.go)
+
+	sleepMu   sync.Mutex
+	sleepErrs []error // closes of tables put to sleep by the bound (SleepIdle returns them)
 
 	// halt is Halt's message while the store is halted (halt.go).
 	halt atomic.Pointer[string]
@@ -127,7 +146,8 @@ func OpenStore(root string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store %s: %w", root, err)
 	}
-	s := &Store{root: abs, opts: opts, tables: map[string]*Table{}}
+	opts = withSizing(opts)
+	s := &Store{root: abs, opts: opts, tables: map[string]*Table{}, caches: newCaches(opts)}
 	for _, d := range []string{tablesDir, backupsDir, quarantineDir} {
 		if err := os.MkdirAll(filepath.Join(abs, d), 0o755); err != nil {
 			return nil, fmt.Errorf("store %s: %w", root, err)
@@ -232,6 +252,9 @@ func (s *Store) Open(ctx context.Context, name string, create bool) (*Table, err
 	s.reportCuts(name, "open", cuts)
 	switch {
 	case err == nil:
+		if t.awake() {
+			s.enforceBound(t) // beyond the bound, the least recently used go to sleep
+		}
 		return t, nil
 	case t != nil && IsCorruption(err):
 		return t, t.fail("open", err)
@@ -284,6 +307,8 @@ func (s *Store) open(ctx context.Context, name string, create bool) (_ *Table, c
 		if err := s.createDB(name); err != nil {
 			return nil, nil, opErrorf(name, "create", "%w", err)
 		}
+	} else if ok, err := s.registerAsleep(t); err != nil || ok {
+		return t, nil, err
 	}
 	db, g, cuts, err := t.openLive(t.dir)
 	if err != nil {
@@ -307,8 +332,40 @@ func (s *Store) open(ctx context.Context, name string, create bool) (_ *Table, c
 		}
 		return t, cuts, err
 	}
+	t.touch()
 	s.tables[name] = t
 	return t, cuts, nil
+}
+
+// registerAsleep registers t without opening its database when the store
+// already has Options.MaxOpen tables awake and t's directory says it was
+// closed cleanly (its dead estimate, position and marks are then what the
+// close saved: see Table.closeDBLocked). s.mu is held.
+func (s *Store) registerAsleep(t *Table) (bool, error) {
+	if s.opts.MaxOpen <= 0 {
+		return false, nil
+	}
+	n := 0
+	for _, o := range s.tables {
+		if o.awake() {
+			n++
+		}
+	}
+	if n < s.opts.MaxOpen {
+		return false, nil
+	}
+	d, ok, err := readDead(t.dir)
+	if err != nil || !ok || !d.Clean || !d.PositionKnown {
+		return false, nil // opened: the open checks (and reports) what is wrong
+	}
+	t.asleep = true
+	t.gen = d.Generation
+	t.pos.Store(d.Position)
+	t.openPos = d.Position
+	d.Clean, d.Generation, d.Position, d.PositionKnown = false, 0, 0, false
+	t.setDead(d)
+	s.tables[t.name] = t
+	return true, nil
 }
 
 // hasHistory reports whether name has backups or quarantined copies.

@@ -1,6 +1,7 @@
 package tables
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sync"
@@ -41,6 +42,8 @@ type Table struct {
 	gen    uint64 // the live database's generation (changelog.Generation)
 	reason string // "" when serving
 	closed bool
+	asleep bool        // closed because idle: the next request opens it (sleep.go)
+	busy   bool        // opened with the big write buffer (sizing.go)
 	dirty  *dirtySet   // non-nil while a rewrite tracks writes
 	fault  *writeFault // non-nil while writes fail (writefault.go)
 
@@ -49,6 +52,9 @@ type Table struct {
 	unsaved int // changes to dead since the last save
 
 	recent recentLens // the last writes' value lengths, for the dead estimate
+
+	lastUse atomic.Int64 // Unix ns of the last request (sleep.go)
+	written atomic.Int64 // bytes written since the handle was opened (sizing.go)
 
 	lastTimed atomic.Int64 // Unix ns of the last write that carried its time (writetime.go)
 
@@ -79,7 +85,7 @@ func (t *Table) Available() (ok bool, reason string) {
 	if t.reason != "" {
 		return false, t.reason
 	}
-	if t.db == nil {
+	if t.db == nil && !t.asleep {
 		return false, ReasonCorrupted
 	}
 	return true, ""
@@ -102,7 +108,7 @@ func (t *Table) SetUnavailable(reason string) {
 func (t *Table) SetAvailable() error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.closed || t.db == nil {
+	if t.closed || (t.db == nil && !t.asleep) {
 		return apierr.New(apierr.TableUnavailable, "table %s: no open database to serve", t.name)
 	}
 	t.reason = ""
@@ -127,6 +133,8 @@ func (t *Table) handleLocked() (*leveldb.DB, error) {
 		return nil, apierr.New(apierr.TableUnavailable, "table %s is closed", t.name)
 	case t.reason != "":
 		return nil, apierr.New(apierr.TableUnavailable, "table %s is unavailable: %s", t.name, t.reason)
+	case t.asleep:
+		return nil, errAsleep
 	case t.db == nil:
 		return nil, apierr.New(apierr.TableUnavailable, "table %s has no open database", t.name)
 	}
@@ -135,17 +143,28 @@ func (t *Table) handleLocked() (*leveldb.DB, error) {
 
 // maintHandle returns the open database for maintenance work, which runs
 // also while the table is marked unavailable (a verify or backup of a table
-// the supervisor has paused), but needs an open database.
-func (t *Table) maintHandle() (*leveldb.DB, error) {
-	t.mu.RLock()
-	defer t.mu.RUnlock()
-	if t.closed {
-		return nil, apierr.New(apierr.TableUnavailable, "table %s is closed", t.name)
+// the supervisor has paused), but needs an open database: a sleeping table
+// is woken first. The caller holds opMu (so the table cannot fall asleep
+// again).
+func (t *Table) maintHandle(ctx context.Context) (*leveldb.DB, error) {
+	for {
+		t.mu.RLock()
+		closed, asleep, reason, h := t.closed, t.asleep, t.reason, t.db
+		t.mu.RUnlock()
+		switch {
+		case closed:
+			return nil, apierr.New(apierr.TableUnavailable, "table %s is closed", t.name)
+		case asleep && reason == "":
+			if err := t.wake(ctx); err != nil {
+				return nil, err
+			}
+			continue
+		case h == nil:
+			return nil, apierr.New(apierr.TableUnavailable, "table %s has no open database (%s)", t.name, reason)
+		}
+		t.touch()
+		return h.DB, nil
 	}
-	if t.db == nil {
-		return nil, apierr.New(apierr.TableUnavailable, "table %s has no open database (%s)", t.name, t.reason)
-	}
-	return t.db.DB, nil
 }
 
 // Close closes the database and then saves the dead-record estimate,
@@ -159,6 +178,17 @@ func (t *Table) Close() error {
 		return nil
 	}
 	t.closed = true
+	if err := t.closeDBLocked(); err != nil {
+		return opErrorf(t.name, "close", "%w", err)
+	}
+	return nil
+}
+
+// closeDBLocked closes the open database (none: nothing to do) and saves
+// the dead estimate, clean when the close was, with the journal position
+// and the maintenance marks (a sleeping table is registered from them at
+// the next start, see Store.open). t.mu is held.
+func (t *Table) closeDBLocked() error {
 	if t.db == nil {
 		return nil
 	}
@@ -179,11 +209,12 @@ func (t *Table) Close() error {
 	// No write is in flight (t.mu is held): the estimate is final.
 	d := t.deadSnapshot()
 	d.Clean = clean
+	d.Generation, d.Position, d.PositionKnown = 0, 0, false
+	if clean && t.posErr == nil {
+		d.Generation, d.Position, d.PositionKnown = t.gen, t.pos.Load(), true
+	}
 	if err := writeDead(t.dir, d, true); err != nil {
 		errs = append(errs, fmt.Errorf("save dead estimate: %w", err))
 	}
-	if err := errors.Join(errs...); err != nil {
-		return opErrorf(t.name, "close", "%w", err)
-	}
-	return nil
+	return errors.Join(errs...)
 }

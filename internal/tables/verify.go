@@ -40,7 +40,7 @@ import (
 func (t *Table) Verify(ctx context.Context, progress Progress) (VerifyResult, error) {
 	t.opMu.Lock()
 	defer t.opMu.Unlock()
-	db, err := t.maintHandle()
+	db, err := t.maintHandle(ctx)
 	if err != nil {
 		return VerifyResult{}, err
 	}

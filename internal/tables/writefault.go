@@ -1,6 +1,7 @@
 package tables
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"syscall"
@@ -116,21 +117,29 @@ func (t *Table) writeFailed(db *leveldb.DB, op string, err error) error {
 // when that cannot be done yet. The fault is checked in the write's own
 // critical section: no extra lock on the hot path. On error t.mu is not
 // held.
-func (t *Table) writeHandle(op string) (*leveldb.DB, error) {
-	t.mu.RLock()
-	if t.fault != nil {
-		t.mu.RUnlock()
-		if err := t.Heal(); err != nil {
-			return nil, t.refuse(op, err)
-		}
+func (t *Table) writeHandle(ctx context.Context, op string) (*leveldb.DB, error) {
+	for {
 		t.mu.RLock()
-	}
-	db, err := t.handleLocked()
-	if err != nil {
+		if t.fault != nil {
+			t.mu.RUnlock()
+			if err := t.Heal(); err != nil {
+				return nil, t.refuse(op, err)
+			}
+			t.mu.RLock()
+		}
+		db, err := t.handleLocked()
+		if err == nil {
+			t.touch()
+			return db, nil
+		}
 		t.mu.RUnlock()
-		return nil, err
+		if !errors.Is(err, errAsleep) {
+			return nil, err
+		}
+		if err := t.wake(ctx); err != nil {
+			return nil, err
+		}
 	}
-	return db, nil
 }
 
 // refuse turns Heal's error into the answer to a write op: the fault's
