@@ -40,6 +40,8 @@ type settings struct {
 	OffsiteLimits config.Offsite // the journal stream's limits (config file)
 	MaxConcurrent int
 	QueueSize     int
+	MaxOpenTables int
+	IdleClose     time.Duration
 	Defaults      supervisor.Policy
 	Overrides     map[string]supervisor.Policy
 	Notifier      notifier.Config // in-process notifier, run when a sink is given
@@ -157,6 +159,8 @@ func (s *settings) apply(f config.File, set map[string]bool) {
 	}
 	s.MaxConcurrent = f.MaxConcurrent
 	s.QueueSize = f.QueueSize
+	s.MaxOpenTables = f.MaxOpenTables
+	s.IdleClose = f.IdleClose
 	s.Defaults = f.Defaults
 	s.Overrides = f.Overrides
 }
@@ -231,6 +235,7 @@ func (s settings) supervisorConfig() supervisor.Config {
 	return supervisor.Config{
 		Node: s.Node, Defaults: s.Defaults, Tables: s.Overrides,
 		MaxConcurrent: s.MaxConcurrent, QueueSize: s.QueueSize,
+		MaxOpenTables: s.MaxOpenTables, IdleClose: s.IdleClose,
 	}
 }
 

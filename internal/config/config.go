@@ -32,6 +32,11 @@ type File struct {
 	NoSync        bool     `yaml:"no_sync"`
 	MaxConcurrent int      `yaml:"max_concurrent"`
 	QueueSize     int      `yaml:"queue_size"`
+	// MaxOpenTables bounds the tables whose database is open at once
+	// (default 256); IdleClose closes a table idle that long (default
+	// 2m): it opens again on the next request.
+	MaxOpenTables int           `yaml:"max_open_tables"`
+	IdleClose     time.Duration `yaml:"idle_close"`
 
 	// Defaults is the maintenance policy of every table; Overrides sets
 	// per-table values (a key left out keeps the default).

@@ -75,6 +75,15 @@ const (
 	DefaultMaxConcurrent = 2
 	DefaultQueueSize     = 16
 	DefaultShutdownGrace = 10 * time.Second
+	// DefaultMaxOpenTables bounds the tables whose database is open at
+	// once: an open table holds a 512 KiB memtable (4 MiB when it writes
+	// fast), its part of the shared 64 MiB block cache and 4 files
+	// (sizing is in package tables): 256 open tables stay under 1 GiB
+	// with a quarter of them busy.
+	DefaultMaxOpenTables = 256
+	// DefaultIdleClose is how long a table goes without a request before
+	// its database is closed (it opens again on the next request).
+	DefaultIdleClose = 2 * time.Minute
 )
 
 // DefaultPolicy is the policy of a table that the config does not mention:
@@ -87,7 +96,11 @@ const (
 //	                    compared with the live table
 //	stats_every   1m    a table.stats event every minute
 //	jitter        0.1   each interval is drawn from [0.9, 1.1] x the interval, so
-//	                    tables opened together do not work in lockstep
+//	                    tables opened together do not work in lockstep; the
+//	                    first one after a start from [0.5, 1.5] x the interval
+//	                    (or the jitter, when larger), so that the tables of a
+//	                    node spread their work over a whole interval (a
+//	                    negative jitter: exactly the interval, always)
 //	threshold     0.20  an unforced compaction runs only when dead records are
 //	                    at least 20% of live + dead
 //	mode          auto  tables chooses native or rewrite
@@ -180,6 +193,11 @@ type Config struct {
 	// ShutdownGrace is how long Run, once its context is done, lets running
 	// work finish before cancelling it (default 10s; tables is crash-safe).
 	ShutdownGrace time.Duration
+	// MaxOpenTables bounds the tables whose database is open at once
+	// (default 256); IdleClose is how long a table is idle before its
+	// database is closed (default 2m). See package tables, sleep.go.
+	MaxOpenTables int
+	IdleClose     time.Duration
 	// Log gets the lines of what an operator must know that is not an
 	// event: the node stopped by a critical table, or a stop marker
 	// cleared at start because the policy changed (nil: discarded).
@@ -224,6 +242,14 @@ func (c Config) normalize() (Config, error) {
 	}
 	if c.Log == nil {
 		c.Log = slog.New(slog.DiscardHandler)
+	}
+	c.MaxOpenTables = cmp.Or(c.MaxOpenTables, DefaultMaxOpenTables)
+	if c.MaxOpenTables < 0 {
+		return c, fmt.Errorf("max_open_tables %d: want at least 1", c.MaxOpenTables)
+	}
+	c.IdleClose = cmp.Or(c.IdleClose, DefaultIdleClose)
+	if c.IdleClose < 0 {
+		return c, fmt.Errorf("idle_close %v: want a positive duration", c.IdleClose)
 	}
 	c.ShutdownGrace = cmp.Or(c.ShutdownGrace, DefaultShutdownGrace)
 	if c.ShutdownGrace < 0 {

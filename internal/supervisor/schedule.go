@@ -14,6 +14,17 @@ const timeFormat = time.RFC3339Nano
 // stats is the pseudo-verb of the stats schedule.
 const verbStats = "stats"
 
+// firstDue draws the first interval of a schedule: from [d/2, 3d/2] (or
+// [d(1-j), d(1+j)] when j is larger), so that the tables of a node opened
+// together spread their work over a whole interval instead of starting it
+// within the jitter of each other; exactly d when j <= 0.
+func firstDue(d time.Duration, j float64) time.Duration {
+	if j <= 0 {
+		return d
+	}
+	return jittered(d, max(j, 0.5))
+}
+
 // jittered draws an interval from [d(1-j), d(1+j)].
 func jittered(d time.Duration, j float64) time.Duration {
 	if j <= 0 {
@@ -42,7 +53,7 @@ func (s *Supervisor) schedule(ts *tableState) {
 	now := time.Now()
 	for verb, d := range every {
 		if d > 0 {
-			due[verb] = now.Add(jittered(d, ts.pol.Jitter))
+			due[verb] = now.Add(firstDue(d, ts.pol.Jitter))
 		}
 	}
 	s.publishNext(ts, due)
@@ -95,9 +106,17 @@ func (s *Supervisor) publishNext(ts *tableState, due map[string]time.Time) {
 	s.mu.Unlock()
 }
 
-// fire queues one scheduled piece of work.
+// fire queues one scheduled piece of work. A sleeping table that has not
+// changed since that work last succeeded on it is left asleep (counted in
+// TableStatus.UnchangedSkips): the work would find what it found then.
 func (s *Supervisor) fire(ts *tableState, verb string) {
 	if ok, _ := ts.t.Available(); !ok {
+		return
+	}
+	if ts.t.Unchanged(verb) {
+		s.mu.Lock()
+		ts.unchangedSkips++
+		s.mu.Unlock()
 		return
 	}
 	cmd := Command{Table: ts.name, Verb: verb, Trigger: events.TriggerSchedule}

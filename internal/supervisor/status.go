@@ -35,6 +35,12 @@ type TableStatus struct {
 	Progress  *Progress `json:"progress,omitempty"`   // its latest figures
 	// SkippedTicks counts scheduled work dropped because the queue was full.
 	SkippedTicks int64 `json:"skipped_ticks,omitempty"`
+	// UnchangedSkips counts scheduled work left out because the table
+	// was asleep and unchanged since that work last succeeded.
+	UnchangedSkips int64 `json:"unchanged_skips,omitempty"`
+	// Asleep: the table's database is closed because it was idle; the
+	// next request opens it.
+	Asleep bool `json:"asleep,omitempty"`
 	// Next is when each schedule (compact, backup, verify) fires next.
 	Next map[string]string `json:"next,omitempty"`
 	// Critical: the table's policy says critical (see critical.go).
@@ -49,6 +55,13 @@ type NodeStatus struct {
 	// latest such failure.
 	EmitErrors    int64  `json:"emit_errors,omitempty"`
 	LastEmitError string `json:"last_emit_error,omitempty"`
+	// OpenTables is how many tables have their database open (the others
+	// sleep: see Config.MaxOpenTables). SleepErrors counts tables whose
+	// close, as they went to sleep, failed (they sleep all the same and
+	// their next open checks them); LastSleepError is the latest.
+	OpenTables     int    `json:"open_tables"`
+	SleepErrors    int64  `json:"sleep_errors,omitempty"`
+	LastSleepError string `json:"last_sleep_error,omitempty"`
 	// Failing: a critical table is degraded, or the node is stopped (see
 	// critical.go); FailingReasons says why, one line per cause.
 	Failing        bool     `json:"failing"`
@@ -74,6 +87,7 @@ func (s *Supervisor) Status(ctx context.Context, name string) (TableStatus, erro
 func (s *Supervisor) status(ctx context.Context, ts *tableState) TableStatus {
 	st := TableStatus{Table: ts.name, State: StateOK, Critical: ts.pol.IsCritical()}
 	ok, reason := ts.t.Available()
+	st.Asleep = ts.t.Asleep()
 	if ok {
 		if stats, err := ts.t.Stats(ctx); err == nil {
 			st.Stats = stats
@@ -86,6 +100,7 @@ func (s *Supervisor) status(ctx context.Context, ts *tableState) TableStatus {
 	st.Queue = len(ts.queue)
 	st.LastError = ts.lastError
 	st.SkippedTicks = ts.skippedTicks
+	st.UnchangedSkips = ts.unchangedSkips
 	if ts.running != nil {
 		st.Running = ts.running.cmd.Verb
 		st.CommandID = ts.running.cmd.ID
@@ -134,8 +149,10 @@ func (s *Supervisor) NodeStatus(ctx context.Context) NodeStatus {
 	for _, ts := range s.tables {
 		all = append(all, ts)
 	}
-	ns := NodeStatus{Node: s.cfg.Node, EmitErrors: s.emitErrors, LastEmitError: s.lastEmitErr}
+	ns := NodeStatus{Node: s.cfg.Node, EmitErrors: s.emitErrors, LastEmitError: s.lastEmitErr,
+		SleepErrors: s.sleepErrors, LastSleepError: s.lastSleepErr}
 	s.mu.Unlock()
+	ns.OpenTables = s.store.Awake()
 	sort.Slice(all, func(a, b int) bool { return all[a].name < all[b].name })
 	ns.Tables = make([]TableStatus, 0, len(all))
 	for _, ts := range all {

@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -45,6 +46,10 @@ type Supervisor struct {
 	added       []func(name string)
 	emitErrors  int64
 	lastEmitErr string
+	// sleepErrors and lastSleepErr: closes of tables put to sleep that
+	// failed (idle.go).
+	sleepErrors  int64
+	lastSleepErr string
 
 	crit criticalState // critical tables that stopped the node (critical.go)
 
@@ -115,6 +120,7 @@ func Open(root string, opts tables.Options, em events.Emitter, cfg Config) (*Sup
 			nextCut(table, op, cut)
 		}
 	}
+	opts.MaxOpen = cmp.Or(opts.MaxOpen, s.cfg.MaxOpenTables)
 	store, err := tables.OpenStore(root, opts)
 	if err != nil {
 		s.cancelWork()
@@ -209,6 +215,8 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	for _, ts := range s.tables {
 		s.startTable(ts)
 	}
+	s.workers.Add(1)
+	go s.sleepIdle()
 	s.mu.Unlock()
 
 	<-ctx.Done()

@@ -31,6 +31,7 @@ type tableState struct {
 	restorePending bool // an automatic restore is queued, or a restore runs
 	lastError      string
 	skippedTicks   int64 // scheduled work dropped because the queue was full
+	unchangedSkips int64 // scheduled work left out: the table sleeps unchanged
 	healing        bool  // healWrites runs: the table's writes fail
 	next           map[string]time.Time
 

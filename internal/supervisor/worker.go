@@ -29,6 +29,7 @@ func (s *Supervisor) runJob(ts *tableState, j *job) {
 			return
 		}
 	}
+	pos, posErr := ts.t.Position() // the marks (see markDone)
 	switch j.cmd.Verb {
 	case events.VerbCompact:
 		var retry bool
@@ -48,7 +49,26 @@ func (s *Supervisor) runJob(ts *tableState, j *job) {
 	case events.VerbSalvage:
 		e, err = s.salvage(ctx, ts, j)
 	}
+	if posErr == nil {
+		markDone(ts, j.cmd.Verb, e, err, pos)
+	}
 	s.finishJob(ts, j, e, err)
+}
+
+// markDone marks maintenance that succeeded (a compaction also when it was
+// skipped below the threshold) at pos, the table's position when the job
+// started, so that a schedule leaves the table asleep while it does not
+// change (tables.Table.Unchanged).
+func markDone(ts *tableState, verb string, e events.Event, err error, pos uint64) {
+	switch verb {
+	case events.VerbCompact, events.VerbBackup, events.VerbVerify, events.VerbDrill:
+	default:
+		return
+	}
+	if err != nil || (e.Result != events.ResultOK && e.Result != events.ResultSkipped) {
+		return
+	}
+	ts.t.Mark(verb, pos)
 }
 
 // retryLater queues j again (attempt 2) after the policy's retry delay. If
