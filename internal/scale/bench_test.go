@@ -116,17 +116,25 @@ func benchManyTables(b *testing.B, bin string, n, maxOpen int, idle time.Duratio
 	}
 	subs := srv.S.NumSubscriptions()
 
-	// Gets: each closed sample on a table not used since the start, the
-	// open ones on the table the start probe just read.
-	closed, err := timed(ctx, samples, func(ctx context.Context, i int) error {
+	// Gets, each alternating with the same get on raw goleveldb behind a
+	// NATS responder: each closed sample on a table not used since the
+	// start, the open ones on the table the start probe just read.
+	serveRaw(b, srv.URL(), rawDir)
+	closed, rawClosed, err := timedPair(ctx, samples, func(ctx context.Context, i int) error {
 		_, err := c.get(ctx, tableName(1+i), "k1")
+		return err
+	}, func(ctx context.Context, i int) error {
+		_, err := c.request(ctx, rawClosedSubject, map[string]string{"table": tableName(1 + i), "key": "k1"})
 		return err
 	})
 	if err != nil {
 		b.Fatalf("get on an idle table: %v", err)
 	}
-	open, err := timed(ctx, benchSamples, func(ctx context.Context, _ int) error {
+	open, rawOpenGets, err := timedPair(ctx, benchSamples, func(ctx context.Context, _ int) error {
 		_, err := c.get(ctx, tableName(0), "k1")
+		return err
+	}, func(ctx context.Context, _ int) error {
+		_, err := c.request(ctx, rawOpenSubject, map[string]string{"key": "k1"})
 		return err
 	})
 	if err != nil {
@@ -135,23 +143,6 @@ func benchManyTables(b *testing.B, bin string, n, maxOpen int, idle time.Duratio
 	restarted, err := readProc(fmt.Sprint(p.pid()))
 	if err != nil {
 		b.Fatal(err)
-	}
-
-	// The same gets on raw goleveldb behind a NATS responder.
-	serveRaw(b, srv.URL(), rawDir)
-	rawClosed, err := timed(ctx, samples, func(ctx context.Context, i int) error {
-		_, err := c.request(ctx, rawClosedSubject, map[string]string{"table": tableName(1 + i), "key": "k1"})
-		return err
-	})
-	if err != nil {
-		b.Fatalf("raw baseline, closed: %v", err)
-	}
-	rawOpenGets, err := timed(ctx, benchSamples, func(ctx context.Context, _ int) error {
-		_, err := c.request(ctx, rawOpenSubject, map[string]string{"key": "k1"})
-		return err
-	})
-	if err != nil {
-		b.Fatalf("raw baseline, open: %v", err)
 	}
 
 	// Node-wide compaction.

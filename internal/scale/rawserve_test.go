@@ -94,19 +94,28 @@ func serveRaw(tb testing.TB, url, dir string) {
 	}
 }
 
-// timed runs op n times, one at a time, and returns each one's latency.
-func timed(ctx context.Context, n int, op func(ctx context.Context, i int) error) ([]time.Duration, error) {
-	ds := make([]time.Duration, 0, n)
-	for i := range n {
+// timedPair runs a and b n times each, alternately (a, b, a, b, ...: a
+// load that comes and goes on a shared machine falls on both), one at a
+// time, and returns each one's latencies.
+func timedPair(ctx context.Context, n int, a, b func(ctx context.Context, i int) error) (da, db []time.Duration, err error) {
+	da, db = make([]time.Duration, 0, n), make([]time.Duration, 0, n)
+	once := func(op func(ctx context.Context, i int) error, i int) (time.Duration, error) {
 		rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
 		start := time.Now()
 		err := op(rctx, i)
-		d := time.Since(start)
-		cancel()
-		if err != nil {
-			return ds, fmt.Errorf("sample %d: %w", i, err)
-		}
-		ds = append(ds, d)
+		return time.Since(start), err
 	}
-	return ds, nil
+	for i := range n {
+		d, err := once(a, i)
+		if err != nil {
+			return da, db, fmt.Errorf("sample %d: %w", i, err)
+		}
+		da = append(da, d)
+		if d, err = once(b, i); err != nil {
+			return da, db, fmt.Errorf("baseline sample %d: %w", i, err)
+		}
+		db = append(db, d)
+	}
+	return da, db, nil
 }
