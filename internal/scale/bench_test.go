@@ -48,8 +48,10 @@ const (
 // opened together: memory and descriptors per database, time per open;
 // every one opened, compacted and closed: tables per second), and a NATS
 // request answered here by a get on raw goleveldb (held open, or opened
-// and closed for each request). CUSTODIAN_BENCH_MAX_OPEN_TABLES, when set,
-// is written to the config as max_open_tables. Run without -race.
+// and closed for each request), timed alternately with the supervisor's.
+// CUSTODIAN_BENCH_MAX_OPEN_TABLES, when set, is written to the config as
+// max_open_tables (a key the supervisor refuses until it exists). Run
+// without -race.
 func BenchmarkManyTables(b *testing.B) {
 	n := envInt(b, "CUSTODIAN_BENCH_TABLES", 200)
 	if n < 3 {

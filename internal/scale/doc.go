@@ -12,7 +12,8 @@
 //	compact_test.go     node-wide compaction, counted by its events
 //	procfs_test.go      VmRSS, VmHWM and open descriptors of a process
 //	raw_test.go         the raw goleveldb baseline, run in a child process
-//	rawserve_test.go    the latency baselines: raw goleveldb behind a NATS responder
+//	rawserve_test.go    the latency baselines (raw goleveldb behind a NATS
+//	                    responder), timed alternately with the supervisor's gets
 //	latency_test.go     percentiles
 //	env_test.go         the benchmark's sizes from the environment
 //	main_test.go        TestMain: the child process of the raw baseline
