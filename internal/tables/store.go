@@ -338,20 +338,15 @@ func (s *Store) open(ctx context.Context, name string, create bool) (_ *Table, c
 }
 
 // registerAsleep registers t without opening its database when the store
-// already has Options.MaxOpen tables awake and t's directory says it was
+// already has Options.MaxOpen tables (a start opens the first ones, which
+// checks them, and registers the rest) and t's directory says it was
 // closed cleanly (its dead estimate, position and marks are then what the
 // close saved: see Table.closeDBLocked). s.mu is held.
 func (s *Store) registerAsleep(t *Table) (bool, error) {
 	if s.opts.MaxOpen <= 0 {
 		return false, nil
 	}
-	n := 0
-	for _, o := range s.tables {
-		if o.awake() {
-			n++
-		}
-	}
-	if n < s.opts.MaxOpen {
+	if len(s.tables) < s.opts.MaxOpen {
 		return false, nil
 	}
 	d, ok, err := readDead(t.dir)
