@@ -22,6 +22,7 @@ import (
 )
 
 const cmdUsage = `Usage: supervisor cmd [flags] TABLE VERB
+       supervisor cmd [flags] --node NODE VERB
 
 Sends a command to the supervisor that owns TABLE (the request
 <prefix>.cmd.TABLE.VERB, as "nats req" would), shows the progress the running
@@ -42,13 +43,20 @@ arguments, 3 when its outcome is not known (no connection, --timeout, or
 interrupted: the command goes on on the supervisor, its events are in the
 stream).
 
+With --node, VERB (compact, backup, verify or drill) runs on every table of
+NODE (the request <prefix>.node.NODE.VERB); while it waits it shows how many
+tables are done of how many (a bar on a terminal, a line at most every
+second otherwise), from the outcome events in the stream CUSTODIAN_EVENTS,
+and prints the node's reply with each table's result and outcome event. It
+exits 1 when a table's command failed or was refused.
+
 Flags:
 `
 
 // runCmd is "supervisor cmd".
 func runCmd(args []string, stdout, stderr io.Writer) int {
 	fs, conn := subcommandFlags("cmd")
-	var prefix, mode, backupID, at string
+	var prefix, mode, backupID, at, node string
 	var force bool
 	var timeout time.Duration
 	fs.StringVar(&prefix, "prefix", events.DefaultPrefix, "subject prefix")
@@ -57,10 +65,16 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&backupID, "backup-id", "", "restore: this backup (default: the newest good one)")
 	fs.StringVar(&at, "at", "", "restore: the table's state as of this time (RFC 3339, or a duration back from now like 10m)")
 	fs.DurationVar(&timeout, "timeout", 10*time.Minute, "how long to wait for the outcome")
+	fs.StringVar(&node, "node", "", "run VERB on every table of this node (compact, backup, verify, drill)")
 	pos, err := parseInterspersed(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		printHelp(fs, stdout, cmdUsage)
 		return 0
+	}
+	if err == nil && flagGiven(fs, "node") {
+		return runNodeCmd(nodeCmdArgs{conn: conn, prefix: prefix, node: node, pos: pos, timeout: timeout,
+			body: events.CommandBody{Force: force, Mode: mode, BackupID: backupID, At: at}, given: func(name string) bool { return flagGiven(fs, name) }},
+			stdout, stderr)
 	}
 	if err == nil && len(pos) != 2 {
 		err = fmt.Errorf("want TABLE VERB, got %d arguments (see --help)", len(pos))

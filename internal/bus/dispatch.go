@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/micro"
 
 	"github.com/custodian-dev/custodian/internal/apierr"
 )
@@ -34,47 +33,50 @@ type rawJSON []byte
 // A nil value with a nil error sends no reply.
 type work func(ctx context.Context, table string, r request) (any, error)
 
-// dispatch returns the micro handler of an endpoint: it runs w on a worker
-// goroutine (an idle one, or a new one; at most Concurrency requests of a
-// plane at once) and sends the reply. A body over the limit answers
-// too_large (a command is also recorded as command.rejected). A panic in w
-// answers internal; the process goes on.
-func (s *Services) dispatch(plane, table string, w work) micro.Handler {
+// dispatch answers a message of plane's inbox: it runs the plane's work on
+// a worker goroutine (an idle one, or a new one; at most Concurrency
+// requests of a plane at once) and sends the reply. A body over the limit
+// answers too_large (a command is also recorded as command.rejected). A
+// panic answers internal; the process goes on. It blocks while every slot
+// of the plane is taken, which holds back the plane's inbox.
+func (s *Services) dispatch(plane string, m *nats.Msg) {
+	start := time.Now()
 	sem := s.sem[plane]
-	name := table
-	if plane == planeNode {
-		name = "node"
+	stats := s.stats[plane]
+	table := ""
+	if plane != planeNode {
+		table = s.tableOf(plane, m.Subject)
 	}
-	stats := s.counters(plane, name)
-	return micro.HandlerFunc(func(req micro.Request) {
-		subj := req.Subject()
-		r := request{verb: subj[strings.LastIndexByte(subj, '.')+1:], reply: req.Reply()}
-		if n := len(req.Data()); n > s.opts.MaxBody {
-			r.tooLarge = apierr.New(apierr.TooLarge, "body of %d bytes exceeds the limit of %d", n, s.opts.MaxBody)
-		} else {
-			// nats.go gives every message its own copy of the payload, so
-			// the goroutine may keep it after this callback returns.
-			r.data = req.Data()
-		}
-		if !s.begin() {
-			s.send(r.reply, errorMsg(apierr.New(apierr.Internal, "supervisor is stopping")))
-			return
-		}
-		select {
-		case sem <- struct{}{}:
-		case <-s.ctx.Done():
-			s.inflight.Done()
-			s.send(r.reply, errorMsg(apierr.New(apierr.Internal, "supervisor is stopping")))
-			return
-		}
-		stats.inFlight.Add(1)
-		j := job{plane: plane, table: table, r: r, w: w, sem: sem, stats: stats}
-		select {
-		case s.idle <- j: // a worker waiting for work takes it
-		default:
-			go s.worker(j)
-		}
-	})
+	stats.requests.Add(1)
+	subj := m.Subject
+	r := request{verb: subj[strings.LastIndexByte(subj, '.')+1:], reply: m.Reply}
+	if n := len(m.Data); n > s.opts.MaxBody {
+		r.tooLarge = apierr.New(apierr.TooLarge, "body of %d bytes exceeds the limit of %d", n, s.opts.MaxBody)
+	} else {
+		// nats.go gives every message its own copy of the payload, so
+		// the goroutine may keep it after this call returns.
+		r.data = m.Data
+	}
+	if !s.begin() {
+		s.send(r.reply, errorMsg(apierr.New(apierr.Internal, "supervisor is stopping")))
+		stats.done(start)
+		return
+	}
+	select {
+	case sem <- struct{}{}:
+	case <-s.ctx.Done():
+		s.inflight.Done()
+		s.send(r.reply, errorMsg(apierr.New(apierr.Internal, "supervisor is stopping")))
+		stats.done(start)
+		return
+	}
+	stats.inFlight.Add(1)
+	j := job{plane: plane, table: table, r: r, w: s.work[plane], sem: sem, stats: stats, start: start}
+	select {
+	case s.idle <- j: // a worker waiting for work takes it
+	default:
+		go s.worker(j)
+	}
 }
 
 // job is one request handed to a worker: a value, so that handing it over
@@ -84,7 +86,8 @@ type job struct {
 	r            request
 	w            work
 	sem          chan struct{}
-	stats        *endpointCounters
+	stats        *planeCounters
+	start        time.Time // when the message was taken from the inbox
 }
 
 // do answers one request and releases its slot.
@@ -93,6 +96,7 @@ func (s *Services) do(j job) {
 	defer func() { <-j.sem }()
 	defer j.stats.inFlight.Add(-1)
 	s.send(j.r.reply, s.run(j.plane, j.table, j.r, j.w, j.stats))
+	j.stats.done(j.start)
 }
 
 // worker runs j, then the jobs handed to it while it waits, until it has
@@ -130,11 +134,11 @@ func (s *Services) begin() bool {
 }
 
 // run calls w, turning a panic into an internal error.
-func (s *Services) run(plane, table string, r request, w work, stats *endpointCounters) (msg replyMsg) {
+func (s *Services) run(plane, table string, r request, w work, stats *planeCounters) (msg replyMsg) {
 	defer func() {
 		if p := recover(); p != nil {
 			err := apierr.New(apierr.Internal, "internal error handling %s.%s on %q: %v", plane, clipName(r.verb), clipName(table), p)
-			stats.fail(err)
+			stats.fail(table, err)
 			msg = errorMsg(err)
 		}
 	}()
@@ -142,12 +146,12 @@ func (s *Services) run(plane, table string, r request, w work, stats *endpointCo
 		if plane != planeKV {
 			s.reject(commandFor(table, r.verb), r.tooLarge)
 		}
-		stats.fail(r.tooLarge)
+		stats.fail(table, r.tooLarge)
 		return errorMsg(r.tooLarge)
 	}
 	v, err := w(s.ctx, table, r)
 	if err != nil {
-		stats.fail(err)
+		stats.fail(table, err)
 		return errorMsg(err)
 	}
 	if v == nil {

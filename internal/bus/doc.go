@@ -1,6 +1,6 @@
 // Package bus is Custodian's side of NATS: connection options, the embedded
-// server, the event stream, the outbox publisher, the micro services that
-// turn requests into calls on the supervisor, and the audit replay. It
+// server, the event stream, the outbox publisher, the services that turn
+// requests into calls on the supervisor, and the audit replay. It
 // decides no policy.
 //
 // One file per job:
@@ -14,12 +14,16 @@
 //	metrics.go     Outbox.Collector: custodian_outbox_* Prometheus metrics
 //	backend.go     Backend: what the services need from the supervisor
 //	services.go    StartServices: custodian-kv, custodian-cmd, custodian-node
+//	subscriptions.go  a subscription per owned table and plane (no responders
+//	               for the others), all of a plane into one inbox
+//	discovery.go   $SRV.PING/INFO/STATS ("nats service ls|info|stats"): one
+//	               endpoint per service whatever the number of tables
 //	dispatch.go    one goroutine per request, size limit, panics answer internal
 //	kv.go          <prefix>.kv.<table>.{put,get,delete,batch,scan}
 //	cmd.go         <prefix>.cmd.<table>.<verb>, with and without "wait"
 //	node.go        <prefix>.node.<node>.{status,create,compact,backup,verify}
 //	errors.go      {"error":{"code","message"}} and the micro error headers
-//	stats.go       per-endpoint error counts in "nats service stats"
+//	stats.go       per-plane requests, errors, time in "nats service stats"
 //	audit.go       Audit: ordered replay with filters, one JSON event per line
 //
 // Wiring, in order (cmd/supervisor does this): StartEmbedded (or

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/micro"
 
 	"github.com/custodian-dev/custodian/internal/apierr"
 	"github.com/custodian-dev/custodian/internal/events"
@@ -24,7 +23,7 @@ const (
 	requestTimeout = 30 * time.Second
 )
 
-// Names of the micro services ("nats service ls" shows them).
+// Names of the services ("nats service ls" shows them).
 const (
 	ServiceKV   = "custodian-kv"
 	ServiceCmd  = "custodian-cmd"
@@ -39,39 +38,48 @@ type ServicesOptions struct {
 	Version     string // SemVer shown by nats service info (default DefaultVersion)
 }
 
-// Services are the NATS micro services of one supervisor: custodian-kv
+// Services are the NATS services of one supervisor: custodian-kv
 // (<prefix>.kv.<table>.<op>), custodian-cmd (<prefix>.cmd.<table>.<verb>)
-// and custodian-node (<prefix>.node.<node>.<verb>). Only owned tables are
-// subscribed, so a request for any other table gets "no responders". Every
-// request is handled in its own goroutine (at most Concurrency at once) so
-// that no request waits behind another on a subscription.
+// and custodian-node (<prefix>.node.<node>.<verb>), listed by NATS service
+// discovery (discovery.go). Only owned tables are subscribed, so a request
+// for any other table gets "no responders" (subscriptions.go). Every
+// request is handled in its own goroutine (at most Concurrency at once per
+// plane) so that no request waits behind another of its table.
 type Services struct {
-	nc   *nats.Conn
-	b    Backend
-	opts ServicesOptions
-	node string
+	nc      *nats.Conn
+	b       Backend
+	opts    ServicesOptions
+	node    string
+	started time.Time
 
-	kv, cmd, nodeSvc micro.Service
+	services      []*service
+	discoverySubs []*nats.Subscription
+	nodeSub       *nats.Subscription
 
-	// One semaphore per plane: commands waiting for their outcome never
-	// take the data plane's slots.
-	sem    map[string]chan struct{}
+	// Per plane, fixed at start: the inbox every subscription of the
+	// plane delivers to, the work that answers it, a semaphore (commands
+	// waiting for their outcome never take the data plane's slots) and
+	// the figures.
+	inbox   map[string]chan *nats.Msg
+	work    map[string]work
+	sem     map[string]chan struct{}
+	stats   map[string]*planeCounters
+	readers sync.WaitGroup
+
 	idle   chan job        // unbuffered: a send succeeds only if a worker waits
 	ctx    context.Context // ends when Stop gives up waiting
 	cancel context.CancelFunc
 
-	statsMu sync.Mutex
-	stats   map[string]*endpointCounters // plane/endpoint
-
 	mu       sync.Mutex
 	closing  bool
 	inflight sync.WaitGroup
-	tables   map[string]bool // tables whose endpoints are added
-	addErr   error           // first failure to add a table's endpoints
+	tables   map[string]tableSubs // subscriptions of the owned tables
+	addErr   error                // first failure to subscribe a table
 }
 
-// StartServices registers the three services on nc, the endpoints of every
-// table b owns now, and those of every table it opens later.
+// StartServices subscribes the node's subjects, those of every table b
+// owns now and of every table it opens later, and answers service
+// discovery for the three services.
 func StartServices(nc *nats.Conn, b Backend, opts ServicesOptions) (*Services, error) {
 	if opts.Prefix == "" {
 		opts.Prefix = events.DefaultPrefix
@@ -94,50 +102,55 @@ func StartServices(nc *nats.Conn, b Backend, opts ServicesOptions) (*Services, e
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Services{
-		nc: nc, b: b, opts: opts, node: node,
-		sem: map[string]chan struct{}{
-			planeKV:   make(chan struct{}, opts.Concurrency),
-			planeCmd:  make(chan struct{}, opts.Concurrency),
-			planeNode: make(chan struct{}, opts.Concurrency),
-		},
+		nc: nc, b: b, opts: opts, node: node, started: time.Now().UTC(),
+		inbox: map[string]chan *nats.Msg{}, sem: map[string]chan struct{}{}, stats: map[string]*planeCounters{},
 		ctx: ctx, cancel: cancel, idle: make(chan job),
-		tables: map[string]bool{},
-		stats:  map[string]*endpointCounters{},
+		tables: map[string]tableSubs{},
 	}
-	meta := map[string]string{"node": node, "prefix": opts.Prefix}
+	s.work = map[string]work{planeKV: s.handleKV, planeCmd: s.handleCmd, planeNode: s.handleNode}
+	for _, plane := range []string{planeKV, planeCmd, planeNode} {
+		s.inbox[plane] = make(chan *nats.Msg, inboxSize[plane])
+		s.sem[plane] = make(chan struct{}, opts.Concurrency)
+		s.stats[plane] = &planeCounters{}
+	}
+	for plane := range s.inbox {
+		s.readers.Add(1)
+		go s.read(ctx, plane)
+	}
+	pattern := func(plane string) string { return fmt.Sprintf("%s.%s.*.*", opts.Prefix, plane) }
+	const perTable = "subscribed for each table this node owns; other tables get no responders"
+	s.services = []*service{
+		{name: ServiceKV, plane: planeKV, endpoint: "tables", subject: pattern(planeKV),
+			description:  "Custodian data plane: put, get, delete, batch and scan on the tables this node owns",
+			endpointMeta: map[string]string{"ops": "put,get,delete,batch,scan", "subjects": opts.Prefix + ".kv.<table>.<op>: " + perTable}},
+		{name: ServiceCmd, plane: planeCmd, endpoint: "tables", subject: pattern(planeCmd),
+			description:  "Custodian maintenance commands: compact, backup, verify, restore, salvage, status, drill",
+			endpointMeta: map[string]string{"verbs": strings.Join(events.TableVerbs(), ","), "subjects": opts.Prefix + ".cmd.<table>.<verb>: " + perTable}},
+		{name: ServiceNode, plane: planeNode, endpoint: "node", subject: fmt.Sprintf("%s.node.%s.*", opts.Prefix, node),
+			description:  "Custodian node commands: status, create, and compact, backup, verify, drill for every table",
+			endpointMeta: map[string]string{"verbs": strings.Join(events.NodeVerbs(), ",")}},
+	}
+	for _, svc := range s.services {
+		svc.id = newServiceID()
+	}
 	var err error
-	add := func(name, plane, desc string) micro.Service {
-		if err != nil {
-			return nil
-		}
-		var svc micro.Service
-		svc, err = micro.AddService(nc, micro.Config{
-			Name: name, Version: opts.Version, Description: desc, Metadata: meta,
-			StatsHandler: s.statsHandler(plane),
-		})
-		return svc
-	}
-	s.kv = add(ServiceKV, planeKV, "Custodian data plane: put, get, delete, batch and scan on the tables this node owns")
-	s.cmd = add(ServiceCmd, planeCmd, "Custodian maintenance commands: compact, backup, verify, restore, salvage, status, drill")
-	s.nodeSvc = add(ServiceNode, planeNode, "Custodian node commands: status, create, and compact, backup, verify, drill for every table")
-	if err == nil {
-		err = s.nodeSvc.AddEndpoint("node", s.dispatch(planeNode, "", s.handleNode),
-			micro.WithEndpointSubject(fmt.Sprintf("%s.node.%s.*", opts.Prefix, node)),
-			micro.WithEndpointMetadata(map[string]string{"verbs": strings.Join(events.NodeVerbs(), ",")}))
-	}
+	s.nodeSub, err = nc.ChanQueueSubscribe(s.services[2].subject, queueGroup, s.inbox[planeNode])
 	if err != nil {
-		return nil, s.abort(fmt.Errorf("services: start: %w", err))
+		return nil, s.abort(fmt.Errorf("services: start: subscribe %s: %w", s.services[2].subject, err))
 	}
 	b.OnTableAdded(func(name string) { _ = s.AddTable(name) })
-	// The endpoints of the tables owned now are added first, and one round
-	// trip makes sure the server has all the subscriptions.
+	// The subscriptions of the tables owned now are made first, and one
+	// round trip makes sure the server has them all.
 	for _, name := range b.Tables() {
 		if err := validTable(name); err != nil {
 			return nil, s.abort(err)
 		}
-		if err := s.addEndpoints(name); err != nil {
+		if err := s.subscribe(name); err != nil {
 			return nil, s.abort(err)
 		}
+	}
+	if err := s.discover(); err != nil {
+		return nil, s.abort(fmt.Errorf("services: start: %w", err))
 	}
 	if err := nc.FlushTimeout(10 * time.Second); err != nil && nc.IsConnected() {
 		return nil, s.abort(fmt.Errorf("services: start: flush subscriptions: %w", err))
@@ -151,8 +164,10 @@ func (s *Services) abort(err error) error {
 	s.mu.Lock()
 	s.closing = true
 	s.mu.Unlock()
+	serr := s.unsubscribe()
 	s.cancel()
-	if serr := s.stopServices(); serr != nil {
+	s.readers.Wait()
+	if serr != nil {
 		return errors.Join(err, serr)
 	}
 	return err
@@ -164,7 +179,7 @@ func (s *Services) AddTable(name string) error {
 	if err := validTable(name); err != nil {
 		return err
 	}
-	if err := s.addEndpoints(name); err != nil {
+	if err := s.subscribe(name); err != nil {
 		return err
 	}
 	// Make sure the server has the subscriptions before anyone is told the
@@ -194,29 +209,21 @@ func validTable(name string) error {
 	return nil
 }
 
-// addEndpoints adds the kv and cmd endpoints of a table, once.
-func (s *Services) addEndpoints(name string) error {
+// subscribe subscribes the kv and cmd subjects of a table, once.
+func (s *Services) subscribe(name string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closing || s.tables[name] {
+	if _, ok := s.tables[name]; s.closing || ok {
 		return nil
 	}
-	err := s.kv.AddEndpoint(name, s.dispatch(planeKV, name, s.handleKV),
-		micro.WithEndpointSubject(fmt.Sprintf("%s.kv.%s.*", s.opts.Prefix, name)),
-		micro.WithEndpointMetadata(map[string]string{"table": name, "ops": "put,get,delete,batch,scan"}))
-	if err == nil {
-		err = s.cmd.AddEndpoint(name, s.dispatch(planeCmd, name, s.handleCmd),
-			micro.WithEndpointSubject(fmt.Sprintf("%s.cmd.%s.*", s.opts.Prefix, name)),
-			micro.WithEndpointMetadata(map[string]string{"table": name, "verbs": strings.Join(events.TableVerbs(), ",")}))
-	}
+	subs, err := s.subscribeTable(name)
 	if err != nil {
-		err = fmt.Errorf("services: table %s: add endpoints: %w", name, err)
 		if s.addErr == nil {
 			s.addErr = err
 		}
 		return err
 	}
-	s.tables[name] = true
+	s.tables[name] = subs
 	return nil
 }
 
@@ -234,10 +241,11 @@ func (s *Services) Stop(ctx context.Context) error {
 	s.mu.Lock()
 	s.closing = true
 	s.mu.Unlock()
-	err := s.stopServices()
+	err := s.unsubscribe()
 	// The unsubscribes are on their way to the server; a round trip makes
 	// sure it has applied them, so that a request sent after Stop returns
-	// gets "no responders" instead of reaching a draining subscription.
+	// gets "no responders" instead of reaching a subscription on its way
+	// out.
 	if s.nc.IsConnected() {
 		fctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		ferr := s.nc.FlushWithContext(fctx)
@@ -246,6 +254,8 @@ func (s *Services) Stop(ctx context.Context) error {
 			err = errors.Join(err, fmt.Errorf("services: stop: flush: %w", ferr))
 		}
 	}
+	// Requests received before the unsubscribes answer "stopping".
+	s.drainInboxes()
 	done := make(chan struct{})
 	go func() {
 		s.inflight.Wait()
@@ -258,19 +268,23 @@ func (s *Services) Stop(ctx context.Context) error {
 		<-done
 	}
 	s.cancel()
+	s.readers.Wait()
 	return err
 }
 
-func (s *Services) stopServices() error {
-	var errs []error
-	for _, svc := range []micro.Service{s.kv, s.cmd, s.nodeSvc} {
-		if svc != nil {
-			if err := svc.Stop(); err != nil {
-				errs = append(errs, err)
-			}
-		}
+// unsubscribe removes every subscription: discovery, the node's, the
+// tables'. Called once closing is set (no table is added after).
+func (s *Services) unsubscribe() error {
+	subs := append([]*nats.Subscription{}, s.discoverySubs...)
+	if s.nodeSub != nil {
+		subs = append(subs, s.nodeSub)
 	}
-	if err := errors.Join(errs...); err != nil {
+	s.mu.Lock()
+	for _, t := range s.tables {
+		subs = append(subs, t.kv, t.cmd)
+	}
+	s.mu.Unlock()
+	if err := unsubscribeAll(subs); err != nil {
 		return fmt.Errorf("services: stop: %w", err)
 	}
 	return nil

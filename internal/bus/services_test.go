@@ -389,18 +389,47 @@ func TestServicesListedAsMicroServices(t *testing.T) {
 			t.Fatalf("service %s missing: %v", name, names)
 		}
 	}
-	subjects := func(info micro.Info) []string {
+	// One endpoint per service whatever the number of tables: the plane's
+	// pattern, with the number of tables subscribed.
+	endpoints := func(info micro.Info) []string {
 		var out []string
 		for _, e := range info.Endpoints {
-			out = append(out, e.Subject)
+			out = append(out, e.Name+" "+e.Subject+" "+e.QueueGroup+" "+e.Metadata["tables"])
 		}
 		return out
 	}
-	if got := subjects(names[ServiceKV]); !slices.Equal(got, []string{"custodian.kv.users.*"}) {
+	if got := endpoints(names[ServiceKV]); !slices.Equal(got, []string{"tables custodian.kv.*.* q 1"}) {
 		t.Fatalf("kv endpoints %v", got)
 	}
-	if got := subjects(names[ServiceNode]); !slices.Equal(got, []string{"custodian.node.n1.*"}) {
+	if got := endpoints(names[ServiceCmd]); !slices.Equal(got, []string{"tables custodian.cmd.*.* q 1"}) {
+		t.Fatalf("cmd endpoints %v", got)
+	}
+	if got := endpoints(names[ServiceNode]); !slices.Equal(got, []string{"node custodian.node.n1.* q "}) {
 		t.Fatalf("node endpoints %v", got)
+	}
+	for _, info := range names {
+		if info.Metadata["node"] != "n1" || info.Metadata["prefix"] != "custodian" || info.Version != DefaultVersion || info.Description == "" {
+			t.Fatalf("service identity %+v", info)
+		}
+		// Ping by name and id answers the same instance.
+		m, err := n.client.Request("$SRV.PING."+info.Name+"."+info.ID, nil, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ping micro.Ping
+		if err := json.Unmarshal(m.Data, &ping); err != nil || ping.ID != info.ID || ping.Type != micro.PingResponseType {
+			t.Fatalf("ping %s: %s", info.Name, m.Data)
+		}
+	}
+	// A table created later counts at once.
+	n.ok(t, "custodian.node.n1.create", `{"table":"later"}`)
+	m, err := n.client.Request("$SRV.INFO."+ServiceCmd, nil, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var info micro.Info
+	if err := json.Unmarshal(m.Data, &info); err != nil || endpoints(info)[0] != "tables custodian.cmd.*.* q 2" {
+		t.Fatalf("cmd info after create: %s", m.Data)
 	}
 }
 
@@ -470,10 +499,11 @@ func TestCustomPrefixEndToEnd(t *testing.T) {
 }
 
 func TestServiceStatsCountErrors(t *testing.T) {
-	n := startNode(t, nodeOptions{tables: []string{"users"}})
+	n := startNode(t, nodeOptions{tables: []string{"users", "orders"}})
 	n.ok(t, "custodian.kv.users.put", `{"key":"a","value":1}`)
+	n.ok(t, "custodian.kv.orders.put", `{"key":"a","value":1}`)
 	for range 3 {
-		n.request(t, "custodian.kv.users.get", `{"key":`)
+		n.request(t, "custodian.kv.orders.get", `{"key":`)
 	}
 	n.request(t, "custodian.node.n1.create", `{"table":"../x"}`)
 	m, err := n.client.Request("$SRV.STATS."+ServiceKV, nil, 5*time.Second)
@@ -484,17 +514,19 @@ func TestServiceStatsCountErrors(t *testing.T) {
 	if err := json.Unmarshal(m.Data, &st); err != nil {
 		t.Fatal(err)
 	}
-	if len(st.Endpoints) != 1 || st.Endpoints[0].NumRequests != 4 {
+	// The plane's figures: every table's requests and errors together.
+	if len(st.Endpoints) != 1 || st.Endpoints[0].NumRequests != 5 || st.Endpoints[0].NumErrors != 3 ||
+		!strings.HasPrefix(st.Endpoints[0].LastError, "invalid_request: ") || st.Endpoints[0].ProcessingTime <= 0 {
 		t.Fatalf("kv stats: %s", m.Data)
 	}
 	var data EndpointStats
 	if err := json.Unmarshal(st.Endpoints[0].Data, &data); err != nil {
 		t.Fatal(err)
 	}
-	if data.Errors != 3 || !strings.HasPrefix(data.LastError, "invalid_request: ") || data.InFlight != 0 {
+	if data.Tables != 2 || data.Errors != 3 || !strings.HasPrefix(data.LastError, "invalid_request: ") || data.LastErrorTable != "orders" || data.InFlight != 0 {
 		t.Fatalf("kv endpoint data: %s", st.Endpoints[0].Data)
 	}
-	if got := n.svc.EndpointStats("node", "node"); got.Errors != 1 || !strings.HasPrefix(got.LastError, "invalid_table") {
+	if got := n.svc.EndpointStats("node"); got.Errors != 1 || !strings.HasPrefix(got.LastError, "invalid_table") {
 		t.Fatalf("node stats %+v", got)
 	}
 }

@@ -3,68 +3,69 @@ package bus
 import (
 	"sync"
 	"sync/atomic"
-
-	"github.com/nats-io/nats.go/micro"
+	"time"
 
 	"github.com/custodian-dev/custodian/internal/apierr"
 )
 
-// Requests are answered from their own goroutine, after micro's handler has
-// returned, so micro's own error count stays 0. Each endpoint keeps its
-// figures here; "nats service stats" shows them as the endpoint's data.
+// Each plane (kv, cmd, node) keeps its figures here, for all its tables
+// together: "nats service stats" shows them as the one endpoint of the
+// plane's service (requests, errors, processing time) and its data.
 
-// EndpointStats are the figures of one endpoint.
+// EndpointStats are the figures of a plane beyond micro's own: they are
+// the endpoint's data in "nats service stats" and "nats service info".
 type EndpointStats struct {
-	Errors    int64  `json:"errors"`     // error replies (and refused publishes)
-	LastError string `json:"last_error"` // "code: message" of the latest
-	InFlight  int64  `json:"in_flight"`  // requests being handled now
+	Tables         int    `json:"tables"`                     // tables subscribed (kv, cmd)
+	Errors         int64  `json:"errors"`                     // error replies (and refused publishes)
+	LastError      string `json:"last_error"`                 // "code: message" of the latest
+	LastErrorTable string `json:"last_error_table,omitempty"` // the table it was about
+	InFlight       int64  `json:"in_flight"`                  // requests being handled now
 }
 
-type endpointCounters struct {
-	errors   atomic.Int64
-	inFlight atomic.Int64
-	mu       sync.Mutex
-	lastErr  string
+// planeCounters are the live figures of one plane.
+type planeCounters struct {
+	requests   atomic.Int64
+	errors     atomic.Int64
+	inFlight   atomic.Int64
+	processing atomic.Int64 // nanoseconds from inbox to reply, summed
+	mu         sync.Mutex
+	lastErr    string
+	lastTable  string
 }
 
-func (c *endpointCounters) fail(err error) {
+// fail counts an error reply about table.
+func (c *planeCounters) fail(table string, err error) {
 	c.errors.Add(1)
 	msg := string(apierr.CodeOf(err)) + ": " + apierr.MessageOf(err)
 	c.mu.Lock()
-	c.lastErr = msg
+	c.lastErr, c.lastTable = msg, table
 	c.mu.Unlock()
 }
 
-func (c *endpointCounters) snapshot() EndpointStats {
+// done adds the time a request took since start.
+func (c *planeCounters) done(start time.Time) { c.processing.Add(int64(time.Since(start))) }
+
+func (c *planeCounters) snapshot(tables int) EndpointStats {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return EndpointStats{Errors: c.errors.Load(), LastError: c.lastErr, InFlight: c.inFlight.Load()}
+	return EndpointStats{Tables: tables, Errors: c.errors.Load(), LastError: c.lastErr, LastErrorTable: c.lastTable, InFlight: c.inFlight.Load()}
 }
 
-// counters returns the counters of plane/endpoint, creating them. statsMu
-// is never held while calling into micro (micro calls statsHandler with its
-// own lock held).
-func (s *Services) counters(plane, endpoint string) *endpointCounters {
-	key := plane + "/" + endpoint
-	s.statsMu.Lock()
-	defer s.statsMu.Unlock()
-	c := s.stats[key]
+// EndpointStats reports the figures of plane "kv", "cmd" or "node".
+func (s *Services) EndpointStats(plane string) EndpointStats {
+	c := s.stats[plane]
 	if c == nil {
-		c = &endpointCounters{}
-		s.stats[key] = c
+		return EndpointStats{}
 	}
-	return c
+	return c.snapshot(s.tableCount(plane))
 }
 
-// statsHandler is the micro StatsHandler of the service of plane.
-func (s *Services) statsHandler(plane string) micro.StatsHandler {
-	return func(e *micro.Endpoint) any {
-		return s.counters(plane, e.Name).snapshot()
+// tableCount is the number of tables subscribed on plane (0 for node).
+func (s *Services) tableCount(plane string) int {
+	if plane == planeNode {
+		return 0
 	}
-}
-
-// EndpointStats reports the figures of the endpoint of table (or "node")
-// on plane "kv", "cmd" or "node".
-func (s *Services) EndpointStats(plane, endpoint string) EndpointStats {
-	return s.counters(plane, endpoint).snapshot()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.tables)
 }
