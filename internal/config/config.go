@@ -34,7 +34,7 @@ type File struct {
 	QueueSize     int      `yaml:"queue_size"`
 	// MaxOpenTables bounds the tables whose database is open at once
 	// (default 256); IdleClose closes a table idle that long (default
-	// 2m): it opens again on the next request.
+	// 30s): it opens again on the next request.
 	MaxOpenTables int           `yaml:"max_open_tables"`
 	IdleClose     time.Duration `yaml:"idle_close"`
 

@@ -32,7 +32,7 @@ const (
 //  1. it creates CUSTODIAN_BENCH_TABLES tables (default 200) with
 //     custodian.node.<node>.create and writes 3 keys to each with
 //     custodian.kv.<table>.put, then lets them go idle for
-//     CUSTODIAN_BENCH_IDLE (default 10s): resident memory (VmRSS, per
+//     CUSTODIAN_BENCH_IDLE (default 45s, past the default idle_close of 30s): resident memory (VmRSS, per
 //     table: total and added since the node had none), peak (VmHWM) and
 //     open files (/proc/<pid>/fd);
 //  2. it stops the supervisor (SIGTERM) and starts it again: start_s is
@@ -58,7 +58,7 @@ func BenchmarkManyTables(b *testing.B) {
 		b.Fatalf("CUSTODIAN_BENCH_TABLES=%d: want at least 3", n)
 	}
 	maxOpen := envInt(b, "CUSTODIAN_BENCH_MAX_OPEN_TABLES", 0)
-	idle := envDuration(b, "CUSTODIAN_BENCH_IDLE", 10*time.Second)
+	idle := envDuration(b, "CUSTODIAN_BENCH_IDLE", 45*time.Second)
 	bin := buildSupervisor(b)
 	for range b.N {
 		benchManyTables(b, bin, n, maxOpen, idle)

@@ -83,7 +83,7 @@ const (
 	DefaultMaxOpenTables = 256
 	// DefaultIdleClose is how long a table goes without a request before
 	// its database is closed (it opens again on the next request).
-	DefaultIdleClose = 2 * time.Minute
+	DefaultIdleClose = 30 * time.Second
 )
 
 // DefaultPolicy is the policy of a table that the config does not mention:
@@ -195,7 +195,7 @@ type Config struct {
 	ShutdownGrace time.Duration
 	// MaxOpenTables bounds the tables whose database is open at once
 	// (default 256); IdleClose is how long a table is idle before its
-	// database is closed (default 2m). See package tables, sleep.go.
+	// database is closed (default 30s). See package tables, sleep.go.
 	MaxOpenTables int
 	IdleClose     time.Duration
 	// Log gets the lines of what an operator must know that is not an
