@@ -58,14 +58,15 @@ func BenchmarkIdleTables(b *testing.B) {
 	n := benchTables(b)
 	ctx := context.Background()
 	for _, v := range []struct {
-		name string
-		tune func(*opt.Options)
-	}{{"today", nil}, {"small", smallTables}} {
+		name    string
+		tune    func(*opt.Options)
+		maxOpen int // > 0: the bound, and every table put to sleep before measuring
+	}{{"goleveldb", goleveldbDefaults, 0}, {"small", smallTables, 0}, {"sized", nil, 0}, {"asleep", nil, 64}} {
 		b.Run(v.name, func(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				runtime.GC()
 				heap0, rss0, fd0 := heapInUse(), rssBytes(b), openFiles(b)
-				s, err := OpenStore(b.TempDir(), Options{NoSync: true})
+				s, err := OpenStore(b.TempDir(), Options{NoSync: true, MaxOpen: v.maxOpen})
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -83,6 +84,11 @@ func BenchmarkIdleTables(b *testing.B) {
 					}
 				}
 				open := time.Since(t0)
+				if v.maxOpen > 0 {
+					if _, err := s.SleepIdle(ctx, 0); err != nil {
+						b.Fatal(err)
+					}
+				}
 				runtime.GC()
 				heap, rss, fds := heapInUse()-heap0, rssBytes(b)-rss0, openFiles(b)-fd0
 				b.ReportMetric(float64(heap)/float64(n)/1024, "KiB_heap/table")
@@ -97,28 +103,48 @@ func BenchmarkIdleTables(b *testing.B) {
 			}
 		})
 	}
-	b.Run("put_small/today", func(b *testing.B) {
-		var tput [2]time.Duration
+	b.Run("put", func(b *testing.B) {
+		// Throughput of one busy table: goleveldb's 4 MiB write buffer,
+		// the store's small one, and the small one grown by an idle
+		// sweep (sizing.go), alternating rounds.
+		var took [3]time.Duration
 		for r := 0; r < 3; r++ {
-			for i, tune := range []func(*opt.Options){nil, smallTables} {
+			for i := range took {
 				s, err := OpenStore(b.TempDir(), Options{NoSync: true})
 				if err != nil {
 					b.Fatal(err)
 				}
-				s.tune = tune
+				if i == 0 {
+					s.tune = goleveldbDefaults
+				}
 				tb, err := s.Open(ctx, "t", true)
 				if err != nil {
 					b.Fatal(err)
 				}
 				value := json.RawMessage(`{"name":"ada lovelace","visits":12345,"tags":["a","b","c"],"pad":"` + strings.Repeat("x", 200) + `"}`)
+				if i == 2 {
+					runN(b, 12000, 16, func(k int) error { return tb.Put(ctx, fmt.Sprintf("w%06d", k), value) })
+					if _, err := s.SleepIdle(ctx, time.Hour); err != nil || !tb.isBusySized() {
+						b.Fatalf("the sweep did not grow a busy table's buffer (%v)", err)
+					}
+				}
 				t0 := time.Now()
 				runN(b, 30000, 16, func(k int) error { return tb.Put(ctx, fmt.Sprintf("k%06d", k), value) })
-				tput[i] += time.Since(t0)
+				took[i] += time.Since(t0)
 				s.Close()
 			}
 		}
-		b.ReportMetric(tput[0].Seconds()/tput[1].Seconds(), "put_small/today")
+		b.ReportMetric(took[0].Seconds()/took[1].Seconds(), "put_small/goleveldb")
+		b.ReportMetric(took[0].Seconds()/took[2].Seconds(), "put_grown/goleveldb")
 	})
+}
+
+// goleveldbDefaults undoes the store's sizing (sizing.go): goleveldb's own
+// defaults, a 4 MiB write buffer, 8 MiB block cache and 500 open files per
+// database.
+func goleveldbDefaults(o *opt.Options) {
+	o.WriteBuffer, o.BlockCacheCapacity, o.OpenFilesCacheCapacity = 0, 0, 0
+	o.BlockCacher, o.OpenFilesCacher = nil, nil
 }
 
 // heapInUse is the Go heap's bytes in use.
