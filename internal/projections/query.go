@@ -96,13 +96,13 @@ func (s *State) QueryCards(q CardQuery) CardPage {
 		}
 		matched = append(matched, c)
 	}
-	slices.SortFunc(matched, compareWorstFirst)
 	page := CardPage{Total: len(s.cards), Matched: len(matched)}
 	lo := min(max(q.Offset, 0), len(matched))
 	hi := len(matched)
 	if q.Limit > 0 {
 		hi = min(lo+q.Limit, hi)
 	}
+	matched = firstSorted(matched, hi)
 	page.Cards = make([]Card, 0, hi-lo)
 	for _, c := range matched[lo:hi] {
 		page.Cards = append(page.Cards, c.clone())
@@ -128,4 +128,48 @@ func compareWorstFirst(a, b *Card) int {
 		return c
 	}
 	return strings.Compare(a.Node, b.Node)
+}
+
+// firstSorted returns the k cards of cs that sort first, sorted
+// (compareWorstFirst). The first pages of many cards are the common
+// request: a bounded heap finds them in O(n log k), not the O(n log n) of
+// sorting them all.
+func firstSorted(cs []*Card, k int) []*Card {
+	if k >= len(cs)/2 {
+		slices.SortFunc(cs, compareWorstFirst)
+		return cs[:k]
+	}
+	if k == 0 {
+		return nil
+	}
+	// h is a max-heap of the k first seen so far: h[0] sorts last.
+	h := cs[:k:k]
+	for i := k/2 - 1; i >= 0; i-- {
+		siftDown(h, i)
+	}
+	for _, c := range cs[k:] {
+		if compareWorstFirst(c, h[0]) < 0 {
+			h[0] = c
+			siftDown(h, 0)
+		}
+	}
+	slices.SortFunc(h, compareWorstFirst)
+	return h
+}
+
+// siftDown restores the max-heap h (by compareWorstFirst) below i.
+func siftDown(h []*Card, i int) {
+	for {
+		big := i
+		for _, c := range []int{2*i + 1, 2*i + 2} {
+			if c < len(h) && compareWorstFirst(h[c], h[big]) > 0 {
+				big = c
+			}
+		}
+		if big == i {
+			return
+		}
+		h[i], h[big] = h[big], h[i]
+		i = big
+	}
 }

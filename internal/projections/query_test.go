@@ -84,3 +84,20 @@ func TestQueryCards(t *testing.T) {
 		t.Fatalf("StatesWorstFirst %v misses some of %v", StatesWorstFirst(), States())
 	}
 }
+
+// firstSorted finds the same first cards as a full sort, at every k.
+func TestFirstSorted(t *testing.T) {
+	states := StatesWorstFirst()
+	var all []*Card
+	for i := range 200 {
+		all = append(all, &Card{Node: fmt.Sprintf("n%d", i%3), Table: fmt.Sprintf("t%03d", (i*37)%101), State: states[(i*7)%len(states)]})
+	}
+	want := slices.Clone(all)
+	slices.SortFunc(want, compareWorstFirst)
+	for k := 0; k <= len(all); k++ {
+		got := firstSorted(slices.Clone(all), k)
+		if !slices.Equal(got, want[:k]) {
+			t.Fatalf("k=%d: the first cards differ from a full sort's", k)
+		}
+	}
+}
