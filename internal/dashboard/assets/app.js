@@ -1,4 +1,5 @@
-// Custodian dashboard: health cards, history log and actions, kept live
+// Custodian dashboard: the table list (counts by state, search, filters, a
+// page of rows, the picked table's card), history log and actions, kept live
 // over Server-Sent Events. Plain DOM, no dependencies.
 'use strict';
 
