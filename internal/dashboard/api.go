@@ -23,7 +23,7 @@ type cardView struct {
 }
 
 // listSeriesPoints bounds the series of each card in GET /api/tables (the
-// page polls it as events arrive); GET /api/tables/<table> has them all.
+// page asks for a page of it as events arrive); GET /api/tables/<table> has them all.
 const listSeriesPoints = 60
 
 // views reads the cards pick chooses and their series under one read of
@@ -32,23 +32,24 @@ func (s *Server) views(pick func(*projections.State) []projections.Card, maxPoin
 	now := time.Now()
 	var out []cardView
 	s.proj.Read(func(st *projections.State) {
-		cards := pick(st)
-		out = make([]cardView, 0, len(cards))
-		for _, c := range cards {
-			v := cardView{Card: c, Series: st.Series(c.Node, c.Table, maxPoints)}
-			if c.LastBackup != nil {
-				age := now.Sub(c.LastBackup.Time).Milliseconds()
-				v.LastBackupAgeMS = &age
-			}
-			out = append(out, v)
-		}
+		out = viewsOf(st, pick(st), now, maxPoints)
 	})
 	return out
 }
 
-// GET /api/tables: every health card, sorted by table then node.
-func (s *Server) handleTables(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, s.views((*projections.State).Cards, listSeriesPoints))
+// viewsOf adds to cards their series (at most maxPoints each, 0: all) and
+// the ages as of now; st must be the state the cards were read from.
+func viewsOf(st *projections.State, cards []projections.Card, now time.Time, maxPoints int) []cardView {
+	out := make([]cardView, 0, len(cards))
+	for _, c := range cards {
+		v := cardView{Card: c, Series: st.Series(c.Node, c.Table, maxPoints)}
+		if c.LastBackup != nil {
+			age := now.Sub(c.LastBackup.Time).Milliseconds()
+			v.LastBackupAgeMS = &age
+		}
+		out = append(out, v)
+	}
+	return out
 }
 
 // GET /api/tables/{table}: the cards of one table on every node.

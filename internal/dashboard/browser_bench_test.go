@@ -81,7 +81,8 @@ func BenchmarkBrowserCommandToRow(b *testing.B) {
 			b.Fatal(err)
 		}
 		if page == "/" {
-			if err := chromedp.Do(ctx, chromedp.WaitVisible(`article.card[data-table="bench"]`)); err != nil {
+			// The table's card open, as a user sending commands has it.
+			if err := chromedp.Do(ctx, chromedp.WaitVisible(rowOf("n1", "bench")), chromedp.Click(rowOf("n1", "bench")), chromedp.WaitVisible(cardOf("n1", "bench"))); err != nil {
 				b.Fatal(err)
 			}
 			if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`window.custodian.ready`)); err != nil {

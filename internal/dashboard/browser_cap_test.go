@@ -14,7 +14,7 @@ import (
 
 // TestBrowserPollsAtTheStreamCap: with the only live-update slot taken,
 // the page loads, says it polls, and shows new events and a new table's
-// card from its polls; once the slot is free it goes live again (it
+// row from its polls; once the slot is free it goes live again (it
 // retries every 15 s) without showing a row twice.
 func TestBrowserPollsAtTheStreamCap(t *testing.T) {
 	ctx := browser(t)
@@ -35,7 +35,7 @@ func TestBrowserPollsAtTheStreamCap(t *testing.T) {
 		must(chromedp.Do(wctx, actions...))
 	}
 
-	within(20*time.Second, chromedp.Navigate(e.url+"/"), chromedp.WaitVisible(`#live.poll`), chromedp.WaitVisible(`article.card[data-table="users"]`))
+	within(20*time.Second, chromedp.Navigate(e.url+"/"), chromedp.WaitVisible(`#live.poll`), chromedp.WaitVisible(rowOf("n1", "users")))
 	text, err := chromedp.Run(ctx, chromedp.Text(`#live`))
 	must(err)
 	if text != "polling" {
@@ -45,7 +45,7 @@ func TestBrowserPollsAtTheStreamCap(t *testing.T) {
 	// New events reach the page through its polls.
 	compacted := e.publish(ev(events.CompactionCompleted, "n1", "users", withResult("ok", 5, "")))
 	orders := e.publish(ev(events.TableStats, "n1", "orders", withData("bytes", 900, "records", 9)))
-	within(20*time.Second, chromedp.WaitVisible(row(compacted)), chromedp.WaitVisible(`article.card[data-table="orders"]`))
+	within(20*time.Second, chromedp.WaitVisible(row(compacted)), chromedp.WaitVisible(rowOf("n1", "orders")))
 
 	// A slot frees: the page goes live again and follows new events.
 	release()

@@ -20,9 +20,10 @@ func TestBrowserShowsDiskFull(t *testing.T) {
 		ev(events.TableStats, "n1", "users", withData("writes", "failing", "writes_code", "no_space",
 			"writes_error", "write 000007.log: no space left on device", "writes_since", "2026-12-04T18:30:00Z")),
 	)
-	cardSel := `article.card[data-table="users"][data-node="n1"]`
 	must := browserMust(t)
-	must(chromedp.Do(ctx, chromedp.Navigate(e.url+"/"), chromedp.WaitVisible(cardSel+`[data-state="disk_full"]`)))
+	must(chromedp.Do(ctx, chromedp.Navigate(e.url+"/"), chromedp.WaitVisible(rowOf("n1", "users")+`[data-state="disk_full"]`)))
+	cardSel := openCard(t, ctx, "n1", "users")
+	must(chromedp.Do(ctx, chromedp.WaitVisible(cardSel+`[data-state="disk_full"]`)))
 	badge, err := chromedp.Run(ctx, chromedp.Text(cardSel+` .badge`))
 	must(err)
 	if badge != "disk full" {

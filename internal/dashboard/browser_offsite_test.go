@@ -39,7 +39,7 @@ func TestBrowserOffsiteCard(t *testing.T) {
 	must := browserMust(t)
 	_, err := chromedp.Call(ctx, emulation.SetTimezoneOverride, emulation.SetTimezoneOverrideParams{TimezoneID: "UTC"})
 	must(err)
-	must(chromedp.Do(ctx, chromedp.Navigate(e.url+"/"), chromedp.WaitVisible(orders+` dd.offsite-failed`)))
+	must(chromedp.Do(ctx, chromedp.Navigate(e.url+"/"), chromedp.WaitVisible(rowOf("n1", "orders"))))
 	_, err = chromedp.Run(ctx, chromedp.Poll[bool](`window.custodian && window.custodian.ready`))
 	must(err)
 	text := func(sel string) string {
@@ -61,6 +61,7 @@ func TestBrowserOffsiteCard(t *testing.T) {
 		return w
 	}
 
+	openCard(t, ctx, "n1", "users")
 	if got, want := text(users+` dd.offsite-copy`), "2026-11-26 09:58:30 · 700.0 KB stored, 3.0 MB reused"; got != want {
 		t.Errorf("users last off-site copy %q, want %q", got, want)
 	}
@@ -70,6 +71,8 @@ func TestBrowserOffsiteCard(t *testing.T) {
 	if count(users+` dd.offsite-lag.high`) != 0 || count(users+` dd.offsite-error`) != 0 || count(users+` dd.offsite-failed`) != 0 {
 		t.Errorf("users card: a lag of 0.3 s is highlighted, or an error shown:\n%s", text(users))
 	}
+	openCard(t, ctx, "n1", "orders")
+	must(chromedp.Do(ctx, chromedp.WaitVisible(orders+` dd.offsite-failed`)))
 	if got := text(orders + ` dd.offsite-lag.high`); got != "off-site lag 2.5 s" {
 		t.Errorf("orders lag %q, want it highlighted", got)
 	}
@@ -85,6 +88,7 @@ func TestBrowserOffsiteCard(t *testing.T) {
 	if got := text(orders + ` dd.offsite-copy`); got != "no copy yet" {
 		t.Errorf("orders last copy %q", got)
 	}
+	openCard(t, ctx, "n1", "plain")
 	if n := count(plain + ` [class^="offsite"]`); n != 0 || strings.Contains(text(plain), "Off-site") {
 		t.Errorf("a table without off-site copies shows %d off-site rows:\n%s", n, text(plain))
 	}
@@ -100,6 +104,7 @@ func TestBrowserOffsiteCard(t *testing.T) {
 	}
 
 	// The lag goes over 1 s on the open page.
+	openCard(t, ctx, "n1", "users")
 	e.publish(ev(events.TableStats, "n1", "users", withData("bytes", 4000000, "records", 400, "journal_lag_ms", 1500)))
 	must(chromedp.Do(ctx, chromedp.WaitVisible(users+` dd.offsite-lag.high`)))
 	if got := text(users + ` dd.offsite-lag`); got != "off-site lag 1.5 s" {

@@ -42,7 +42,7 @@ func TestBrowserRestoreAtDrillAndCriticalCard(t *testing.T) {
 	// The browser's local time is Berlin's: 10:15:30 there is 09:15:30 UTC.
 	_, err := chromedp.Call(ctx, emulation.SetTimezoneOverride, emulation.SetTimezoneOverrideParams{TimezoneID: "Europe/Berlin"})
 	must(err)
-	must(chromedp.Do(ctx, chromedp.Navigate(e.url+"/"), chromedp.WaitVisible(users+` button[data-verb="drill"]`)))
+	must(chromedp.Do(ctx, chromedp.Navigate(e.url+"/"), chromedp.WaitVisible(rowOf("n1", "users"))))
 	_, err = chromedp.Run(ctx, chromedp.Poll[bool](`window.custodian && window.custodian.ready`))
 	must(err)
 
@@ -58,8 +58,19 @@ func TestBrowserRestoreAtDrillAndCriticalCard(t *testing.T) {
 		must(err)
 		return n
 	}
-	if count(users+` .badge.critical`) != 1 || count(orders+` .badge.critical`) != 0 {
-		t.Fatalf("critical badges: users %d, orders %d", count(users+` .badge.critical`), count(orders+` .badge.critical`))
+	// The list marks the critical table; each card says it (or not).
+	if count(rowOf("n1", "users")+` .badge.critical`) != 1 || count(rowOf("n1", "orders")+` .badge.critical`) != 0 {
+		t.Fatalf("critical badges in the list: users %d, orders %d", count(rowOf("n1", "users")+` .badge.critical`), count(rowOf("n1", "orders")+` .badge.critical`))
+	}
+	openCard(t, ctx, "n1", "orders")
+	if n := count(orders + ` .badge.critical`); n != 0 {
+		t.Fatalf("critical badges: orders %d", n)
+	}
+	orderCard := text(orders)
+	openCard(t, ctx, "n1", "users")
+	must(chromedp.Do(ctx, chromedp.WaitVisible(users+` button[data-verb="drill"]`)))
+	if n := count(users + ` .badge.critical`); n != 1 {
+		t.Fatalf("critical badges: users %d", n)
 	}
 	userCard := text(users)
 	// Berlin is UTC+1 in November: the card shows local times.
@@ -68,7 +79,6 @@ func TestBrowserRestoreAtDrillAndCriticalCard(t *testing.T) {
 			t.Errorf("users card lacks %q:\n%s", want, userCard)
 		}
 	}
-	orderCard := text(orders)
 	for _, want := range []string{"LOST acknowledged writes", "journal/orders/000004.jnl: checksum mismatch at offset 8192", "recovered to 2026-11-26 10:58:30", "failed · 700 ms", "digest mismatch"} {
 		if !strings.Contains(orderCard, want) {
 			t.Errorf("orders card lacks %q:\n%s", want, orderCard)
@@ -185,9 +195,11 @@ func TestBrowserRestoreReopenBeforeCloseEvent(t *testing.T) {
 	restore := e.respond("users", events.VerbRestore)
 	users := `article.card[data-table="users"][data-node="n1"]`
 	must := browserMust(t)
-	must(chromedp.Do(ctx, chromedp.Navigate(e.url+"/"), chromedp.WaitVisible(users+` button[data-verb="restore"]`)))
+	must(chromedp.Do(ctx, chromedp.Navigate(e.url+"/")))
 	_, err := chromedp.Run(ctx, chromedp.Poll[bool](`window.custodian && window.custodian.ready`))
 	must(err)
+	openCard(t, ctx, "n1", "users")
+	must(chromedp.Do(ctx, chromedp.WaitVisible(users+` button[data-verb="restore"]`)))
 
 	for i, closeIt := range []string{
 		`document.querySelector('#restore-cancel').click()`,

@@ -38,14 +38,14 @@ func TestBrowserFollowsANewStream(t *testing.T) {
 		ev(events.BackupFailed, "n1", "orders", withResult("failed", 3, "disk full")),
 	})
 	// The history shows the new stream's two rows and nothing else, the
-	// cards the new stream's one table.
+	// table list the new stream's one table.
 	rows := func() []string {
 		v, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('#history tbody tr')].map((r) => r.dataset.seq + ' ' + r.dataset.table + ' ' + r.dataset.type)`))
 		must(err)
 		return v
 	}
 	cards := func() []string {
-		v, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('#cards > *')].map((c) => c.dataset.table)`))
+		v, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('#table-list tbody tr')].map((c) => c.dataset.table)`))
 		must(err)
 		return v
 	}
@@ -53,7 +53,7 @@ func TestBrowserFollowsANewStream(t *testing.T) {
 	deadline := time.Now().Add(60 * time.Second)
 	for !slices.Equal(rows(), want) || !slices.Equal(cards(), []string{"orders"}) {
 		if time.Now().After(deadline) {
-			t.Fatalf("after the new stream the page shows rows %q and cards %q, want rows %q and the card of orders", rows(), cards(), want)
+			t.Fatalf("after the new stream the page shows rows %q and cards %q, want rows %q and the row of orders", rows(), cards(), want)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

@@ -140,13 +140,14 @@ func TestBrowserCompactShowsLiveRow(t *testing.T) {
 		chromedp.SendKeys(`#login input[name="token"]`, "browser-token"),
 		chromedp.Submit(`#login`),
 		chromedp.WaitVisible(`#logout button`),
-		chromedp.WaitVisible(cardSel+` button[data-verb="compact"]:not([disabled])`),
 	))
+	openCard(t, ctx, "n1", "users") // the full card shows on selection
+	must(chromedp.Do(ctx, chromedp.WaitVisible(cardSel+` button[data-verb="compact"]:not([disabled])`)))
 	_, err := chromedp.Run(ctx, chromedp.Poll[bool](`window.custodian && window.custodian.ready`))
 	must(err)
 	pageID, err := chromedp.Run(ctx, chromedp.Evaluate[string](`window.custodian.pageId`))
 	must(err)
-	orders, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('article.card.state-degraded[data-table="orders"]').length`))
+	orders, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('#table-list tbody tr.state-degraded[data-table="orders"]').length`))
 	must(err)
 	before, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('`+rowSel+`').length`))
 	must(err)
@@ -185,7 +186,7 @@ func TestBrowserCompactShowsLiveRow(t *testing.T) {
 		t.Fatalf("the page reloaded: %q -> %q", pageID, pageIDAfter)
 	}
 	if orders != 1 {
-		t.Fatalf("%d degraded cards for orders", orders)
+		t.Fatalf("%d degraded rows for orders", orders)
 	}
 	dmu.Lock()
 	nd := len(dialogs)

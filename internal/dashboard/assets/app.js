@@ -1,4 +1,5 @@
-// Custodian dashboard: health cards, history log and actions, kept live
+// Custodian dashboard: the table list (counts by state, search, filters, a
+// page of rows, the picked table's card), history log and actions, kept live
 // over Server-Sent Events. Plain DOM, no dependencies.
 'use strict';
 
@@ -13,10 +14,18 @@
     showStats: false,   // table.stats rows are hidden unless ticked
     before: 0,          // 0: the newest page, which live events extend
     oldest: 0,          // seq of the last row shown
-    cards: [],
-    cardEls: new Map(),  // card key -> {json, el}
+    // The table list: its filters and page (GET /api/tables), the rows
+    // shown, the selected table's key ("node/table") and its card.
+    tables: { q: '', state: '', node: '' },
+    offset: 0,
+    page: null,          // the last answer of GET /api/tables
+    rowEls: new Map(),   // card key -> {json, el, card} of the rows shown
+    selected: '',
+    detail: null,        // {key, json} of the card shown
+    tablesReq: 0,        // the newest request for a page: older answers are dropped
+    tablesTimer: null,
+    tablesDue: 0,        // when tablesTimer fires
     msgs: new Map(),    // card key -> last action message
-    cardsTimer: null,
     pollTimer: null,    // polling instead of live updates (see connect)
     polledSeq: 0,       // the newest row a poll saw
     // Live rows lately received, oldest first: a history load that was
@@ -26,6 +35,7 @@
   window.custodian = { pageId: Math.random().toString(36).slice(2), ready: false };
 
   const $ = (sel, root = document) => root.querySelector(sel);
+  const $$ = (sel, root = document) => [...root.querySelectorAll(sel)];
 
   function el(tag, attrs = {}, ...children) {
     const e = document.createElement(tag);
@@ -97,19 +107,9 @@
   }
 
   // ---- cards ----
-  // loadCards fetches the cards and re-renders those that changed (all of
-  // them with force, for the relative times).
-  async function loadCards(force) {
-    state.cards = await getJSON('/api/tables');
-    renderCards(force);
-  }
-  function scheduleCards() {
-    if (state.cardsTimer) return;
-    state.cardsTimer = setTimeout(() => {
-      state.cardsTimer = null;
-      loadCards().catch(showError);
-    }, 300);
-  }
+  const fmtCount = (n) => Number(n).toLocaleString('en-US');
+  const stateLabel = (st) => st.replace('_', ' ');
+  const keyOf = (c) => `${c.node}/${c.table}`;
 
   function outcomeText(o, extra) {
     if (!o) return 'never';
@@ -230,26 +230,320 @@
       dl, plot(c.series), buttons, msg);
   }
 
-  function renderCards(force) {
-    const box = $('#cards');
+  // ---- the table list ----
+  // TABLE_ROWS is the page of the list: the page stays short at any
+  // number of tables (the search, the state and node filters and the
+  // pager reach the others).
+  const TABLE_ROWS = 20;
+  // Events of tables on the page reload it within SOON_MS; others, which
+  // change only the counts or the order, within LATER_MS: a burst of
+  // events across thousands of tables costs a request now and then.
+  const SOON_MS = 300;
+  const LATER_MS = 2000;
+  const NODE_VERBS = { compact: 'Compact', backup: 'Back up', verify: 'Verify', drill: 'Drill' };
+
+  function tablesQuery() {
+    const q = new URLSearchParams();
+    for (const [k, v] of Object.entries(state.tables)) if (v) q.set(k, v);
+    q.set('limit', String(TABLE_ROWS));
+    if (state.offset) q.set('offset', String(state.offset));
+    return `/api/tables?${q}`;
+  }
+
+  // loadTables fetches the page of the list with its counts and renders
+  // what changed (everything with force, for the relative times).
+  async function loadTables(force) {
+    const req = ++state.tablesReq;
+    let p;
+    try {
+      p = await getJSON(tablesQuery());
+    } catch (e) {
+      if (req === state.tablesReq) showTablesError(e);
+      return;
+    }
+    if (req !== state.tablesReq) return; // a newer request is on its way
+    if (p.tables.length === 0 && state.offset > 0 && p.filtered > 0) {
+      // Tables went away under this page: show the last one.
+      state.offset = Math.floor((p.filtered - 1) / TABLE_ROWS) * TABLE_ROWS;
+      await loadTables(force);
+      return;
+    }
+    $('#tables-error').hidden = true;
+    state.page = p;
+    renderSummary(p);
+    renderNodeChoice(p);
+    renderRows(p, force);
+    await renderDetail(force);
+  }
+
+  function showTablesError(e) {
+    const err = $('#tables-error');
+    err.textContent = e.message;
+    err.hidden = false;
+  }
+
+  function scheduleTables(delay) {
+    const due = Date.now() + delay;
+    if (state.tablesTimer) {
+      if (state.tablesDue <= due) return;
+      clearTimeout(state.tablesTimer);
+    }
+    state.tablesDue = due;
+    state.tablesTimer = setTimeout(() => {
+      state.tablesTimer = null;
+      loadTables();
+    }, delay);
+  }
+
+  // tableEvent takes a live event about a table.
+  function tableEvent(r) {
+    const key = `${r.node}/${r.table}`;
+    scheduleTables(state.rowEls.has(key) || state.selected === key ? SOON_MS : LATER_MS);
+  }
+
+  function setTableFilter(k, v) {
+    if (state.tables[k] === v) return;
+    state.tables[k] = v;
+    state.offset = 0;
+    loadTables();
+  }
+
+  // renderSummary shows the number of tables and the counts by state,
+  // failures first; a count is a button that lists those tables.
+  function renderSummary(p) {
+    const nodes = p.nodes.length;
+    $('#table-total').textContent = `${fmtCount(p.total)} table${p.total === 1 ? '' : 's'} on ${fmtCount(nodes)} node${nodes === 1 ? '' : 's'}`;
+    const box = $('#summary');
+    const sig = JSON.stringify([p.states, state.tables.state]);
+    if (box.dataset.sig !== sig) {
+      box.dataset.sig = sig;
+      box.replaceChildren(...p.states.map((s) => {
+        const on = state.tables.state === s.state;
+        const b = el('button', {
+          type: 'button', class: `count state-${s.state}${s.tables ? '' : ' zero'}`,
+          'data-state': s.state, 'data-count': String(s.tables), 'aria-pressed': on ? 'true' : 'false',
+          title: on ? 'list the tables of every state' : `list the ${stateLabel(s.state)} tables`,
+        }, el('span', { class: 'n', text: fmtCount(s.tables) }), ' ', el('span', { class: 'label', text: stateLabel(s.state) }));
+        b.addEventListener('click', () => setTableFilter('state', on ? '' : s.state));
+        return b;
+      }));
+    }
+    const sel = $('#table-filters').elements.state;
+    if (sel.options.length === 1) sel.append(...p.states.map((s) => el('option', { value: s.state, text: stateLabel(s.state) })));
+    sel.value = state.tables.state;
+  }
+
+  function renderNodeChoice(p) {
+    const sel = $('#table-filters').elements.node;
+    const chosen = state.tables.node;
+    const sig = JSON.stringify([p.nodes, chosen]);
+    if (sel.dataset.sig !== sig) {
+      sel.dataset.sig = sig;
+      const opts = p.nodes.map((n) => el('option', { value: n.node, text: `${n.node} (${fmtCount(n.tables)})` }));
+      if (chosen && !p.nodes.some((n) => n.node === chosen)) opts.push(el('option', { value: chosen, text: `${chosen} (0)` }));
+      sel.replaceChildren(el('option', { value: '', text: 'every node' }), ...opts);
+    }
+    sel.value = chosen;
+    renderNodeActions();
+  }
+
+  function nodeTables(node) {
+    const n = state.page && state.page.nodes.find((x) => x.node === node);
+    return n ? n.tables : 0;
+  }
+
+  // renderNodeActions enables the node-wide buttons once a node with
+  // tables is chosen (and the session may act).
+  function renderNodeActions() {
+    const node = state.tables.node;
+    const canAct = !state.session.auth_required || state.session.logged_in;
+    const n = nodeTables(node);
+    $('#node-actions-label').textContent = node ? `Every table of ${node} (${fmtCount(n)}):` : 'Pick a node for node-wide actions.';
+    for (const b of $$('#node-actions button')) {
+      b.disabled = !node || !canAct || n === 0;
+      b.title = !canAct ? 'log in with the admin token first' : node ? `${b.dataset.nodeVerb} every table of node ${node}` : 'pick a node first';
+    }
+  }
+
+  // sig is what a row or card shows of c; the age of the last backup
+  // moves on with every answer: the periodic forced render updates it.
+  const sig = (c) => JSON.stringify({ ...c, last_backup_age_ms: undefined });
+
+  function rowOf(c) {
+    const key = keyOf(c);
+    const tr = el('tr', {
+      class: `state-${c.state}`, 'data-table': c.table, 'data-node': c.node, 'data-state': c.state,
+      tabindex: '0', 'aria-selected': state.selected === key ? 'true' : 'false',
+    },
+    el('td', { class: 'name', title: c.table }, el('span', { class: 'table-name', text: c.table }), c.critical ? el('span', { class: 'badge critical', text: 'critical' }) : null),
+    el('td', { text: c.node, title: c.node }),
+    el('td', {}, el('span', { class: 'badge state', text: stateLabel(c.state), title: c.reason || c.writes_error || null })),
+    el('td', { class: 'num', text: fmtBytes(c.bytes) }),
+    el('td', { class: 'num', text: fmtCount(c.records || 0) }),
+    el('td', { class: 'num', text: `${(100 * (c.dead_ratio || 0)).toFixed(1)} %` }),
+    el('td', { text: c.last_backup ? `${fmtAge(c.last_backup_age_ms)} ago` : (c.last_backup_failure ? 'failed' : 'never') }));
+    tr.addEventListener('click', () => select(key));
+    tr.addEventListener('keydown', (e) => {
+      if (e.key === 'Enter' || e.key === ' ') {
+        e.preventDefault();
+        select(key);
+      }
+    });
+    return tr;
+  }
+
+  function renderRows(p, force) {
+    const body = $('#table-list tbody');
     const next = new Map();
-    const els = state.cards.map((c) => {
-      const key = `${c.node}/${c.table}`;
-      const json = JSON.stringify(c);
-      const old = state.cardEls.get(key);
-      const el = !force && old && old.json === json ? old.el : cardEl(c);
-      next.set(key, { json, el });
-      return el;
+    const els = p.tables.map((c) => {
+      const key = keyOf(c);
+      const json = sig(c);
+      const old = state.rowEls.get(key);
+      const tr = !force && old && old.json === json ? old.el : rowOf(c);
+      tr.setAttribute('aria-selected', state.selected === key ? 'true' : 'false');
+      next.set(key, { json, el: tr, card: c });
+      return tr;
     });
-    state.cardEls = next;
-    // Touch the DOM only where a card changed or moved.
-    els.forEach((el, i) => {
-      if (box.children[i] !== el) box.insertBefore(el, box.children[i] || null);
+    state.rowEls = next;
+    // Touch the DOM only where a row changed or moved.
+    els.forEach((tr, i) => {
+      if (body.children[i] !== tr) body.insertBefore(tr, body.children[i] || null);
     });
-    while (box.children.length > els.length) box.lastElementChild.remove();
-    $('#no-tables').hidden = state.cards.length > 0;
-    const names = [...new Set(state.cards.map((c) => c.table))];
+    while (body.children.length > els.length) body.lastElementChild.remove();
+    $('#no-tables').hidden = p.total > 0;
+    $('#no-match').hidden = !(p.total > 0 && p.filtered === 0);
+    const to = p.offset + p.tables.length;
+    $('#tables-range').textContent = p.filtered ? `${fmtCount(p.offset + 1)}–${fmtCount(to)} of ${fmtCount(p.filtered)}` : '';
+    $('#tables-first').disabled = p.offset === 0;
+    $('#tables-prev').disabled = p.offset === 0;
+    $('#tables-next').disabled = to >= p.filtered;
+    const names = [...new Set(p.tables.map((c) => c.table))];
     $('#table-names').replaceChildren(...names.map((n) => el('option', { value: n })));
+  }
+
+  function select(key) {
+    state.selected = key;
+    for (const [k, r] of state.rowEls) r.el.setAttribute('aria-selected', k === key ? 'true' : 'false');
+    renderDetail();
+  }
+
+  // renderDetail shows the selected table's full card: from the page when
+  // the table is on it, otherwise from GET /api/tables/<table>.
+  async function renderDetail(force) {
+    const key = state.selected;
+    const box = $('#detail');
+    if (!key) {
+      state.detail = null;
+      if (!$('#detail-hint')) box.replaceChildren(el('p', { id: 'detail-hint', class: 'muted', text: 'Pick a table in the list to see its card and its actions.' }));
+      return;
+    }
+    const row = state.rowEls.get(key);
+    let c = row && row.card;
+    if (!c) {
+      const [node, table] = [key.slice(0, key.indexOf('/')), key.slice(key.indexOf('/') + 1)];
+      try {
+        c = (await getJSON(`/api/tables/${encodeURIComponent(table)}`)).find((x) => x.node === node);
+      } catch {
+        c = null;
+      }
+      if (state.selected !== key) return; // another table was picked meanwhile
+      if (!c) {
+        state.detail = null;
+        box.replaceChildren(el('p', { class: 'muted', text: `${table} on ${node}: no card now.` }));
+        return;
+      }
+    }
+    const json = sig(c);
+    if (!force && state.detail && state.detail.key === key && state.detail.json === json) return;
+    const close = el('button', { type: 'button', class: 'close', id: 'detail-close', title: 'close the card', 'aria-label': 'close the card', text: '×' });
+    close.addEventListener('click', () => select(''));
+    state.detail = { key, json };
+    box.replaceChildren(close, cardEl(c));
+  }
+
+  // askNode asks in its dialog whether to run a node-wide action and
+  // resolves with the answer (as askRestore does, from the form's submit).
+  let nodePending = null;
+  function askNode(text, confirmText) {
+    const dlg = $('#node-dialog');
+    if (nodePending) nodePending(false);
+    $('#node-text').textContent = text;
+    $('#node-confirm').textContent = confirmText;
+    return new Promise((resolve) => {
+      const finish = (ok) => {
+        if (nodePending !== finish) return;
+        nodePending = null;
+        dlg.removeEventListener('submit', onSubmit);
+        dlg.removeEventListener('close', onClose);
+        resolve(ok);
+      };
+      const onSubmit = (e) => finish(!!e.submitter && e.submitter.value === 'confirm');
+      const onClose = () => { if (!dlg.open) finish(false); };
+      nodePending = finish;
+      dlg.addEventListener('submit', onSubmit);
+      dlg.addEventListener('close', onClose);
+      dlg.returnValue = '';
+      dlg.showModal();
+    });
+  }
+
+  // nodeAct runs verb on every table of the chosen node, once the
+  // operator confirmed it in the dialog that names how many tables.
+  async function nodeAct(verb, button) {
+    const node = state.tables.node;
+    const n = nodeTables(node);
+    if (!node || !n) return;
+    const tables = n === 1 ? 'the only table' : `all ${fmtCount(n)} tables`;
+    const yes = await askNode(`${NODE_VERBS[verb]} ${tables} of node ${node}?`, `${NODE_VERBS[verb]} ${fmtCount(n)} table${n === 1 ? '' : 's'}`);
+    if (!yes) return;
+    const msg = $('#node-msg');
+    const say = (text, err) => { msg.textContent = text; msg.classList.toggle('error', !!err); };
+    button.disabled = true;
+    say(`${verb} every table of ${node}: sending…`);
+    try {
+      const headers = { Accept: 'application/json' };
+      if (state.session.csrf_token) headers['X-CSRF-Token'] = state.session.csrf_token;
+      const r = await fetch(`/api/nodes/${encodeURIComponent(node)}/${verb}`, { method: 'POST', credentials: 'same-origin', headers });
+      const answer = await r.json().catch(() => null);
+      if (r.ok && answer) {
+        const cmds = (answer.commands || []).length;
+        const refused = answer.refused || [];
+        const why = refused.slice(0, 3).map((x) => `${x.table}: ${(x.error && x.error.message) || '?'}`).join('; ');
+        say(`${verb} on ${node}: ${fmtCount(cmds)} command${cmds === 1 ? '' : 's'} accepted${refused.length ? `, ${fmtCount(refused.length)} refused (${why}${refused.length > 3 ? '; …' : ''})` : ''}`, refused.length > 0);
+      } else {
+        say(`${verb} on ${node} refused: ${(answer && answer.error && answer.error.message) || `HTTP ${r.status}`}`, true);
+      }
+    } catch (e) {
+      say(`${verb} on ${node} failed: ${e.message}`, true);
+    } finally {
+      renderNodeActions();
+    }
+  }
+
+  // wireTables connects the list's search, filters, pager and node-wide
+  // buttons.
+  function wireTables() {
+    const form = $('#table-filters');
+    let searchTimer = null;
+    const search = () => setTableFilter('q', form.elements.q.value.trim().toLowerCase());
+    form.elements.q.addEventListener('input', () => {
+      clearTimeout(searchTimer);
+      searchTimer = setTimeout(search, 200);
+    });
+    form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      clearTimeout(searchTimer);
+      search();
+    });
+    form.elements.state.addEventListener('change', () => setTableFilter('state', form.elements.state.value));
+    form.elements.node.addEventListener('change', () => {
+      setTableFilter('node', form.elements.node.value);
+      renderNodeActions();
+    });
+    $('#tables-first').addEventListener('click', () => { state.offset = 0; loadTables(); });
+    $('#tables-prev').addEventListener('click', () => { state.offset = Math.max(0, state.offset - TABLE_ROWS); loadTables(); });
+    $('#tables-next').addEventListener('click', () => { state.offset += TABLE_ROWS; loadTables(); });
+    for (const b of $$('#node-actions button')) b.addEventListener('click', () => nodeAct(b.dataset.nodeVerb, b));
   }
 
   // askRestore opens the restore dialog for table and resolves with the
@@ -508,14 +802,14 @@
       state.recent.push(r);
       if (state.recent.length > LIVE_ROWS) state.recent.shift();
       addLive(r);
-      if (r.table && r.table !== '_') scheduleCards();
+      if (r.table && r.table !== '_') tableEvent(r);
     };
     // The event stream was deleted and created anew: its sequences start
     // over, so the rows on the page mean nothing now. Load the new ones.
     es.addEventListener('reset', () => {
       state.recent = [];
       loadHistory(0);
-      loadCards().catch(showError);
+      loadTables();
     });
   }
 
@@ -534,7 +828,7 @@
   // poll adds the newest rows of the current filter that the page lacks,
   // and refreshes the cards.
   async function poll() {
-    loadCards().catch(showError);
+    loadTables();
     if (state.before !== 0) return;
     let rows;
     try {
@@ -595,6 +889,7 @@
     $('#reset').addEventListener('click', () => { $('#filters').reset(); readFilter(); loadHistory(0); });
     $('#filters').elements.stats.addEventListener('change', () => { readFilter(); loadHistory(0); });
     filterFromAddress();
+    wireTables();
     $('#older').addEventListener('click', () => loadHistory(state.oldest));
     $('#newest').addEventListener('click', () => loadHistory(0));
     try {
@@ -603,8 +898,8 @@
       showError(e);
     }
     connect();
-    await Promise.all([loadCards().catch(showError), loadHistory(0)]);
-    setInterval(() => loadCards(true).catch(showError), 30000);
+    await Promise.all([loadTables(), loadHistory(0)]);
+    setInterval(() => loadTables(true), 30000);
     window.custodian.ready = true;
   });
 })();
