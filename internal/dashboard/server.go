@@ -88,6 +88,7 @@ func (s *Server) routes() *http.ServeMux {
 	m.HandleFunc("GET /{$}", s.handlePage)
 	m.Handle("GET /assets/", assetHandler())
 	m.HandleFunc("GET /api/tables", s.handleTables)
+	m.HandleFunc("GET /api/tablepage", s.handleTablePage)
 	m.HandleFunc("GET /api/tables/{table}", s.handleTable)
 	m.HandleFunc("POST /api/tables/{table}/{verb}", s.handleAction)
 	m.HandleFunc("POST /api/nodes/{node}/{verb}", s.handleNodeAction)

@@ -14,7 +14,7 @@ import (
 )
 
 const (
-	// defaultTablesLimit is the page size of GET /api/tables without limit.
+	// defaultTablesLimit is the page size of GET /api/tablepage without limit.
 	defaultTablesLimit = 100
 	// maxTablesLimit bounds one page of GET /api/tables.
 	maxTablesLimit = 1000
@@ -23,7 +23,7 @@ const (
 // nameQuery is what q may hold: a part of a table name.
 var nameQuery = regexp.MustCompile(`^[a-z0-9_-]{0,64}$`)
 
-// tablesPage is the answer of GET /api/tables.
+// tablesPage is the answer of GET /api/tablepage.
 type tablesPage struct {
 	// Tables is the page: cards worst state first (degraded,
 	// writes_failing, disk_full, restoring, compacting, backing_up,
@@ -45,22 +45,45 @@ type tablesPage struct {
 
 // GET /api/tables?state=&q=&node=&limit=&offset=
 //
-// A page of health cards, worst state first, with the counts around it.
-// Every parameter is optional and they combine:
+// The health cards, worst state first (then by table, then by node), as a
+// JSON array (without parameters: every card, as always). Every parameter
+// is optional and they combine:
 //   - state: a card state, or several comma-separated (repeating the
 //     parameter adds to them), e.g. state=degraded,disk_full;
 //   - q: part of the table name (letters are matched in lower case);
 //   - node: that node's cards;
-//   - limit: cards per page, 1..1000, default 100;
+//   - limit: cards per page, 1..1000 (default: every card);
 //   - offset: cards skipped, default 0 (a page past the end is empty).
 //
-// A bad value answers 400 invalid_request.
+// X-Total-Count and X-Filtered-Count say how many cards there are and how
+// many the filters keep. A bad value answers 400 invalid_request.
 func (s *Server) handleTables(w http.ResponseWriter, r *http.Request) {
-	q, err := parseCardQuery(r)
+	q, err := parseCardQuery(r, 0)
 	if err != nil {
 		writeAPIError(w, err)
 		return
 	}
+	out := s.tablePage(q)
+	w.Header().Set("X-Total-Count", strconv.Itoa(out.Total))
+	w.Header().Set("X-Filtered-Count", strconv.Itoa(out.Filtered))
+	writeJSON(w, http.StatusOK, out.Tables)
+}
+
+// GET /api/tablepage?state=&q=&node=&limit=&offset=
+//
+// What the page shows: a page of GET /api/tables (same parameters; limit
+// defaults to 100) with the counts around it (tablesPage).
+func (s *Server) handleTablePage(w http.ResponseWriter, r *http.Request) {
+	q, err := parseCardQuery(r, defaultTablesLimit)
+	if err != nil {
+		writeAPIError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, s.tablePage(q))
+}
+
+// tablePage answers q from the projection.
+func (s *Server) tablePage(q projections.CardQuery) tablesPage {
 	now := time.Now()
 	var out tablesPage
 	s.proj.Read(func(st *projections.State) {
@@ -75,13 +98,14 @@ func (s *Server) handleTables(w http.ResponseWriter, r *http.Request) {
 			Nodes:    p.Nodes,
 		}
 	})
-	writeJSON(w, http.StatusOK, out)
+	return out
 }
 
 // parseCardQuery reads the filters and the page of GET /api/tables.
-func parseCardQuery(r *http.Request) (projections.CardQuery, error) {
+// limit is the page size when the request gives none (0: every card).
+func parseCardQuery(r *http.Request, limit int) (projections.CardQuery, error) {
 	v := r.URL.Query()
-	q := projections.CardQuery{Limit: defaultTablesLimit}
+	q := projections.CardQuery{Limit: limit}
 	for _, list := range v["state"] {
 		for _, st := range strings.Split(list, ",") {
 			if !slices.Contains(projections.States(), st) {

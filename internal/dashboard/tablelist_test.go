@@ -10,7 +10,7 @@ import (
 	"github.com/custodian-dev/custodian/internal/events"
 )
 
-// tablesJSON is the answer of GET /api/tables.
+// tablesJSON is the answer of GET /api/tablepage.
 type tablesJSON struct {
 	Tables   []cardJSON `json:"tables"`
 	Total    int        `json:"total"`
@@ -44,7 +44,7 @@ func (p tablesJSON) count(state string) int {
 	return -1
 }
 
-// GET /api/tables pages the cards worst state first and filters them by
+// GET /api/tablepage pages the cards worst state first and filters them by
 // state, name and node; the counts by state follow the name and node
 // filters; bad values are 400 invalid_request.
 func TestTablesQuery(t *testing.T) {
@@ -63,8 +63,8 @@ func TestTablesQuery(t *testing.T) {
 	get := func(query string) tablesJSON {
 		t.Helper()
 		var p tablesJSON
-		if resp := e.do("GET", "/api/tables"+query, nil, nil, &p); resp.StatusCode != 200 {
-			t.Fatalf("GET /api/tables%s: %d", query, resp.StatusCode)
+		if resp := e.do("GET", "/api/tablepage"+query, nil, nil, &p); resp.StatusCode != 200 {
+			t.Fatalf("GET /api/tablepage%s: %d", query, resp.StatusCode)
 		}
 		return p
 	}
@@ -121,5 +121,21 @@ func TestTablesQuery(t *testing.T) {
 		"offset=-1", "offset=x",
 	} {
 		e.expectError("GET", "/api/tables?"+bad, nil, nil, 400, "invalid_request")
+		e.expectError("GET", "/api/tablepage?"+bad, nil, nil, 400, "invalid_request")
+	}
+
+	// GET /api/tables stays the array of cards it always was, the same
+	// filters and page applied, the counts in headers.
+	var all, some []cardJSON
+	resp := e.do("GET", "/api/tables", nil, nil, &all)
+	if resp.StatusCode != 200 || len(all) == 0 || resp.Header.Get("X-Total-Count") != fmt.Sprint(len(all)) {
+		t.Fatalf("GET /api/tables: %d, %d cards, X-Total-Count %q", resp.StatusCode, len(all), resp.Header.Get("X-Total-Count"))
+	}
+	resp = e.do("GET", "/api/tables?limit=1&offset=1", nil, nil, &some)
+	if resp.StatusCode != 200 || len(some) != 1 || some[0].Table != all[1].Table || some[0].Node != all[1].Node {
+		t.Fatalf("GET /api/tables?limit=1&offset=1: %d %+v, want the second of %d", resp.StatusCode, some, len(all))
+	}
+	if resp.Header.Get("X-Filtered-Count") != fmt.Sprint(len(all)) {
+		t.Fatalf("X-Filtered-Count %q, want %d", resp.Header.Get("X-Filtered-Count"), len(all))
 	}
 }

@@ -174,16 +174,13 @@ func TestRolesOfTheExampleConfig(t *testing.T) {
 	dashURL := "http://" + addr(dashPort)
 	startProc(t, "dashboard", dashBin, nil, append(roleFlags(url, "dashboard"), "--listen", addr(dashPort))...)
 	waitFor(t, 30*time.Second, "the read-only dashboard shows node1/users", func() (bool, string) {
-		var page struct {
-			Tables []struct {
-				Node  string `json:"node"`
-				Table string `json:"table"`
-			} `json:"tables"`
+		var cards []struct {
+			Node  string `json:"node"`
+			Table string `json:"table"`
 		}
-		if err := getJSON(ctx, dashURL+"/api/tables?q=users&node=node1", &page); err != nil {
+		if err := getJSON(ctx, dashURL+"/api/tables", &cards); err != nil {
 			return false, err.Error()
 		}
-		cards := page.Tables
 		for _, c := range cards {
 			if c.Node == "node1" && c.Table == "users" {
 				return true, ""

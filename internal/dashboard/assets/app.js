@@ -247,7 +247,7 @@
     for (const [k, v] of Object.entries(state.tables)) if (v) q.set(k, v);
     q.set('limit', String(TABLE_ROWS));
     if (state.offset) q.set('offset', String(state.offset));
-    return `/api/tables?${q}`;
+    return `/api/tablepage?${q}`;
   }
 
   // loadTables fetches the page of the list with its counts and renders
