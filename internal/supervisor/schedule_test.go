@@ -158,3 +158,25 @@ func TestConfigValidate(t *testing.T) {
 		t.Errorf("Validate changed its config or refused it: %+v %v", c, err)
 	}
 }
+
+// The first fire of a schedule is spread over a whole interval (from half
+// to one and a half of it), so that the tables of a node opened together
+// do not start their work within the jitter of each other; a negative
+// jitter keeps it exact.
+func TestFirstFiresSpreadOverAnInterval(t *testing.T) {
+	const d = time.Hour
+	lo, hi := d, time.Duration(0)
+	for i := 0; i < 2000; i++ {
+		f := firstDue(d, DefaultJitter)
+		if f < d/2 || f > d*3/2 {
+			t.Fatalf("first fire %v outside [%v, %v]", f, d/2, d*3/2)
+		}
+		lo, hi = min(lo, f), max(hi, f)
+	}
+	if lo > d*6/10 || hi < d*14/10 {
+		t.Fatalf("2,000 first fires within [%v, %v]: want them spread over [30m, 1h30m]", lo, hi)
+	}
+	if f := firstDue(d, -1); f != d {
+		t.Fatalf("jitter -1: first fire %v, want exactly %v", f, d)
+	}
+}
