@@ -122,6 +122,9 @@ func run(ctx context.Context, s settings, log *slog.Logger) (err error) {
 	}
 
 	// The tables and their policy.
+	if err := checkFileLimit(s.MaxOpenTables); err != nil {
+		return err
+	}
 	supCfg := s.supervisorConfig()
 	supCfg.Log = log
 	if off != nil {
