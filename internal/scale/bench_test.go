@@ -23,7 +23,7 @@ const (
 	// rawOpenCap bounds the raw goleveldb databases held open together in
 	// the memory baseline: goleveldb holds 4 descriptors per database and
 	// the host allows 20,000; its figures are per database.
-	rawOpenCap = 4000
+	rawOpenCap = 3000
 )
 
 // BenchmarkManyTables measures a node that owns many tables (issue 12),
@@ -44,7 +44,7 @@ const (
 //     every table's compaction.completed (or skipped) event is seen.
 //
 // Baselines in the same run: raw goleveldb with its default options in a
-// child process (the same tables created, then min(tables, 4000) of them
+// child process (the same tables created, then min(tables, 3000) of them
 // opened together: memory and descriptors per database, time per open;
 // every one opened, compacted and closed: tables per second), and a NATS
 // request answered here by a get on raw goleveldb (held open, or opened
