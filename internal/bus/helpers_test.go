@@ -118,9 +118,10 @@ func streamEvents(t testing.TB, js jetstream.JetStream) ([]events.Event, []strin
 	return evs, ids
 }
 
-// testEvent is an event of the contract with a marker in Data.
+// testEvent is an event of the contract with a marker in Data (one of the
+// audit stream: table.stats go to CUSTODIAN_STATS).
 func testEvent(i int) events.Event {
-	e := events.New(events.TableStats, "n1", fmt.Sprintf("t%d", i%3))
+	e := events.New(events.VerifyCompleted, "n1", fmt.Sprintf("t%d", i%3))
 	e.Trigger = events.TriggerSchedule
 	e.Result = events.ResultOK
 	e.Data = map[string]any{"i": i}
