@@ -98,6 +98,7 @@ func NewConsumer(js jetstream.JetStream, stream string, p *Projection, checkEver
 				p.ResetStats()
 			}
 		},
+		reset: p.ResetStats,
 	}, checkEvery)
 	go func() {
 		<-c.events.ready

@@ -25,6 +25,9 @@ type sink struct {
 	// attach says which stream the state comes from; startOver: it was
 	// created anew or its sequences went back (the state starts over).
 	attach func(created time.Time, startOver bool)
+	// reset, when set, forgets what the feed applied: the other feed
+	// emptied the state (see feed.run's restart).
+	reset func()
 }
 
 // feed reads one stream into a projection. Afresh (nothing applied yet)
@@ -104,6 +107,11 @@ func (f *feed) run(ctx context.Context, restart <-chan struct{}) {
 			return
 		}
 		if errors.Is(err, errStateReset) {
+			// Whatever the ended session applied after the state was
+			// emptied goes too: the next one reads afresh.
+			if f.sink.reset != nil {
+				f.sink.reset()
+			}
 			continue
 		}
 		f.mu.Lock()
