@@ -1,5 +1,7 @@
 // Command dashboard serves Custodian's HTTP dashboard and JSON API, built
-// from the CUSTODIAN_EVENTS stream:
+// from the CUSTODIAN_EVENTS and CUSTODIAN_STATS streams (it starts from the
+// newest message of each subject and the history's window, not from a
+// replay):
 //
 //	dashboard --nats nats://127.0.0.1:4222 --listen 127.0.0.1:8080 [--admin-token T]
 package main
@@ -77,7 +79,7 @@ func parseArgs(args []string, stdout io.Writer) (options, error) {
 	fs.Usage = func() {} // a parse error is reported in one line by main
 	usage := func() {
 		fmt.Fprintf(stdout, "Usage: dashboard --nats URL [--listen ADDR] [--admin-token TOKEN] [--prefix P] [--allowed-hosts H] [--max-streams N] ...\n\n"+
-			"Serves the Custodian dashboard (page, JSON API, SSE, /metrics) built from the %s stream.\n\nFlags:\n", events.StreamName)
+			"Serves the Custodian dashboard (page, JSON API, SSE, /metrics) built from the %s and %s streams.\n\nFlags:\n", events.StreamName, events.StatsStreamName)
 		fs.SetOutput(stdout)
 		fs.PrintDefaults()
 		fs.SetOutput(io.Discard)
@@ -137,6 +139,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", o.listen, err)
 	}
-	fmt.Fprintf(stderr, "dashboard: serving http://%s from %s\n", ln.Addr(), events.StreamName)
+	fmt.Fprintf(stderr, "dashboard: serving http://%s from %s and %s\n", ln.Addr(), events.StreamName, events.StatsStreamName)
 	return srv.Serve(ctx, ln)
 }

@@ -22,7 +22,7 @@ import (
 )
 
 // build compiles the command once per test.
-func build(t *testing.T) string {
+func build(t testing.TB) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "dashboard")
 	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
@@ -76,7 +76,7 @@ func TestFlags(t *testing.T) {
 	}
 }
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -20,7 +20,9 @@ import (
 const auditUsage = `Usage: supervisor audit [flags]
 
 Replays the CUSTODIAN_EVENTS stream and prints one event per line as JSON, in
-stream order, up to the last event present when it started.
+stream order, up to the last event present when it started. With --type
+table.stats it replays CUSTODIAN_STATS instead, where the table.stats are
+(the newest stats_keep of each table).
 
 Flags:
 `

@@ -164,7 +164,7 @@ func command(ctx context.Context, nc *nats.Conn, prefix, table, verb string, bod
 	// Subscribed (and flushed) before the command is sent, so that no
 	// report of it is missed. A full buffer drops reports, never blocks.
 	reports := make(chan *nats.Msg, 64)
-	sub, err := nc.ChanSubscribe(prefix+".events.*."+table+"."+events.TableStats, reports)
+	sub, err := nc.ChanSubscribe(events.StatsSubject(prefix, "*", table), reports)
 	if err != nil {
 		return bus.CmdReply{}, fmt.Errorf("table %s: %s: subscribe to its progress: %w", table, verb, err)
 	}

@@ -239,11 +239,13 @@ func (s settings) supervisorConfig() supervisor.Config {
 	}
 }
 
-// streamConfig is the CUSTODIAN_EVENTS configuration the settings ask for.
+// streamConfig is the configuration of CUSTODIAN_EVENTS and CUSTODIAN_STATS
+// the settings ask for.
 func (s settings) streamConfig() bus.StreamConfig {
 	return bus.StreamConfig{
 		Prefix: s.Prefix, Replicas: s.Stream.Replicas, MaxAge: s.Stream.MaxAge,
 		MaxBytes: s.Stream.MaxBytes, MaxMsgs: s.Stream.MaxMsgs, Duplicates: s.Stream.Duplicates,
+		StatsKeep: s.Stream.StatsKeep,
 	}
 }
 

@@ -75,6 +75,7 @@ func TestBadFlagsAndConfig(t *testing.T) {
 		"stray argument":    {"extra"},
 		"unknown key":       {"--config", writeConfig(t, "dta: x\n")},
 		"short dup window":  {"--config", writeConfig(t, "stream:\n  duplicates: 30s\n")},
+		"bad stats_keep":    {"--config", writeConfig(t, "stream:\n  stats_keep: -1\n")},
 		"bad mode":          {"--config", writeConfig(t, "defaults:\n  mode: bogus\n")},
 		"bad unrecoverable": {"--config", writeConfig(t, "overrides:\n  users:\n    on_unrecoverable: halt\n")},
 		"bad threshold":     {"--config", writeConfig(t, "overrides:\n  users:\n    threshold: 1.5\n")},
@@ -176,3 +177,25 @@ func TestCriticalKeysFromConfig(t *testing.T) {
 type nopEmitter struct{}
 
 func (nopEmitter) Emit(context.Context, events.Event) error { return nil }
+
+func TestStatsKeepFromTheConfig(t *testing.T) {
+	t.Setenv("NATS_URL", "")
+	s, err := parseFlags([]string{"--config", writeConfig(t, "stream:\n  stats_keep: 60\n  replicas: 1\n")}, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := s.streamConfig().StatsJetStreamConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.MaxMsgsPerSubject != 60 || cfg.Name != "CUSTODIAN_STATS" {
+		t.Fatalf("stats stream config %s keeps %d per subject, want 60", cfg.Name, cfg.MaxMsgsPerSubject)
+	}
+	s, err = parseFlags(nil, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg, _ := s.streamConfig().StatsJetStreamConfig(); cfg.MaxMsgsPerSubject != 1440 {
+		t.Fatalf("default stats_keep %d, want 1440", cfg.MaxMsgsPerSubject)
+	}
+}

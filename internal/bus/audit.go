@@ -68,7 +68,25 @@ func (f AuditFilter) filterSubject() string {
 	case strings.HasSuffix(f.TypePrefix, ".") || isTypeFamily(tp):
 		typ = tp + ".>"
 	}
+	if f.stats() {
+		return events.StatsSubject(prefix, node, table)
+	}
 	return fmt.Sprintf("%s.events.%s.%s.%s", prefix, node, table, typ)
+}
+
+// stats reports whether f asks for table.stats, which are in the stream
+// CUSTODIAN_STATS (the newest stats_keep of each table) rather than in
+// the audit stream.
+func (f AuditFilter) stats() bool {
+	return strings.TrimSuffix(f.TypePrefix, ".") == events.TableStats
+}
+
+// streamName is the stream f reads.
+func (f AuditFilter) streamName() string {
+	if f.stats() {
+		return events.StatsStreamName
+	}
+	return events.StreamName
 }
 
 // isTypeFamily reports whether p is the first part of some event type
@@ -100,7 +118,8 @@ func (f AuditFilter) match(e events.Event) bool {
 	return true
 }
 
-// Audit replays CUSTODIAN_EVENTS with an ordered consumer from the start
+// Audit replays CUSTODIAN_EVENTS (CUSTODIAN_STATS when f asks for the type
+// table.stats) with an ordered consumer from the start
 // (or from f.Since) up to the last message present when it began, writes
 // each matching event as one line of JSON to w in stream order, and
 // returns how many it wrote.
@@ -118,13 +137,14 @@ func Audit(ctx context.Context, js jetstream.JetStream, f AuditFilter, w io.Writ
 
 // replay is Audit without the buffering.
 func replay(ctx context.Context, js jetstream.JetStream, f AuditFilter, w io.Writer) (int, error) {
-	stream, err := js.Stream(ctx, events.StreamName)
+	name := f.streamName()
+	stream, err := js.Stream(ctx, name)
 	if err != nil {
-		return 0, fmt.Errorf("audit: stream %s: %w", events.StreamName, err)
+		return 0, fmt.Errorf("audit: stream %s: %w", name, err)
 	}
 	info, err := stream.Info(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("audit: stream %s: info: %w", events.StreamName, err)
+		return 0, fmt.Errorf("audit: stream %s: info: %w", name, err)
 	}
 	last := info.State.LastSeq
 	if info.State.Msgs == 0 || last == 0 {

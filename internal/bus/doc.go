@@ -8,7 +8,9 @@
 //	conn.go        ConnOptions: the contract's --nats* flags, Connect
 //	embedded.go    StartEmbedded: nats-server with JetStream, in-process client
 //	stream.go      EnsureStream: CUSTODIAN_EVENTS (file storage, dedup >= 2 min,
-//	               delete and purge denied; 90 days, 10 GiB by default)
+//	               delete and purge denied; 90 days, 10 GiB by default),
+//	               and CUSTODIAN_STATS
+//	stream_stats.go CUSTODIAN_STATS: table.stats, stats_keep per table
 //	outbox.go      Outbox: durable local queue of events (goleveldb), Emit
 //	publisher.go   Outbox.Run: in-order publication with Nats-Msg-Id, retries
 //	metrics.go     Outbox.Collector: custodian_outbox_* Prometheus metrics
@@ -35,7 +37,8 @@
 //
 // Delivery guarantees: an Emit that returns nil is on disk (fsync). Events
 // are published in the order their Emit calls took a sequence number, each
-// with Nats-Msg-Id = event id and Nats-Expected-Stream = CUSTODIAN_EVENTS,
+// with Nats-Msg-Id = event id and Nats-Expected-Stream = CUSTODIAN_EVENTS
+// (CUSTODIAN_STATS for a table.stats, on <prefix>.stats.<node>.<table>),
 // and removed from the outbox only after the PubAck. A crash between the
 // PubAck and the removal republishes the event with the same id, which the
 // stream's duplicate window drops. Nothing is dropped while NATS is away:

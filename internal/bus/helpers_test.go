@@ -2,6 +2,7 @@ package bus
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"testing"
@@ -83,44 +84,50 @@ func ensureStream(t testing.TB, js jetstream.JetStream) jetstream.Stream {
 	return s
 }
 
-// streamEvents reads every message of the stream in order with the plain
-// stream API (not the code under test), returning the decoded events and
-// their Nats-Msg-Id headers.
+// streamEvents reads every message of CUSTODIAN_EVENTS in order, then of
+// CUSTODIAN_STATS (when there), with the plain stream API (not the code
+// under test), returning the decoded events and their Nats-Msg-Id headers.
 func streamEvents(t testing.TB, js jetstream.JetStream) ([]events.Event, []string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	s, err := js.Stream(ctx, events.StreamName)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := s.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var evs []events.Event
 	var ids []string
-	for seq := info.State.FirstSeq; seq <= info.State.LastSeq && info.State.Msgs > 0; seq++ {
-		m, err := s.GetMsg(ctx, seq)
+	for _, name := range []string{events.StreamName, events.StatsStreamName} {
+		s, err := js.Stream(ctx, name)
+		if name == events.StatsStreamName && errors.Is(err, jetstream.ErrStreamNotFound) {
+			break
+		}
 		if err != nil {
-			t.Fatalf("get msg %d: %v", seq, err)
+			t.Fatal(err)
 		}
-		e, err := events.Unmarshal(m.Data)
+		info, err := s.Info(ctx)
 		if err != nil {
-			t.Fatalf("msg %d: %v", seq, err)
+			t.Fatal(err)
 		}
-		if want := events.Subject(events.DefaultPrefix, e); m.Subject != want {
-			t.Fatalf("msg %d on subject %s, want %s", seq, m.Subject, want)
+		for seq := info.State.FirstSeq; seq <= info.State.LastSeq && info.State.Msgs > 0; seq++ {
+			m, err := s.GetMsg(ctx, seq)
+			if err != nil {
+				t.Fatalf("%s: get msg %d: %v", name, seq, err)
+			}
+			e, err := events.Unmarshal(m.Data)
+			if err != nil {
+				t.Fatalf("%s: msg %d: %v", name, seq, err)
+			}
+			if want := events.PublishSubject(events.DefaultPrefix, e); m.Subject != want || events.PublishStream(e) != name {
+				t.Fatalf("%s: msg %d on subject %s, want %s in %s", name, seq, m.Subject, want, events.PublishStream(e))
+			}
+			evs = append(evs, e)
+			ids = append(ids, m.Header.Get(jetstream.MsgIDHeader))
 		}
-		evs = append(evs, e)
-		ids = append(ids, m.Header.Get(jetstream.MsgIDHeader))
 	}
 	return evs, ids
 }
 
-// testEvent is an event of the contract with a marker in Data.
+// testEvent is an event of the contract with a marker in Data (one of the
+// audit stream: table.stats go to CUSTODIAN_STATS).
 func testEvent(i int) events.Event {
-	e := events.New(events.TableStats, "n1", fmt.Sprintf("t%d", i%3))
+	e := events.New(events.VerifyCompleted, "n1", fmt.Sprintf("t%d", i%3))
 	e.Trigger = events.TriggerSchedule
 	e.Result = events.ResultOK
 	e.Data = map[string]any{"i": i}

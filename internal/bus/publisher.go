@@ -193,7 +193,10 @@ func (o *Outbox) park(key, raw []byte, cause error) error {
 
 // publish sends one event until the stream acknowledges it or ctx ends.
 func (o *Outbox) publish(ctx context.Context, js jetstream.JetStream, ent entry) (*jetstream.PubAck, error) {
-	subject := events.Subject(o.prefix, ent.event)
+	// table.stats go to CUSTODIAN_STATS, every other event to the audit
+	// stream CUSTODIAN_EVENTS.
+	subject := events.PublishSubject(o.prefix, ent.event)
+	stream := events.PublishStream(ent.event)
 	wait := publishBackoffMin
 	for {
 		var ack *jetstream.PubAck
@@ -207,7 +210,7 @@ func (o *Outbox) publish(ctx context.Context, js jetstream.JetStream, ent entry)
 			msg := &nats.Msg{Subject: subject, Data: ent.raw, Header: nats.Header{}}
 			// Expect the stream by name: an event must never land in some
 			// other stream that happens to capture the subject.
-			ack, err = js.PublishMsg(actx, msg, jetstream.WithMsgID(ent.event.ID), jetstream.WithExpectStream(events.StreamName))
+			ack, err = js.PublishMsg(actx, msg, jetstream.WithMsgID(ent.event.ID), jetstream.WithExpectStream(stream))
 			cancel()
 		}
 		if err == nil {

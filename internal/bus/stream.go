@@ -33,6 +33,11 @@ type StreamConfig struct {
 	MaxBytes   int64         // default 10 GiB; -1 unlimited
 	MaxMsgs    int64         // default unlimited (-1)
 	Duplicates time.Duration // default and minimum 2 minutes
+	// StatsKeep is CUSTODIAN_STATS's limit of messages per table (per
+	// subject): default DefaultStatsKeep. The stats stream takes Prefix,
+	// Replicas, MaxAge, MaxBytes and Duplicates from the fields above (see
+	// StatsJetStreamConfig).
+	StatsKeep int64
 }
 
 func (c StreamConfig) withDefaults() (StreamConfig, error) {
@@ -65,6 +70,12 @@ func (c StreamConfig) withDefaults() (StreamConfig, error) {
 	}
 	if c.Duplicates < MinStreamDuplicates {
 		return c, fmt.Errorf("stream %s: duplicate window %s is below the minimum %s", events.StreamName, c.Duplicates, MinStreamDuplicates)
+	}
+	if c.StatsKeep == 0 {
+		c.StatsKeep = DefaultStatsKeep
+	}
+	if c.StatsKeep < 1 {
+		return c, fmt.Errorf("stream %s: stats_keep %d must be at least 1", events.StatsStreamName, c.StatsKeep)
 	}
 	if c.MaxAge > 0 && c.Duplicates > c.MaxAge {
 		return c, fmt.Errorf("stream %s: duplicate window %s exceeds max age %s", events.StreamName, c.Duplicates, c.MaxAge)
@@ -105,11 +116,30 @@ func (c StreamConfig) JetStreamConfig() (jetstream.StreamConfig, error) {
 // directory in a goroutine, and a create that runs at that moment fails
 // once (the outbox's OnNoStream does exactly that create). A lasting
 // failure (disk full, permissions) is still returned.
+//
+// It also creates or updates CUSTODIAN_STATS (EnsureStatsStream), where the
+// table.stats go: a supervisor publishes to both. A CUSTODIAN_EVENTS made
+// by an older version (which took table.stats too) is updated in place:
+// its subjects, <prefix>.events.>, do not take the stats subjects
+// (<prefix>.stats.>), so new table.stats go to CUSTODIAN_STATS and the old
+// ones stay where they are. It returns CUSTODIAN_EVENTS.
 func EnsureStream(ctx context.Context, js jetstream.JetStream, cfg StreamConfig) (jetstream.Stream, error) {
 	scfg, err := cfg.JetStreamConfig()
 	if err != nil {
 		return nil, err
 	}
+	st, err := ensure(ctx, js, scfg)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := EnsureStatsStream(ctx, js, cfg); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// ensure creates or updates the stream scfg names as EnsureStream says.
+func ensure(ctx context.Context, js jetstream.JetStream, scfg jetstream.StreamConfig) (jetstream.Stream, error) {
 	wait := 100 * time.Millisecond
 	// told is the last answer of the server itself: when ctx ends an
 	// attempt, the error says why the earlier ones failed.
@@ -123,20 +153,20 @@ func EnsureStream(ctx context.Context, js jetstream.JetStream, cfg StreamConfig)
 			return s, nil
 		}
 		if ctx.Err() != nil {
-			return nil, ensureGaveUp(ctx.Err(), told)
+			return nil, ensureGaveUp(scfg.Name, ctx.Err(), told)
 		}
 		if storeFailed(err) {
 			storeFailures++
 		}
 		if !transientJSError(err) && !(storeFailed(err) && storeFailures < storeAttempts) {
-			return nil, fmt.Errorf("stream %s: create or update: %w", events.StreamName, err)
+			return nil, fmt.Errorf("stream %s: create or update: %w", scfg.Name, err)
 		}
 		if !errors.Is(err, context.DeadlineExceeded) {
 			told = err
 		}
 		select {
 		case <-ctx.Done():
-			return nil, ensureGaveUp(ctx.Err(), told)
+			return nil, ensureGaveUp(scfg.Name, ctx.Err(), told)
 		case <-time.After(wait):
 		}
 		if wait < 2*time.Second {
@@ -145,11 +175,11 @@ func EnsureStream(ctx context.Context, js jetstream.JetStream, cfg StreamConfig)
 	}
 }
 
-func ensureGaveUp(ctxErr, told error) error {
+func ensureGaveUp(name string, ctxErr, told error) error {
 	if told == nil {
-		return fmt.Errorf("stream %s: create or update: %w", events.StreamName, ctxErr)
+		return fmt.Errorf("stream %s: create or update: %w", name, ctxErr)
 	}
-	return fmt.Errorf("stream %s: create or update: %w (the server said: %v)", events.StreamName, ctxErr, told)
+	return fmt.Errorf("stream %s: create or update: %w (the server said: %v)", name, ctxErr, told)
 }
 
 // jsClusterNotAvail is JetStream's "cluster not available / temporarily

@@ -58,13 +58,18 @@ type NATS struct {
 	Key      string `yaml:"key"`
 }
 
-// Stream holds the limits of the CUSTODIAN_EVENTS stream.
+// Stream holds the limits of the CUSTODIAN_EVENTS stream and of the stats
+// stream CUSTODIAN_STATS.
 type Stream struct {
 	Replicas   int           `yaml:"replicas"`
 	MaxAge     time.Duration `yaml:"max_age"`
 	MaxBytes   int64         `yaml:"max_bytes"`
 	MaxMsgs    int64         `yaml:"max_msgs"`
 	Duplicates time.Duration `yaml:"duplicates"`
+	// StatsKeep is how many table.stats the stream CUSTODIAN_STATS keeps
+	// per table (default 1,440); that stream takes the replicas, max age,
+	// max bytes and duplicate window above.
+	StatsKeep int64 `yaml:"stats_keep"`
 }
 
 // Offsite holds the off-site copies' settings: mode "on" or "off" (empty:

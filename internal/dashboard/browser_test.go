@@ -281,9 +281,9 @@ func TestBrowserHistoryFiltersAndPaging(t *testing.T) {
 }
 
 // TestBrowserStatsHiddenByDefault: table.stats rows (one per table each
-// minute) stay out of the history unless "show stats" is ticked, both the
-// rows loaded from the API and the rows arriving live; the choice is kept
-// in the address.
+// minute) stay out of the history, both the rows loaded from the API and
+// the rows arriving live; the type filter table.stats shows them (from
+// CUSTODIAN_STATS).
 func TestBrowserStatsHiddenByDefault(t *testing.T) {
 	ctx := browser(t)
 	e := setup(t, Config{})
@@ -296,7 +296,7 @@ func TestBrowserStatsHiddenByDefault(t *testing.T) {
 		}
 	}
 	seed = append(seed, ev(events.BackupFailed, "n1", "orders", withResult("failed", 3, "disk full")))
-	last := e.publish(seed...) // 34 events: 30 stats, 3 compactions, 1 failed backup
+	last := e.publish(seed...) // 4 events (3 compactions, 1 failed backup) and 30 stats
 	must := browserMust(t)
 	types := func() []string {
 		t.Helper()
@@ -324,57 +324,24 @@ func TestBrowserStatsHiddenByDefault(t *testing.T) {
 
 	// Live: a stats event, then a compaction. The stream is in order, so
 	// once the compaction's row is there the stats row had its chance.
-	liveStats := e.publish(ev(events.TableStats, "n1", "users", withData("bytes", 9999, "records", 99)))
+	e.publish(ev(events.TableStats, "n1", "users", withData("bytes", 9999, "records", 99)))
 	liveCompact := e.publish(ev(events.CompactionCompleted, "n1", "users", withResult("ok", 12, "")))
 	must(chromedp.Do(ctx, chromedp.WaitVisible(row(liveCompact))))
 	if n := count(events.TableStats); n != 0 {
 		t.Fatalf("a live table.stats row appeared with stats hidden (%d rows)", n)
 	}
 
-	// Tick "show stats": the stats rows come from the API, and live ones
-	// appear too.
-	must(chromedp.Do(ctx, chromedp.Click(`#filters input[name="stats"]`), chromedp.WaitVisible(row(liveStats))))
-	if n := count(events.TableStats); n != 31 {
-		t.Fatalf("with stats shown: %d stats rows, want 31", n)
-	}
-	loc, err := chromedp.Run(ctx, chromedp.Evaluate[string](`location.search`))
-	must(err)
-	if loc != "?stats=1" {
-		t.Fatalf("address %q", loc)
-	}
-	liveStats2 := e.publish(ev(events.TableStats, "n1", "orders", withData("bytes", 7777)))
-	must(chromedp.Do(ctx, chromedp.WaitVisible(row(liveStats2)+`[data-type="table.stats"]`)))
-
-	// A reload keeps the choice.
-	must(chromedp.Do(ctx, chromedp.Reload(), chromedp.WaitVisible(row(liveStats2))))
-	if ticked, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector('#filters input[name="stats"]').checked`)); err != nil || !ticked {
-		t.Fatalf("after a reload show stats is not ticked (%v)", err)
-	}
-
-	// Untick: the stats rows go, the address is bare, live stats stay out.
-	must(chromedp.Do(ctx, chromedp.Click(`#filters input[name="stats"]`), chromedp.WaitNotPresent(`#history tbody tr[data-type="table.stats"]`)))
-	loc, err = chromedp.Run(ctx, chromedp.Evaluate[string](`location.search`))
-	must(err)
-	if loc != "" {
-		t.Fatalf("address %q after unticking", loc)
-	}
-	if got := types(); len(got) != 5 {
-		t.Fatalf("after unticking: %v", got)
-	}
-	e.publish(ev(events.TableStats, "n1", "users", withData("bytes", 1)))
-	liveFail := e.publish(ev(events.BackupFailed, "n1", "users", withResult("failed", 2, "no space")))
-	must(chromedp.Do(ctx, chromedp.WaitVisible(row(liveFail))))
-	if n := count(events.TableStats); n != 0 {
-		t.Fatalf("a live table.stats row appeared after unticking (%d rows)", n)
-	}
-
-	// Asking for table.stats by type shows them without the checkbox.
+	// The table.stats are in CUSTODIAN_STATS, not in the audit history:
+	// asking for the type table.stats shows them (newest first, with that
+	// stream's sequences), and live ones arrive there too.
 	must(chromedp.Do(ctx,
 		chromedp.SendKeys(`#filters input[name="type"]`, "table.stats"),
 		chromedp.Click(`#filters button[type="submit"]`),
-		chromedp.WaitVisible(row(liveFail-1)),
+		chromedp.WaitVisible(`#history tbody tr[data-type="table.stats"][data-seq="31"]`),
 	))
-	if got := types(); len(got) != 33 || count(events.TableStats) != 33 {
+	if got := types(); len(got) != 31 || count(events.TableStats) != 31 {
 		t.Fatalf("type=table.stats: %d rows %v", len(got), got)
 	}
+	e.publish(ev(events.TableStats, "n1", "orders", withData("bytes", 7777)))
+	must(chromedp.Do(ctx, chromedp.WaitVisible(`#history tbody tr[data-type="table.stats"][data-seq="32"]`)))
 }

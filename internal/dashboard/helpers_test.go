@@ -68,13 +68,35 @@ func setup(t testing.TB, cfg Config) *env {
 	return e
 }
 
-// publish puts events into the stream and waits until the dashboard has
-// applied them; it returns the last sequence.
+// publish puts events into their streams (table.stats into
+// CUSTODIAN_STATS, the others into CUSTODIAN_EVENTS) and waits until the
+// dashboard has applied them; it returns the last sequence of
+// CUSTODIAN_EVENTS (0 when only table.stats were published).
 func (e *env) publish(evs ...events.Event) uint64 {
 	e.t.Helper()
-	seq := natstest.PublishAll(e.ctx, e.t, e.js, prefix, evs)
+	var seq, statsSeq uint64
+	for _, ev := range evs {
+		s := natstest.MustPublish(e.ctx, e.t, e.js, prefix, ev)
+		if events.IsStats(ev) {
+			statsSeq = s
+		} else {
+			seq = s
+		}
+	}
 	e.waitSeq(seq)
+	e.waitStatsSeq(statsSeq)
 	return seq
+}
+
+func (e *env) waitStatsSeq(seq uint64) {
+	e.t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for e.dash.Projection().StatsLastSeq() < seq {
+		if time.Now().After(deadline) {
+			e.t.Fatalf("dashboard stuck at stats seq %d, want %d", e.dash.Projection().StatsLastSeq(), seq)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
 }
 
 // statsSeries is n table.stats events of node n1 for table, with bytes
@@ -83,6 +105,16 @@ func statsSeries(n int, table string) []events.Event {
 	evs := make([]events.Event, 0, n)
 	for i := 0; i < n; i++ {
 		evs = append(evs, ev(events.TableStats, "n1", table, withData("bytes", i)))
+	}
+	return evs
+}
+
+// auditSeries is n verify.completed events of node n1 for table (events of
+// CUSTODIAN_EVENTS: sequences 1..n of a new stream).
+func auditSeries(n int, table string) []events.Event {
+	evs := make([]events.Event, 0, n)
+	for i := 0; i < n; i++ {
+		evs = append(evs, ev(events.VerifyCompleted, "n1", table, withData("records", i)))
 	}
 	return evs
 }

@@ -75,8 +75,10 @@ func New(nc *nats.Conn, cfg Config) (*Server, error) {
 // Projection is the state the dashboard shows.
 func (s *Server) Projection() *projections.Projection { return s.proj }
 
-// Ready is closed once the projection has replayed the stream as it was at
-// start.
+// Ready is closed once the projection holds the streams as they were at
+// start: the newest event of each subject and the newest stats of each
+// table (the cards) and the history's window; nothing is replayed (see
+// projections.Consumer).
 func (s *Server) Ready() <-chan struct{} { return s.cons.Ready() }
 
 // Handler is the dashboard's HTTP handler. It shows what the consumer has

@@ -26,7 +26,8 @@ const (
 
 // GET /api/stream: Server-Sent Events, one per new event, "data:" = the
 // history row (the event's JSON plus "seq"), "id:" = <generation>-<seq>
-// (see sseID). Optional filters: table, type, exclude, result, node, as
+// (see sseID). A table.stats (from the stream CUSTODIAN_STATS) comes with
+// "stream":"stats", its "seq" one of that stream, and no id. Optional filters: table, type, exclude, result, node, as
 // GET /api/history takes them. A reconnecting EventSource sends
 // Last-Event-ID and gets the rows it missed from the history first; "after"
 // takes a plain sequence of the current stream. When the stream was created
@@ -96,6 +97,16 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 	// send writes a row the client has not had and the filter selects; it
 	// fails only when the client is gone.
 	send := func(row projections.Row) error {
+		if row.Stream == projections.StatsStream {
+			// A table.stats of CUSTODIAN_STATS: sent without an id, so
+			// that the client's Last-Event-ID stays a sequence of the
+			// event stream (a client that resumes gets the events it
+			// missed; the stats are the newest figures, in the cards).
+			if !f.Match(row) {
+				return nil
+			}
+			return writeStats(w, row)
+		}
 		if row.Seq <= sent || !f.Match(row) {
 			return nil
 		}
@@ -112,6 +123,9 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 		q.After, q.Limit = sent, math.MaxInt // every row held that the client has not had
 		missed := s.proj.History(q)
 		for i := len(missed) - 1; i >= 0; i-- {
+			if missed[i].Stream == projections.StatsStream {
+				continue // their sequences are not the client's
+			}
 			if err := send(missed[i]); err != nil {
 				return err
 			}
@@ -179,6 +193,16 @@ func (s *Server) refuseStream(w http.ResponseWriter) {
 	writeError(w, http.StatusServiceUnavailable, codeTooManyStreams, fmt.Sprintf(
 		"too many live-update clients (at most %d, %d per address); poll GET /api/history, or retry in %s",
 		l.MaxStreams, l.MaxStreamsPerAddr, streamRetryAfter))
+}
+
+// writeStats writes a row of the stats stream: no id (see handleStream).
+func writeStats(w http.ResponseWriter, row projections.Row) error {
+	b, err := json.Marshal(row)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "data: %s\n\n", b)
+	return err
 }
 
 func writeEvent(w http.ResponseWriter, gen int64, row projections.Row) error {

@@ -99,7 +99,7 @@ func TestStreamClientsAreCapped(t *testing.T) {
 		t.Fatalf("history at the cap: %d", resp.StatusCode)
 	}
 	// The accepted streams work.
-	seq := natstest.MustPublish(e.ctx, t, e.js, prefix, ev(events.TableStats, "n1", "users"))
+	seq := natstest.MustPublish(e.ctx, t, e.js, prefix, ev(events.VerifyCompleted, "n1", "users"))
 	c := readSSE(other)
 	if id, _ := c.next(t, 10*time.Second); id != e.eventID(seq) {
 		t.Fatalf("stream at the cap gave id %s, want %s", id, e.eventID(seq))

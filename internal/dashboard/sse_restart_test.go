@@ -17,7 +17,7 @@ import (
 // stream's rows from sequence 1, although the old stream had more.
 func TestStreamStartsOverWithANewStream(t *testing.T) {
 	e := setup(t, Config{StreamCheck: 50 * time.Millisecond})
-	e.publish(statsSeries(8, "users")...)
+	e.publish(auditSeries(8, "users")...)
 	c := e.stream("/api/stream", nil)
 	old := e.eventID(0)
 
@@ -25,7 +25,7 @@ func TestStreamStartsOverWithANewStream(t *testing.T) {
 		t.Fatal(err)
 	}
 	natstest.CreateStream(e.ctx, t, e.js, prefix)
-	natstest.PublishAll(e.ctx, t, e.js, prefix, statsSeries(3, "orders"))
+	natstest.PublishAll(e.ctx, t, e.js, prefix, auditSeries(3, "orders"))
 	fresh := e.eventID(0)
 	if fresh == old {
 		t.Fatalf("the new stream has the old one's generation %s", old)
@@ -56,7 +56,7 @@ func TestStreamStartsOverWithANewStream(t *testing.T) {
 // the new stream, which is shorter, instead of waiting for sequence 21.
 func TestStreamResumesFromAnOldStreamAtTheStart(t *testing.T) {
 	e := setup(t, Config{})
-	e.publish(statsSeries(4, "users")...)
+	e.publish(auditSeries(4, "users")...)
 	gone := sseID{gen: 1, seq: 20}.String()
 	c := e.stream("/api/stream", map[string]string{"Last-Event-ID": gone})
 	if reset := c.nextEvent(t, 10*time.Second); reset.name != "reset" {

@@ -48,7 +48,7 @@ func TestStreamDeliversNewEvents(t *testing.T) {
 
 func TestStreamCatchesUpAfterReconnect(t *testing.T) {
 	e := setup(t, Config{})
-	e.publish(statsSeries(5, "users")...)
+	e.publish(auditSeries(5, "users")...)
 	// An EventSource that saw seq 2 reconnects: it gets 3, 4, 5 in order.
 	c := e.stream("/api/stream", map[string]string{"Last-Event-ID": e.eventID(2)})
 	for want := 3; want <= 5; want++ {
@@ -59,8 +59,8 @@ func TestStreamCatchesUpAfterReconnect(t *testing.T) {
 	}
 	// Then live ones, filtered by table.
 	f := e.stream("/api/stream?table=orders", nil)
-	natstest.MustPublish(e.ctx, t, e.js, prefix, ev(events.TableStats, "n1", "users"))
-	natstest.MustPublish(e.ctx, t, e.js, prefix, ev(events.TableStats, "n1", "orders"))
+	natstest.MustPublish(e.ctx, t, e.js, prefix, ev(events.VerifyCompleted, "n1", "users"))
+	natstest.MustPublish(e.ctx, t, e.js, prefix, ev(events.VerifyCompleted, "n1", "orders"))
 	id, data := f.next(t, 10*time.Second)
 	var row map[string]any
 	_ = json.Unmarshal([]byte(data), &row)

@@ -100,7 +100,7 @@ func TestLongAnswersOutliveTimeouts(t *testing.T) {
 
 	// The stream, open for more than three times the timeouts now, still
 	// delivers.
-	seq := natstest.MustPublish(e.ctx, t, e.js, prefix, ev(events.TableStats, "n1", "users"))
+	seq := natstest.MustPublish(e.ctx, t, e.js, prefix, ev(events.VerifyCompleted, "n1", "users"))
 	if id, _ := c.next(t, 10*time.Second); id != e.eventID(seq) {
 		t.Fatalf("stream gave id %s, want %s", id, e.eventID(seq))
 	}

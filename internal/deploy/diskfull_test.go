@@ -195,7 +195,18 @@ func readEvents(t *testing.T, nc *nats.Conn) []diskEvent {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	st, err := js.Stream(ctx, "CUSTODIAN_EVENTS")
+	// The events, then the table.stats (in their own stream).
+	var out []diskEvent
+	for _, name := range []string{"CUSTODIAN_EVENTS", "CUSTODIAN_STATS"} {
+		out = append(out, readStreamEvents(ctx, t, js, name)...)
+	}
+	return out
+}
+
+// readStreamEvents reads every message of the stream name.
+func readStreamEvents(ctx context.Context, t *testing.T, js jetstream.JetStream, name string) []diskEvent {
+	t.Helper()
+	st, err := js.Stream(ctx, name)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,10 +22,25 @@ import (
 )
 
 // tableEvents reads every event of node's table from CUSTODIAN_EVENTS, in
-// stream order, with their data.
+// stream order, with their data, then its table.stats from
+// CUSTODIAN_STATS.
 func tableEvents(ctx context.Context, js jetstream.JetStream, node, table string) ([]events.Event, error) {
-	c, err := js.OrderedConsumer(ctx, events.StreamName, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{fmt.Sprintf("%s.events.%s.%s.>", events.DefaultPrefix, node, table)},
+	evs, err := streamTableEvents(ctx, js, events.StreamName, fmt.Sprintf("%s.events.%s.%s.>", events.DefaultPrefix, node, table))
+	if err != nil {
+		return nil, err
+	}
+	stats, err := streamTableEvents(ctx, js, events.StatsStreamName, events.StatsSubject(events.DefaultPrefix, node, table))
+	if err != nil {
+		return nil, err
+	}
+	return append(evs, stats...), nil
+}
+
+// streamTableEvents reads the events of stream on subject filter, in
+// order.
+func streamTableEvents(ctx context.Context, js jetstream.JetStream, stream, filter string) ([]events.Event, error) {
+	c, err := js.OrderedConsumer(ctx, stream, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{filter},
 	})
 	if err != nil {
 		return nil, err

@@ -181,6 +181,11 @@ func TestRolesOfTheExampleConfig(t *testing.T) {
 		if err := getJSON(ctx, dashURL+"/api/tables", &cards); err != nil {
 			return false, err.Error()
 		}
+		// Ready: it read both streams, CUSTODIAN_STATS included.
+		var health map[string]any
+		if err := getJSON(ctx, dashURL+"/healthz", &health); err != nil || health["status"] != "ok" {
+			return false, fmt.Sprintf("healthz %v %v", health, err)
+		}
 		for _, c := range cards {
 			if c.Node == "node1" && c.Table == "users" {
 				return true, ""

@@ -87,3 +87,41 @@ func CmdSubject(prefix, table, verb string) string {
 func NodeSubject(prefix, node, verb string) string {
 	return fmt.Sprintf("%s.node.%s.%s", prefix, node, verb)
 }
+
+// StatsStreamName is the JetStream stream that holds table.stats events,
+// apart from the audit stream: the newest stats_keep of each table.
+const StatsStreamName = "CUSTODIAN_STATS"
+
+// StatsSubject is the subject a table.stats event of table on node is
+// published on: <prefix>.stats.<node>.<table>.
+func StatsSubject(prefix, node, table string) string {
+	return fmt.Sprintf("%s.stats.%s.%s", prefix, node, table)
+}
+
+// StatsStreamSubjects is the subject filter of the stats stream:
+// <prefix>.stats.>.
+func StatsStreamSubjects(prefix string) string { return prefix + ".stats.>" }
+
+// IsStats reports whether e goes to the stats stream rather than the
+// audit stream: every table.stats event of a table.
+func IsStats(e Event) bool {
+	return e.Type == TableStats && e.Table != "" && e.Table != NodeTable
+}
+
+// PublishSubject is the subject e is published on: StatsSubject for a
+// table.stats event of a table, Subject for every other event.
+func PublishSubject(prefix string, e Event) string {
+	if IsStats(e) {
+		return StatsSubject(prefix, e.Node, e.Table)
+	}
+	return Subject(prefix, e)
+}
+
+// PublishStream is the stream e belongs in: StatsStreamName or
+// StreamName (see PublishSubject).
+func PublishStream(e Event) string {
+	if IsStats(e) {
+		return StatsStreamName
+	}
+	return StreamName
+}

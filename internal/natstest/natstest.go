@@ -96,14 +96,39 @@ func (s *Server) Connect(t testing.TB) *nats.Conn {
 // removing the account's empty store directory in a goroutine ("error
 // creating store for stream", 10049); it is tried again, as
 // bus.EnsureStream does.
+//
+// It creates the stats stream too (see CreateStatsStream) unless it
+// exists, and returns the event stream.
 func CreateStream(ctx context.Context, t testing.TB, js jetstream.JetStream, prefix string) jetstream.Stream {
 	t.Helper()
-	cfg := jetstream.StreamConfig{
+	st := createStream(ctx, t, js, jetstream.StreamConfig{
 		Name:       events.StreamName,
 		Subjects:   []string{events.StreamSubjects(prefix)},
 		Storage:    jetstream.FileStorage,
 		Duplicates: 2 * time.Minute,
+	})
+	if _, err := js.Stream(ctx, events.StatsStreamName); errors.Is(err, jetstream.ErrStreamNotFound) {
+		CreateStatsStream(ctx, t, js, prefix)
 	}
+	return st
+}
+
+// CreateStatsStream creates the stats stream CUSTODIAN_STATS as the
+// contract says: subjects <prefix>.stats.>, at most 1,440 messages per
+// subject.
+func CreateStatsStream(ctx context.Context, t testing.TB, js jetstream.JetStream, prefix string) jetstream.Stream {
+	t.Helper()
+	return createStream(ctx, t, js, jetstream.StreamConfig{
+		Name:              events.StatsStreamName,
+		Subjects:          []string{events.StatsStreamSubjects(prefix)},
+		Storage:           jetstream.FileStorage,
+		Duplicates:        2 * time.Minute,
+		MaxMsgsPerSubject: 1440,
+	})
+}
+
+func createStream(ctx context.Context, t testing.TB, js jetstream.JetStream, cfg jetstream.StreamConfig) jetstream.Stream {
+	t.Helper()
 	for attempt := 1; ; attempt++ {
 		st, err := js.CreateStream(ctx, cfg)
 		if err == nil {
@@ -111,20 +136,21 @@ func CreateStream(ctx context.Context, t testing.TB, js jetstream.JetStream, pre
 		}
 		var apiErr *jetstream.APIError
 		if attempt == 3 || !errors.As(err, &apiErr) || apiErr.ErrorCode != 10049 {
-			t.Fatalf("create stream: %v", err)
+			t.Fatalf("create stream %s: %v", cfg.Name, err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 }
 
-// Publish publishes e on its subject with Nats-Msg-Id = e.ID and returns
+// Publish publishes e on its subject (events.PublishSubject: a
+// table.stats goes to the stats stream) with Nats-Msg-Id = e.ID and returns
 // the stream sequence.
 func Publish(ctx context.Context, js jetstream.JetStream, prefix string, e events.Event) (uint64, error) {
 	b, err := e.Marshal()
 	if err != nil {
 		return 0, err
 	}
-	ack, err := js.Publish(ctx, events.Subject(prefix, e), b, jetstream.WithMsgID(e.ID))
+	ack, err := js.Publish(ctx, events.PublishSubject(prefix, e), b, jetstream.WithMsgID(e.ID))
 	if err != nil {
 		return 0, err
 	}

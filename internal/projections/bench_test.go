@@ -78,7 +78,7 @@ func fillStream(ctx context.Context, b *testing.B, js jetstream.JetStream, n int
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := js.PublishAsync(events.Subject(prefix, e), data, jetstream.WithMsgID(e.ID)); err != nil {
+		if _, err := js.PublishAsync(events.PublishSubject(prefix, e), data, jetstream.WithMsgID(e.ID)); err != nil {
 			b.Fatalf("publish %d: %v", i, err)
 		}
 		if i%2048 == 2047 || i == n-1 {
@@ -96,8 +96,8 @@ func fillStream(ctx context.Context, b *testing.B, js jetstream.JetStream, n int
 		b.Fatal(err)
 	}
 	last := info.CachedInfo().State.LastSeq
-	if last != uint64(n) {
-		b.Fatalf("stream holds %d events, want %d", last, n)
+	if want := uint64(n - (n+7)/8); last != want { // one in 8 is a table.stats
+		b.Fatalf("stream holds %d events, want %d", last, want)
 	}
 	return last
 }
@@ -133,9 +133,10 @@ func rawReplay(ctx context.Context, b *testing.B, js jetstream.JetStream, last u
 	return d
 }
 
-// projectionReplay runs the real Consumer into a fresh Projection until it
-// has applied the whole stream.
-func projectionReplay(ctx context.Context, b *testing.B, js jetstream.JetStream, last uint64) time.Duration {
+// projectionStart runs the real Consumer into a fresh Projection until it
+// is ready: it has read the newest event of each subject and the
+// history's window (not the whole stream).
+func projectionStart(ctx context.Context, b *testing.B, js jetstream.JetStream, last uint64) time.Duration {
 	b.Helper()
 	start := time.Now()
 	ctx, cancel := context.WithCancel(ctx)
@@ -153,15 +154,17 @@ func projectionReplay(ctx context.Context, b *testing.B, js jetstream.JetStream,
 	<-done
 	var applied uint64
 	p.Read(func(s *State) { applied = s.Applied() })
-	if applied != last {
-		b.Fatalf("applied %d of %d", applied, last)
+	if applied != min(last, DefaultHistoryLimit) {
+		b.Fatalf("applied %d, want the window of %d", applied, min(last, DefaultHistoryLimit))
 	}
 	return d
 }
 
-// BenchmarkReplay compares a replay of the stream into the projections
+// BenchmarkReplay compares the start of the projections on the stream
+// (newest event per subject, then the history's window: see Consumer)
 // with a raw ordered-consumer replay of the same stream, in the same run.
-// Each iteration runs both three times, alternating, and keeps the best of each.
+// Each iteration runs both three times, alternating, and keeps the best of
+// each. The rates are events of the stream per second of each.
 //
 //	CUSTODIAN_BENCH_EVENTS=1000000 go test -run '^$' -bench BenchmarkReplay -benchtime 1x ./internal/projections/
 func BenchmarkReplay(b *testing.B) {
@@ -175,7 +178,7 @@ func BenchmarkReplay(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		for round := 0; round < 3; round++ {
 			r := rawReplay(ctx, b, js, last)
-			p := projectionReplay(ctx, b, js, last)
+			p := projectionStart(ctx, b, js, last)
 			if raw == 0 || r < raw {
 				raw = r
 			}
@@ -185,12 +188,12 @@ func BenchmarkReplay(b *testing.B) {
 		}
 	}
 	b.StopTimer()
-	rawRate := float64(n) / raw.Seconds()
-	projRate := float64(n) / proj.Seconds()
+	rawRate := float64(last) / raw.Seconds()
+	projRate := float64(last) / proj.Seconds()
 	b.ReportMetric(rawRate, "raw_events/s")
-	b.ReportMetric(projRate, "projection_events/s")
+	b.ReportMetric(projRate, "projection_start_events/s")
 	b.ReportMetric(projRate/rawRate, "ratio")
-	b.Logf("%d events: raw ordered consumer %v (%.0f/s), projections %v (%.0f/s), ratio %.2f", n, raw, rawRate, proj, projRate, projRate/rawRate)
+	b.Logf("%d events: raw ordered consumer %v (%.0f/s), projections' start %v (%.0f/s), ratio %.2f", n, raw, rawRate, proj, projRate, projRate/rawRate)
 }
 
 // BenchmarkDecodeApply is the projection's own cost per event, without

@@ -125,14 +125,21 @@ type Card struct {
 	// Next holds the next scheduled work that events announced, by
 	// operation: data.next_compaction -> "compaction".
 	Next map[string]time.Time `json:"next,omitempty"`
-	// Counters counts the events of this table by type.
+	// Counters counts the events of this table by type, among those the
+	// projection read: the newest HistoryLimit of the stream (and the
+	// newest StatsLimit table.stats) at start, and every one since.
 	Counters map[string]uint64 `json:"counters"`
 
 	LastEvent time.Time `json:"last_event"`
-	LastSeq   uint64    `json:"last_seq"`
+	LastSeq   uint64    `json:"last_seq"` // of CUSTODIAN_EVENTS
 
 	busy     string // state of the running operation, "" when idle
 	degraded bool
+	// sizesAt is the time of the event the sizes (Bytes, Records) come
+	// from: an older event does not take them back (the two streams are
+	// read side by side, so a table.stats can arrive after a compaction
+	// that followed it, or the other way round).
+	sizesAt time.Time
 }
 
 // clone returns a deep copy safe to hand out of the lock.
@@ -162,10 +169,19 @@ func newCard(node, table string, t time.Time) *Card {
 	return &Card{Node: node, Table: table, State: StateOK, StateSince: t, Counters: map[string]uint64{}}
 }
 
-// apply folds one event of this card's table into the card.
+// apply counts and folds one event of this card's table into the card.
 func (c *Card) apply(seq uint64, e events.Event) {
 	c.Counters[e.Type]++
-	c.LastEvent = e.Time
+	c.fold(seq, e)
+}
+
+// fold takes what one event of this card's table says into the card,
+// without counting it (a card recovered from the newest event of each
+// subject counts only the events it reads after).
+func (c *Card) fold(seq uint64, e events.Event) {
+	if e.Time.After(c.LastEvent) {
+		c.LastEvent = e.Time
+	}
 	c.LastSeq = seq
 	c.applyNext(e)
 	c.applyOffsite(seq, e)
@@ -193,8 +209,9 @@ func (c *Card) apply(seq uint64, e events.Event) {
 		if c.busy == StateRestoring {
 			c.busy = ""
 		}
-		if v, ok := events.Integer(e.Data, "records"); ok {
+		if v, ok := events.Integer(e.Data, "records"); ok && !e.Time.Before(c.sizesAt) {
 			c.Records = v
+			c.sizesAt = e.Time
 		}
 	}
 
@@ -220,11 +237,11 @@ func (c *Card) apply(seq uint64, e events.Event) {
 }
 
 func (c *Card) applyStats(e events.Event) {
-	if v, ok := events.Integer(e.Data, "bytes"); ok {
-		c.Bytes = v
+	if e.Time.Before(c.StatsTime) {
+		return // an older one than the card holds
 	}
-	if v, ok := events.Integer(e.Data, "records"); ok {
-		c.Records = v
+	if !e.Time.Before(c.sizesAt) {
+		c.takeSizes(e)
 	}
 	if v, ok := events.Integer(e.Data, "dead_records"); ok {
 		c.DeadRecords = v
@@ -247,6 +264,21 @@ func (c *Card) applyStats(e events.Event) {
 	}
 	c.applyCritical(e)
 	c.StatsTime = e.Time
+}
+
+// takeSizes takes data.bytes and data.records, when there.
+func (c *Card) takeSizes(e events.Event) {
+	b, okB := events.Integer(e.Data, "bytes")
+	r, okR := events.Integer(e.Data, "records")
+	if okB {
+		c.Bytes = b
+	}
+	if okR {
+		c.Records = r
+	}
+	if okB || okR {
+		c.sizesAt = e.Time
+	}
 }
 
 // applyCritical takes data.critical and data.on_unrecoverable.
@@ -314,9 +346,12 @@ func (c *Card) applyOutcome(seq uint64, op string, e events.Event) {
 		o.BytesAfter, _ = events.Integer(e.Data, "bytes_after")
 		if o.Result == events.ResultOK && o.BytesBefore > 0 {
 			o.BytesReclaimed = o.BytesBefore - o.BytesAfter
-			c.Bytes = o.BytesAfter
-			if o.Records > 0 {
-				c.Records = o.Records
+			if !e.Time.Before(c.sizesAt) {
+				c.Bytes = o.BytesAfter
+				if o.Records > 0 {
+					c.Records = o.Records
+				}
+				c.sizesAt = e.Time
 			}
 		}
 		c.LastCompaction = o
@@ -351,8 +386,9 @@ func (c *Card) applyOutcome(seq uint64, op string, e events.Event) {
 		if o.Result == events.ResultOK {
 			c.degraded = false
 			c.Reason = ""
-			if o.Records > 0 {
+			if o.Records > 0 && !e.Time.Before(c.sizesAt) {
 				c.Records = o.Records
+				c.sizesAt = e.Time
 			}
 		}
 	}

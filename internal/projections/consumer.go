@@ -2,37 +2,38 @@ package projections
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/custodian-dev/custodian/internal/events"
 )
 
-// Consumer feeds a Projection from the event stream: it replays from the
-// first message the projection has not seen (sequence 1 at startup), then
-// follows the stream live. After a disconnect, a NATS restart or any other
-// error it resumes from the projection's last sequence + 1, so nothing is
-// missed and nothing is counted twice.
+// Consumer feeds a Projection from the event stream CUSTODIAN_EVENTS and
+// the stats stream CUSTODIAN_STATS. It starts fast at any length of them:
+// it does not replay them, it reads (see feed)
+//
+//   - of each stream, the newest message of every subject, for the cards:
+//     <prefix>.events.<node>.<table>.<type> gives each table's last event
+//     of every type (its last compaction, backup, verify, restore and
+//     drill, whether it is degraded, compacting or restoring), and
+//     <prefix>.stats.<node>.<table> its newest figures;
+//   - the newest HistoryLimit events and StatsLimit table.stats, for the
+//     history;
+//
+// then follows both streams live. After a disconnect, a NATS restart or
+// any other error it resumes from the last sequence applied + 1, so nothing
+// is missed and nothing is counted twice; a stream deleted and created anew
+// is read afresh.
 type Consumer struct {
-	js     jetstream.JetStream
-	stream string
 	p      *Projection
-
-	ready     chan struct{}
-	readyOnce sync.Once
-	// checkEvery is how often a session looks whether the stream was
-	// deleted and created anew (the ordered consumer would silently go on
-	// at the old sequence on the new stream).
-	checkEvery time.Duration
-
-	mu       sync.Mutex
-	target   uint64    // stream's last sequence when the consumer started
-	created  time.Time // creation time of the stream the projection holds
-	sessions int       // consumers created (1 + restarts)
-	lastErr  error
-	attached bool
+	events *feed
+	stats  *feed
+	ready  chan struct{}
+	// statsRestart tells the stats feed that the projection started over
+	// on a new event stream (its state, stats included, was emptied).
+	statsRestart chan struct{}
 }
 
 // ConsumerStatus describes the consumer for /healthz.
@@ -43,201 +44,112 @@ type ConsumerStatus struct {
 	TargetSeq uint64 `json:"target_seq"`
 	Sessions  int    `json:"sessions"`
 	LastError string `json:"last_error,omitempty"`
+	// Delivered counts the messages of the event stream read so far
+	// (newest per subject, window and live ones).
+	Delivered uint64 `json:"delivered"`
+	// Stats is where the stats stream's feed is.
+	Stats FeedStatus `json:"stats"`
+}
+
+// FeedStatus describes the feed of the stats stream.
+type FeedStatus struct {
+	Ready     bool   `json:"ready"`
+	Attached  bool   `json:"attached"`
+	LastSeq   uint64 `json:"last_seq"`
+	Delivered uint64 `json:"delivered"`
+	LastError string `json:"last_error,omitempty"`
 }
 
 // DefaultStreamCheck is how often a consumer looks whether its stream was
 // deleted and created anew.
 const DefaultStreamCheck = 10 * time.Second
 
-// NewConsumer returns a consumer of stream (events.StreamName) into p that
-// looks every checkEvery (DefaultStreamCheck when 0) whether the stream was
-// deleted and created anew.
+// NewConsumer returns a consumer of stream (events.StreamName) and of
+// events.StatsStreamName into p that looks every checkEvery
+// (DefaultStreamCheck when 0) whether a stream was deleted and created
+// anew.
 func NewConsumer(js jetstream.JetStream, stream string, p *Projection, checkEvery time.Duration) *Consumer {
 	if checkEvery <= 0 {
 		checkEvery = DefaultStreamCheck
 	}
-	return &Consumer{js: js, stream: stream, p: p, ready: make(chan struct{}), checkEvery: checkEvery}
+	opts := p.opts.withDefaults()
+	c := &Consumer{p: p, ready: make(chan struct{}), statsRestart: make(chan struct{}, 1)}
+	c.events = newFeed(js, stream, opts.HistoryLimit, sink{
+		latest:  p.ApplyLatest,
+		apply:   func(seq uint64, e events.Event) { p.Apply(seq, e) },
+		skip:    func(seq uint64) { p.Skip(seq) },
+		lastSeq: p.LastSeq,
+		attach: func(created time.Time, startOver bool) {
+			if p.Attach(created, startOver) {
+				select {
+				case c.statsRestart <- struct{}{}:
+				default:
+				}
+			}
+		},
+	}, checkEvery)
+	c.stats = newFeed(js, events.StatsStreamName, opts.StatsLimit, sink{
+		latest:  p.ApplyLatestStats,
+		apply:   func(seq uint64, e events.Event) { p.ApplyStats(seq, e) },
+		skip:    func(seq uint64) { p.SkipStats(seq) },
+		lastSeq: p.StatsLastSeq,
+		attach: func(_ time.Time, startOver bool) {
+			if startOver {
+				p.ResetStats()
+			}
+		},
+		reset: p.ResetStats,
+	}, checkEvery)
+	go func() {
+		<-c.events.ready
+		<-c.stats.ready
+		close(c.ready)
+	}()
+	return c
 }
 
-// Ready is closed once the projection has caught up with the stream as it
-// was when the consumer started (at once for an empty or missing stream).
+// Ready is closed once the projection holds both streams as they were
+// when the consumer started: the cards, and the history's window (at once
+// for empty or missing streams).
 func (c *Consumer) Ready() <-chan struct{} { return c.ready }
-
-func (c *Consumer) markReady() { c.readyOnce.Do(func() { close(c.ready) }) }
 
 // Status reports where the consumer is.
 func (c *Consumer) Status() ConsumerStatus {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	f := c.events
+	f.mu.Lock()
 	st := ConsumerStatus{
-		Attached:  c.attached,
+		Attached:  f.attached,
 		LastSeq:   c.p.LastSeq(),
-		TargetSeq: c.target,
-		Sessions:  c.sessions,
+		TargetSeq: f.target,
+		Sessions:  f.sessions,
+		Delivered: f.delivered.Load(),
 	}
-	if c.lastErr != nil {
-		st.LastError = c.lastErr.Error()
+	if f.lastErr != nil {
+		st.LastError = f.lastErr.Error()
 	}
+	f.mu.Unlock()
 	select {
 	case <-c.ready:
 		st.Ready = true
 	default:
 	}
+	s := c.stats
+	s.mu.Lock()
+	st.Stats = FeedStatus{Ready: s.isReady(), Attached: s.attached, LastSeq: c.p.StatsLastSeq(), Delivered: s.delivered.Load()}
+	if s.lastErr != nil {
+		st.Stats.LastError = s.lastErr.Error()
+	}
+	s.mu.Unlock()
 	return st
-}
-
-func (c *Consumer) setErr(err error) {
-	c.mu.Lock()
-	c.lastErr = err
-	c.attached = false
-	c.mu.Unlock()
 }
 
 // Run consumes until ctx is done; errors are retried with a backoff and
 // kept for Status. It returns nil when ctx ends.
 func (c *Consumer) Run(ctx context.Context) error {
-	const minBackoff = 100 * time.Millisecond
-	backoff := minBackoff
-	for {
-		err := c.session(ctx)
-		if ctx.Err() != nil {
-			return nil
-		}
-		c.mu.Lock()
-		if c.attached {
-			backoff = minBackoff // the session worked for a while: retry soon
-		}
-		c.mu.Unlock()
-		if err != nil {
-			c.setErr(err)
-		}
-		t := time.NewTimer(backoff)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil
-		case <-t.C:
-		}
-		if backoff < 2*time.Second {
-			backoff *= 2
-		}
-	}
-}
-
-// session runs one ordered consumer from the projection's last sequence + 1
-// until it fails.
-func (c *Consumer) session(ctx context.Context) error {
-	lookupCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	stream, err := c.js.Stream(lookupCtx, c.stream)
-	cancel()
-	if err != nil {
-		if errors.Is(err, jetstream.ErrStreamNotFound) {
-			// Nothing to replay yet: an empty dashboard is caught up.
-			c.markReady()
-		}
-		return fmt.Errorf("stream %s: look up: %w", c.stream, err)
-	}
-	info := stream.CachedInfo()
-	last := c.p.LastSeq()
-	c.mu.Lock()
-	recreated := !c.created.IsZero() && !info.Created.Equal(c.created)
-	c.created = info.Created
-	c.mu.Unlock()
-	// A stream deleted and created anew starts its sequences over, and so
-	// does the projection.
-	startOver := recreated || info.State.LastSeq < last
-	c.p.Attach(info.Created, startOver)
-	if startOver {
-		last = 0
-	}
-	c.mu.Lock()
-	c.sessions++
-	if c.target == 0 {
-		c.target = info.State.LastSeq
-	}
-	target := c.target
-	c.mu.Unlock()
-	if last >= target {
-		c.markReady()
-	}
-
-	ctx, endSession := context.WithCancelCause(ctx)
-	defer endSession(nil)
-	go c.watchStream(ctx, endSession, info.Created)
-
-	cons, err := stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
-		DeliverPolicy: jetstream.DeliverByStartSequencePolicy,
-		OptStartSeq:   last + 1,
-	})
-	if err != nil {
-		return fmt.Errorf("stream %s: ordered consumer from %d: %w", c.stream, last+1, err)
-	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(1000))
-	if err != nil {
-		return fmt.Errorf("stream %s: consume from %d: %w", c.stream, last+1, err)
-	}
-	defer it.Stop()
-	// Next can be stuck inside the ordered consumer's own reset loop (the
-	// stream was deleted, the server is away), which does not watch ctx:
-	// stopping the iterator is what ends it.
-	defer context.AfterFunc(ctx, it.Stop)()
-	dec := newDecoder()
-	c.mu.Lock()
-	c.attached = true
-	c.lastErr = nil
-	c.mu.Unlock()
-
-	for {
-		msg, err := it.Next(jetstream.NextContext(ctx))
-		if err != nil {
-			if cause := context.Cause(ctx); cause != nil && cause != ctx.Err() {
-				err = cause
-			}
-			return fmt.Errorf("stream %s: next after %d: %w", c.stream, c.p.LastSeq(), err)
-		}
-		meta, err := msg.Metadata()
-		if err != nil {
-			return fmt.Errorf("stream %s: metadata: %w", c.stream, err)
-		}
-		seq := meta.Sequence.Stream
-		if e, err := dec.decode(msg.Data()); err != nil {
-			c.p.Skip(seq)
-		} else {
-			c.p.Apply(seq, e)
-		}
-		if seq >= target || meta.NumPending == 0 {
-			c.markReady()
-		}
-	}
-}
-
-// errStreamRecreated ends a session whose stream was deleted and created
-// anew.
-var errStreamRecreated = errors.New("stream deleted and created anew")
-
-// watchStream ends the session (cancel) when the stream's creation time
-// changes.
-func (c *Consumer) watchStream(ctx context.Context, cancel context.CancelCauseFunc, created time.Time) {
-	t := time.NewTicker(c.checkEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		lctx, lcancel := context.WithTimeout(ctx, 5*time.Second)
-		st, err := c.js.Stream(lctx, c.stream)
-		lcancel()
-		switch {
-		case errors.Is(err, jetstream.ErrStreamNotFound):
-			cancel(errStreamRecreated)
-			return
-		case err != nil:
-			continue // NATS is away: the ordered consumer copes or fails
-		case !st.CachedInfo().Created.Equal(created):
-			cancel(errStreamRecreated)
-			return
-		}
-	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); c.stats.run(ctx, c.statsRestart) }()
+	c.events.run(ctx, nil)
+	wg.Wait()
+	return nil
 }

@@ -2,7 +2,6 @@ package projections
 
 import (
 	"context"
-	"reflect"
 	"testing"
 	"time"
 
@@ -19,51 +18,48 @@ func TestConsumerReplayEqualsLive(t *testing.T) {
 	waitReady(t, liveC) // empty stream: ready at once
 
 	evs := fresh(script(400))
-	var last uint64
-	for i, e := range evs {
-		last = natstest.MustPublish(ctx, t, js, prefix, e)
+	audit := withoutStats(evs)
+	for i, e := range audit {
+		seq := natstest.MustPublish(ctx, t, js, prefix, e)
 		if i == 100 {
 			// the same event again: the stream's dedup drops it
-			if dup := natstest.MustPublish(ctx, t, js, prefix, e); dup != last {
-				t.Fatalf("duplicate got seq %d, want %d", dup, last)
+			if dup := natstest.MustPublish(ctx, t, js, prefix, e); dup != seq {
+				t.Fatalf("duplicate got seq %d, want %d", dup, seq)
 			}
 		}
 	}
-	if last != 400 {
-		t.Fatalf("last seq %d", last)
-	}
+	last := uint64(len(audit))
+	stats := publishStats(ctx, t, js, evs)
 	waitSeq(t, live, last)
+	waitStatsSeq(t, live, stats)
 
-	replay, replayC, _ := startConsumer(ctx, t, js, Options{HistoryLimit: 300})
-	waitReady(t, replayC)
-	if got := replay.LastSeq(); got < last {
+	restarted, restartedC, _ := startConsumer(ctx, t, js, Options{HistoryLimit: 300})
+	waitReady(t, restartedC)
+	if got := restarted.LastSeq(); got < last {
 		t.Fatalf("ready at seq %d before reaching %d", got, last)
 	}
-
-	// Both went through the stream: the same JSON, the same state.
-	if !sameState(live, replay) {
-		t.Fatal("replayed state differs from live state")
+	if got := restarted.StatsLastSeq(); got < stats {
+		t.Fatalf("ready at stats seq %d before reaching %d", got, stats)
 	}
-	// And the same as folding the events directly.
-	direct := NewState(Options{HistoryLimit: 300})
-	applyAll(direct, evs)
-	if s := stateOf(replay); s.Applied() != 400 || len(s.Cards()) != len(direct.Cards()) {
-		t.Fatalf("applied %d, cards %d want %d", s.Applied(), len(s.Cards()), len(direct.Cards()))
+	// The one that started on the full streams shows what the one that
+	// followed them live shows, and what folding the events directly
+	// gives: the same cards, the same history window.
+	if msg := sameView(live, restarted); msg != "" {
+		t.Fatalf("started on the streams vs live: %s", msg)
 	}
-	for _, c := range direct.Cards() {
-		got := replay.TableCards(c.Table)
-		found := false
-		for _, g := range got {
-			if g.Node == c.Node {
-				found = true
-				if g.State != c.State || g.Bytes != c.Bytes || g.Records != c.Records || !reflect.DeepEqual(g.Counters, c.Counters) {
-					t.Fatalf("card %s/%s: stream %+v direct %+v", c.Node, c.Table, g, c)
-				}
-			}
+	direct := New(Options{HistoryLimit: 300})
+	seq, sseq := uint64(0), uint64(0)
+	for _, e := range evs {
+		if events.IsStats(e) {
+			sseq++
+			direct.ApplyStats(sseq, e)
+		} else {
+			seq++
+			direct.Apply(seq, e)
 		}
-		if !found {
-			t.Fatalf("no card %s/%s after replay", c.Node, c.Table)
-		}
+	}
+	if msg := sameView(direct, restarted); msg != "" {
+		t.Fatalf("started on the streams vs folded directly: %s", msg)
 	}
 	cancel()
 	if err := <-liveDone; err != nil {
@@ -75,7 +71,7 @@ func TestConsumerSurvivesNATSRestart(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	srv, _, js := natstest.StartWithStream(ctx, t, prefix)
-	evs := fresh(script(300))
+	evs := withoutStats(fresh(script(330)))[:300]
 	natstest.PublishAll(ctx, t, js, prefix, evs[:100])
 	p, c, _ := startConsumer(ctx, t, js, Options{})
 	waitReady(t, c)
@@ -111,8 +107,8 @@ func TestConsumerSurvivesNATSRestart(t *testing.T) {
 
 	replay, rc, _ := startConsumer(ctx, t, js, Options{})
 	waitReady(t, rc)
-	if !sameState(p, replay) {
-		t.Fatal("state after restarts differs from a fresh replay")
+	if msg := sameView(p, replay); msg != "" {
+		t.Fatalf("state after restarts differs from a fresh start: %s", msg)
 	}
 }
 
@@ -151,8 +147,8 @@ func TestConsumerStartsOverOnANewStream(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	_, _, js := natstest.StartWithStream(ctx, t, prefix)
-	natstest.PublishAll(ctx, t, js, prefix, fresh(script(20)))
-	p, c, _ := startConsumer(ctx, t, js, Options{}, func(c *Consumer) { c.checkEvery = 50 * time.Millisecond })
+	natstest.PublishAll(ctx, t, js, prefix, withoutStats(fresh(script(30)))[:20])
+	p, c, _ := startConsumer(ctx, t, js, Options{}, func(c *Consumer) { c.events.checkEvery, c.stats.checkEvery = 50*time.Millisecond, 50*time.Millisecond })
 	waitReady(t, c)
 	waitSeq(t, p, 20)
 
@@ -162,7 +158,7 @@ func TestConsumerStartsOverOnANewStream(t *testing.T) {
 		t.Fatal(err)
 	}
 	natstest.CreateStream(ctx, t, js, prefix)
-	evs := fresh(script(30))
+	evs := withoutStats(fresh(script(40)))[:30]
 	natstest.PublishAll(ctx, t, js, prefix, evs)
 	// Until the watch notices (checkEvery), the ordered consumer may go on
 	// at sequence 21 of the new stream: applied 30, last 30 can be seen

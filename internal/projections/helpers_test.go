@@ -181,3 +181,70 @@ func publishRetry(ctx context.Context, t *testing.T, js jetstream.JetStream, e e
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// withoutStats leaves out the table.stats (they go to the stats stream).
+func withoutStats(evs []events.Event) []events.Event {
+	var out []events.Event
+	for _, e := range evs {
+		if !events.IsStats(e) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// publishStats publishes the table.stats among evs to the stats stream,
+// in order, and returns the last sequence.
+func publishStats(ctx context.Context, t *testing.T, js jetstream.JetStream, evs []events.Event) uint64 {
+	t.Helper()
+	var seq uint64
+	for _, e := range evs {
+		if events.IsStats(e) {
+			seq = natstest.MustPublish(ctx, t, js, prefix, e)
+		}
+	}
+	return seq
+}
+
+func waitStatsSeq(t *testing.T, p *Projection, seq uint64) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for p.StatsLastSeq() < seq {
+		if time.Now().After(deadline) {
+			t.Fatalf("projection stuck at stats seq %d, want %d", p.StatsLastSeq(), seq)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// sameView says how two projections differ in what they show ("" when they
+// do not): the cards (all but StateSince and the counters, which count
+// only the events read), the history and the stats history.
+func sameView(a, b *Projection) string {
+	var ca, cb []Card
+	var ha, hb, sa, sb []Row
+	a.Read(func(s *State) {
+		ca, ha, sa = s.Cards(), s.History(Filter{Limit: 100000}), s.StatsHistory(Filter{Limit: 100000})
+	})
+	b.Read(func(s *State) {
+		cb, hb, sb = s.Cards(), s.History(Filter{Limit: 100000}), s.StatsHistory(Filter{Limit: 100000})
+	})
+	if len(ca) != len(cb) {
+		return fmt.Sprintf("%d cards vs %d", len(ca), len(cb))
+	}
+	for i := range ca {
+		x, y := ca[i], cb[i]
+		x.StateSince, y.StateSince = time.Time{}, time.Time{}
+		x.Counters, y.Counters = nil, nil
+		if !reflect.DeepEqual(x, y) {
+			return fmt.Sprintf("card %s/%s:\n%+v\nvs\n%+v", x.Node, x.Table, x, y)
+		}
+	}
+	if !reflect.DeepEqual(ha, hb) {
+		return fmt.Sprintf("history: %d rows vs %d", len(ha), len(hb))
+	}
+	if !reflect.DeepEqual(sa, sb) {
+		return fmt.Sprintf("stats history: %d rows vs %d", len(sa), len(sb))
+	}
+	return ""
+}

@@ -18,6 +18,9 @@ const DefaultQueryLimit = 100
 type Row struct {
 	events.Event
 	Seq uint64 `json:"seq"`
+	// Stream is StatsStream for a table.stats of CUSTODIAN_STATS (Seq is
+	// then a sequence of that stream), empty for a row of CUSTODIAN_EVENTS.
+	Stream string `json:"stream,omitempty"`
 }
 
 // Filter selects history rows. Zero fields match everything.

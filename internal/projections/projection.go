@@ -58,7 +58,9 @@ func (p *Projection) Skip(seq uint64) bool {
 // generation moves on even when the creation time did not. Every
 // subscription of another generation ends with Restarted true: its
 // sequences mean nothing now.
-func (p *Projection) Attach(created time.Time, startOver bool) {
+//
+// It reports whether the state was emptied (startOver).
+func (p *Projection) Attach(created time.Time, startOver bool) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	switch {
@@ -66,7 +68,7 @@ func (p *Projection) Attach(created time.Time, startOver bool) {
 		p.st = NewState(p.opts)
 		p.gen = max(created.UnixNano(), p.gen+1)
 	case created.Equal(p.created) && p.gen != 0:
-		return // the same stream again (a new session after a reconnect)
+		return false // the same stream again (a new session after a reconnect)
 	default:
 		p.gen = created.UnixNano()
 	}
@@ -75,6 +77,7 @@ func (p *Projection) Attach(created time.Time, startOver bool) {
 		s.restarted = true
 		s.closeLocked()
 	}
+	return startOver
 }
 
 // Generation identifies the stream the projection holds (its creation

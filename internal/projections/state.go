@@ -4,6 +4,7 @@ import (
 	"maps"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/custodian-dev/custodian/internal/events"
 )
@@ -53,6 +54,12 @@ type State struct {
 	counts    map[CountKey]uint64
 	durations map[durationKey]*durationHist
 	buckets   []float64
+	// cardsFrom: the cards hold what every event of CUSTODIAN_EVENTS up
+	// to this sequence says (ApplyLatest); Apply folds into the cards
+	// only the events after it.
+	cardsFrom uint64
+	// stats is the part fed by CUSTODIAN_STATS (stats.go).
+	stats statsBook
 }
 
 // NewState returns an empty state.
@@ -66,6 +73,7 @@ func NewState(opts Options) *State {
 		counts:    map[CountKey]uint64{},
 		durations: map[durationKey]*durationHist{},
 		buckets:   durationBuckets(),
+		stats:     statsBook{rows: newRing[Row](opts.StatsLimit)},
 	}
 }
 
@@ -96,24 +104,58 @@ func (s *State) Apply(seq uint64, e events.Event) bool {
 	if table == "" || table == events.NodeTable || !aboutTable(e.Type) {
 		return true
 	}
-	k := cardKey{Node: e.Node, Table: table}
-	c, ok := s.cards[k]
-	if !ok {
-		c = newCard(e.Node, table, e.Time)
-		s.cards[k] = c
+	c := s.card(e.Node, table, e.Time)
+	if seq <= s.cardsFrom {
+		// The card holds it already (ApplyLatest): counted only.
+		c.Counters[e.Type]++
+		return true
 	}
 	c.apply(seq, e)
-	if _, sized := events.Integer(e.Data, "bytes"); sized && e.Type == events.TableStats {
+	s.point(c, e)
+	return true
+}
+
+// card is the card of table on node, made when missing.
+func (s *State) card(node, table string, t time.Time) *Card {
+	k := cardKey{Node: node, Table: table}
+	c, ok := s.cards[k]
+	if !ok {
+		c = newCard(node, table, t)
+		s.cards[k] = c
+	}
+	return c
+}
+
+// point adds a point to c's series for a table.stats with sizes.
+func (s *State) point(c *Card, e events.Event) {
+	if _, sized := events.Integer(e.Data, "bytes"); !sized || e.Type != events.TableStats {
 		// Progress reports and failed reads are table.stats too, without
 		// sizes: they draw no point.
-		r, ok := s.series[k]
-		if !ok {
-			r = newRing[Point](s.opts.SeriesLimit)
-			s.series[k] = r
-		}
-		r.push(Point{Time: e.Time, Bytes: c.Bytes, Records: c.Records, DeadRatio: c.DeadRatio})
+		return
 	}
-	return true
+	k := cardKey{Node: c.Node, Table: c.Table}
+	r, ok := s.series[k]
+	if !ok {
+		r = newRing[Point](s.opts.SeriesLimit)
+		s.series[k] = r
+	}
+	r.push(Point{Time: e.Time, Bytes: c.Bytes, Records: c.Records, DeadRatio: c.DeadRatio})
+}
+
+// ApplyLatest folds into the cards one of the newest events of
+// CUSTODIAN_EVENTS, one per subject (node, table and type), read in
+// sequence order when the projection starts: what the table's state and
+// last outcomes are, without a replay of the stream. It neither counts the
+// event nor adds it to the history; Apply then folds into the cards only
+// the events after the newest sequence given here.
+func (s *State) ApplyLatest(seq uint64, e events.Event) {
+	s.cardsFrom = max(s.cardsFrom, seq)
+	if e.Table == "" || e.Table == events.NodeTable || !aboutTable(e.Type) {
+		return
+	}
+	c := s.card(e.Node, e.Table, e.Time)
+	c.fold(seq, e)
+	s.point(c, e)
 }
 
 // Skip marks a stream message that is not an event as seen, so that a
@@ -172,8 +214,15 @@ func (s *State) Series(node, table string, max int) []Point {
 	return out
 }
 
-// History returns the rows the filter selects, newest first.
-func (s *State) History(f Filter) []Row { return s.history.query(f) }
+// History returns the rows the filter selects, newest first: rows of
+// CUSTODIAN_EVENTS, or with the type table.stats the rows of
+// CUSTODIAN_STATS (see StatsHistory).
+func (s *State) History(f Filter) []Row {
+	if f.statsOnly() {
+		return s.StatsHistory(f)
+	}
+	return s.history.query(f)
+}
 
 // Counts returns a copy of the event counters by type and result.
 func (s *State) Counts() map[CountKey]uint64 {

@@ -128,7 +128,9 @@ func (s *Supervisor) fire(ts *tableState, verb string) {
 }
 
 // emitStats emits table.stats (bytes, records, dead_records, dead_ratio,
-// dead_bytes, queue, and next_<op> times) for a table that serves (result
+// dead_bytes, queue, and next_<op> times), when due (emitStatsIfDue: only
+// when its figures changed, or stats_every x 10 after the last one), for a
+// table that serves (result
 // failed, with the error and no figures, when they cannot be read); while an
 // operation runs, also running (its verb), running_command_id and its latest
 // progress figures (progress_done, progress_total, progress_unit) when
@@ -150,7 +152,7 @@ func (s *Supervisor) emitStats(ts *tableState, due map[string]time.Time) {
 		e.Result = events.ResultFailed
 		e.Error = err.Error()
 		e.Data = map[string]any{"reason": "stats: " + err.Error()}
-		_ = s.emit(s.workCtx, e) // a failure is counted and kept by emit (NodeStatus)
+		s.emitStatsIfDue(ts, e)
 		return
 	}
 	s.mu.Lock()
@@ -184,7 +186,21 @@ func (s *Supervisor) emitStats(ts *tableState, due map[string]time.Time) {
 			e.Data[name] = t.UTC().Format(timeFormat)
 		}
 	}
-	_ = s.emit(s.workCtx, e) // a failure is counted and kept by emit (NodeStatus)
+	s.emitStatsIfDue(ts, e)
+}
+
+// emitStatsIfDue emits a periodic table.stats when its figures changed
+// since the last one the table sent, or stats_every x 10 passed since then
+// (see statsMemo for what counts as a figure).
+func (s *Supervisor) emitStatsIfDue(ts *tableState, e events.Event) {
+	figures := statsFigures(e)
+	now := time.Now()
+	if !ts.stats.due(figures, now, ts.pol.StatsEvery) {
+		return
+	}
+	if s.emit(s.workCtx, e) == nil { // a failure is counted and kept by emit (NodeStatus)
+		ts.stats.record(figures, now)
+	}
 }
 
 // putStats sets a table's size figures in the data of a table.stats event.

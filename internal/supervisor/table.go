@@ -34,6 +34,9 @@ type tableState struct {
 	unchangedSkips int64 // scheduled work left out: the table sleeps unchanged
 	healing        bool  // healWrites runs: the table's writes fail
 	next           map[string]time.Time
+	// stats is the last periodic table.stats sent (statsmemo.go); used by
+	// the schedule goroutine only.
+	stats statsMemo
 
 	// progress is the running operation's latest figures. It is atomic, not
 	// under Supervisor.mu, because tables calls Progress from inside its own
