@@ -11,7 +11,6 @@
   const state = {
     session: { auth_required: false, logged_in: true },
     filter: {},
-    showStats: false,   // table.stats rows are hidden unless ticked
     before: 0,          // 0: the newest page, which live events extend
     oldest: 0,          // seq of the last row shown
     // The table list: its filters and page (GET /api/tables), the rows
@@ -658,11 +657,11 @@
     }
     return Date.now() - total;
   }
-  // The size reports every table sends (every minute, and as progress of
-  // running work) would bury everything else: hidden unless "show stats"
-  // is ticked or the type filter asks for them by name.
+  // The size reports every table sends (when its figures change, and as
+  // progress of running work) live in their own stream: shown only when the
+  // type filter asks for them by name (the history then comes from there).
   const STATS = 'table.stats';
-  const hideStats = () => !state.showStats && (state.filter.type || '').replace(/\.$/, '') !== STATS;
+  const hideStats = () => (state.filter.type || '').replace(/\.$/, '') !== STATS;
 
   function matches(r) {
     const f = state.filter;
@@ -863,9 +862,7 @@
       const v = String(fd.get(k) || '').trim();
       if (v) state.filter[k] = v;
     }
-    state.showStats = fd.get('stats') === '1';
     const q = new URLSearchParams(state.filter);
-    if (state.showStats) q.set('stats', '1');
     const qs = q.toString();
     history.replaceState(null, '', qs ? `/?${qs}` : '/');
   }
@@ -880,14 +877,11 @@
       state.filter[k] = v;
       form.elements[k].value = v;
     }
-    state.showStats = q.get('stats') === '1';
-    form.elements.stats.checked = state.showStats;
   }
 
   document.addEventListener('DOMContentLoaded', async () => {
     $('#filters').addEventListener('submit', (e) => { e.preventDefault(); readFilter(); loadHistory(0); });
     $('#reset').addEventListener('click', () => { $('#filters').reset(); readFilter(); loadHistory(0); });
-    $('#filters').elements.stats.addEventListener('change', () => { readFilter(); loadHistory(0); });
     filterFromAddress();
     wireTables();
     $('#older').addEventListener('click', () => loadHistory(state.oldest));
