@@ -41,6 +41,7 @@ type settings struct {
 	MaxConcurrent int
 	QueueSize     int
 	MaxOpenTables int
+	MemoryLimit   int64
 	IdleClose     time.Duration
 	Defaults      supervisor.Policy
 	Overrides     map[string]supervisor.Policy
@@ -160,6 +161,7 @@ func (s *settings) apply(f config.File, set map[string]bool) {
 	s.MaxConcurrent = f.MaxConcurrent
 	s.QueueSize = f.QueueSize
 	s.MaxOpenTables = f.MaxOpenTables
+	s.MemoryLimit = f.MemoryLimit
 	s.IdleClose = f.IdleClose
 	s.Defaults = f.Defaults
 	s.Overrides = f.Overrides

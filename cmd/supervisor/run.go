@@ -125,6 +125,9 @@ func run(ctx context.Context, s settings, log *slog.Logger) (err error) {
 	if err := checkFileLimit(s.MaxOpenTables); err != nil {
 		return err
 	}
+	if err := setMemoryLimit(s.MemoryLimit); err != nil {
+		return err
+	}
 	supCfg := s.supervisorConfig()
 	supCfg.Log = log
 	if off != nil {
