@@ -40,10 +40,11 @@ type nodeOptions struct {
 	queueSize int    // commands queued per table (supervisor default when 0)
 	// maxPayload is the embedded server's max_payload (its default when 0).
 	maxPayload int32
-	// seed, when set, fills the store directory before the supervisor
-	// opens it and returns tables to open (not create) there; maxOpen is
-	// the supervisor's max_open_tables (its default when 0).
-	seed    func(t testing.TB, storeDir string) []string
+	// seed, when set, prepares the supervisor's store directory (in
+	// place of one under the node's data) and the tables to open (not
+	// create) there; maxOpen is the supervisor's max_open_tables (its
+	// default when 0).
+	seed    func(t testing.TB) (storeDir string, tables []string)
 	maxOpen int
 }
 
@@ -72,11 +73,11 @@ func startNode(t testing.TB, o nodeOptions) *node {
 	runOutbox(t, n.outbox, n.js)
 
 	never := supervisor.Policy{CompactEvery: -1, BackupEvery: -1, VerifyEvery: -1, StatsEvery: -1}
-	var seeded []string
+	storeDir, seeded := filepath.Join(n.data, "store"), []string(nil)
 	if o.seed != nil {
-		seeded = o.seed(t, filepath.Join(n.data, "store"))
+		storeDir, seeded = o.seed(t)
 	}
-	n.sup, err = supervisor.Open(filepath.Join(n.data, "store"), tables.Options{Failpoint: o.failpoint}, n.outbox,
+	n.sup, err = supervisor.Open(storeDir, tables.Options{Failpoint: o.failpoint}, n.outbox,
 		supervisor.Config{Node: "n1", Defaults: never, QueueSize: o.queueSize, MaxOpenTables: o.maxOpen})
 	if err != nil {
 		t.Fatal(err)
