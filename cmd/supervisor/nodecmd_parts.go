@@ -32,15 +32,14 @@ func requestNodeReply(ctx context.Context, nc *nats.Conn, subject, what string, 
 	for part := 1; ; part++ {
 		m, err := sub.NextMsgWithContext(ctx)
 		switch {
+		case errors.Is(err, nats.ErrNoResponders) && part == 1:
+			return bus.NodeReply{}, fmt.Errorf("%s: no supervisor serves the node (no responders on %s)", what, subject)
 		case errors.Is(err, context.DeadlineExceeded) && part == 1:
 			return bus.NodeReply{}, fmt.Errorf("%s: %w: no reply within --timeout", what, errUnknownOutcome)
 		case errors.Is(err, context.DeadlineExceeded):
 			return bus.NodeReply{}, fmt.Errorf("%s: %w: part %d of %d of the reply missing at --timeout", what, errUnknownOutcome, part, rep.Parts)
 		case err != nil:
 			return bus.NodeReply{}, fmt.Errorf("%s: %w: %w", what, errUnknownOutcome, err)
-		}
-		if part == 1 && len(m.Data) == 0 && m.Header.Get("Status") == "503" {
-			return bus.NodeReply{}, fmt.Errorf("%s: no supervisor serves the node (no responders on %s)", what, subject)
 		}
 		if m.Header.Get(micro.ErrorCodeHeader) != "" {
 			var eb bus.ErrorBody
