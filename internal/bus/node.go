@@ -21,6 +21,8 @@ type NodeReply struct {
 	// parts); RefusedTotal how many refused it.
 	Total        int `json:"total"`
 	RefusedTotal int `json:"refused_total"`
+	// Failed (with "wait") is how many commands failed, over all parts.
+	Failed int `json:"failed,omitempty"`
 	// Part is this message's number, from 1, of Parts.
 	Part     int          `json:"part,omitempty"`
 	Parts    int          `json:"parts,omitempty"`
@@ -109,6 +111,9 @@ func (s *Services) fanOut(ctx context.Context, r request) (any, error) {
 			return nil, err
 		}
 		rep.Commands = append(rep.Commands, cr)
+		if cr.Result == events.ResultFailed {
+			rep.Failed++
+		}
 	}
 	rep.Total, rep.RefusedTotal = len(rep.Commands), len(rep.Refused)
 	parts, err := nodeReplyParts(rep, s.nodeReplyBound())

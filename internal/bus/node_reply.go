@@ -37,6 +37,7 @@ type nodeReplyWire struct {
 	Verb         string            `json:"verb"`
 	Total        int               `json:"total"`
 	RefusedTotal int               `json:"refused_total"`
+	Failed       int               `json:"failed,omitempty"`
 	Part         int               `json:"part"`
 	Parts        int               `json:"parts"`
 	Commands     []json.RawMessage `json:"commands"`
@@ -89,7 +90,7 @@ func nodeReplyParts(rep NodeReply, bound int) ([][]byte, error) {
 	}
 	out := make([][]byte, 0, len(parts))
 	for i, p := range parts {
-		b, err := encode(nodeReplyWire{Node: rep.Node, Verb: rep.Verb, Total: rep.Total, RefusedTotal: rep.RefusedTotal,
+		b, err := encode(nodeReplyWire{Node: rep.Node, Verb: rep.Verb, Total: rep.Total, RefusedTotal: rep.RefusedTotal, Failed: rep.Failed,
 			Part: i + 1, Parts: len(parts), Commands: p.commands, Refused: p.refused})
 		if err != nil {
 			return nil, err

@@ -190,6 +190,7 @@ func TestNodeRepliesAtTenThousandTables(t *testing.T) {
 		t.Fatal(err)
 	}
 	var rep NodeReply
+	firstPart := 0
 	for part := 1; part == 1 || part <= rep.Parts; part++ {
 		m, err := sub.NextMsg(2 * time.Minute)
 		if err != nil {
@@ -203,7 +204,7 @@ func TestNodeRepliesAtTenThousandTables(t *testing.T) {
 			t.Fatalf("part %d: part %d of %d, total %d, refused %d", part, p.Part, p.Parts, p.Total, p.RefusedTotal)
 		}
 		if part == 1 {
-			rep = p
+			rep, firstPart = p, len(p.Commands)
 			continue
 		}
 		rep.Commands = append(rep.Commands, p.Commands...)
@@ -213,6 +214,7 @@ func TestNodeRepliesAtTenThousandTables(t *testing.T) {
 		rep.Refused[0].Error.Code != apierr.TableUnavailable {
 		t.Fatalf("compact: %d parts, %d commands, refused %+v", rep.Parts, len(rep.Commands), rep.Refused)
 	}
+	t.Logf("node status: first page %d tables in %d bytes; node compact: %d parts, %d commands in part 1", len(ns.Tables), size, rep.Parts, firstPart)
 	if m, err := sub.NextMsg(200 * time.Millisecond); err == nil {
 		t.Fatalf("a message after the last part: %.200s", m.Data)
 	}
