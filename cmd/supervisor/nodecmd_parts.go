@@ -14,7 +14,7 @@ import (
 
 // requestNodeReply sends payload to subject and reads the node's reply: one
 // message, or, for a node whose reply passes the supervisor's bound (about
-// 1,700 tables without wait), bus.NodeReply.Parts messages in order, which
+// 2,200 tables without wait), bus.NodeReply.Parts messages in order, which
 // it joins into one reply with every command and refusal. what names the
 // request in errors. A supervisor from before parts answers one message
 // without total: its lists are the whole reply.
