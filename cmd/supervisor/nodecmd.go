@@ -3,20 +3,19 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/nats-io/nats.go/micro"
 
 	"github.com/custodian-dev/custodian/internal/bus"
 	"github.com/custodian-dev/custodian/internal/events"
 )
 
 // nodeCommand sends verb to every table of node (<prefix>.node.<node>.<verb>
-// without "wait": the reply lists each table's command id at once) and
+// without "wait": the reply lists each table's command id at once, in
+// parts for a node of many tables: see requestNodeReply) and
 // follows the commands' outcome events in the event stream, showing tables
 // done of total on p, until every table has its outcome. The stream is read
 // from the position it had before the request (an ordered consumer: no
@@ -51,26 +50,9 @@ func nodeCommand(ctx context.Context, nc *nats.Conn, prefix, node, verb string, 
 	if err != nil {
 		return bus.NodeReply{}, err
 	}
-	subject := events.NodeSubject(prefix, node, verb)
-	m, err := nc.RequestWithContext(ctx, subject, payload)
-	switch {
-	case errors.Is(err, nats.ErrNoResponders):
-		return bus.NodeReply{}, fmt.Errorf("%s: no supervisor serves the node (no responders on %s)", what, subject)
-	case errors.Is(err, context.DeadlineExceeded):
-		return bus.NodeReply{}, fmt.Errorf("%s: %w: no reply within --timeout", what, errUnknownOutcome)
-	case err != nil:
-		return bus.NodeReply{}, fmt.Errorf("%s: %w: %w", what, errUnknownOutcome, err)
-	}
-	if m.Header.Get(micro.ErrorCodeHeader) != "" {
-		var eb bus.ErrorBody
-		if jerr := json.Unmarshal(m.Data, &eb); jerr != nil || eb.Error.Code == "" {
-			return bus.NodeReply{}, fmt.Errorf("%s: %s", what, m.Header.Get(micro.ErrorHeader))
-		}
-		return bus.NodeReply{}, fmt.Errorf("%s: %s: %s", what, eb.Error.Code, eb.Error.Message)
-	}
-	var rep bus.NodeReply
-	if err := json.Unmarshal(m.Data, &rep); err != nil {
-		return bus.NodeReply{}, fmt.Errorf("%s: reply is not JSON: %w", what, err)
+	rep, err := requestNodeReply(ctx, nc, events.NodeSubject(prefix, node, verb), what, payload)
+	if err != nil {
+		return bus.NodeReply{}, err
 	}
 
 	// The command whose outcome each table waits for: its own, or the one

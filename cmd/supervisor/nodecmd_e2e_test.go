@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -120,5 +122,119 @@ func waitNode(t *testing.T, url, node string, c *child) {
 			t.Fatalf("supervisor not answering after 60s; logs:\n%s", c.logs)
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// The binary's node replies behind a nats-server whose max_payload is 64
+// KiB: 250 tables pass the node reply bound (half of it), so node status
+// answers pages and node compact answers in parts. "supervisor cmd --node"
+// joins the parts and counts all 250 tables; a requester that reads one
+// message (the dashboard) gets part 1 with the counts.
+func TestBinaryNodeCommandInParts(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	const total = 250
+	bin := buildSupervisor(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	srv, err := bus.StartEmbedded(ctx, bus.EmbeddedOptions{Listen: "127.0.0.1:0", StoreDir: filepath.Join(t.TempDir(), "nats"), MaxPayload: 64 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
+	url := srv.ClientURL()
+	names := make([]string, total)
+	for i := range names {
+		names[i] = fmt.Sprintf("tenant-%03d", i)
+	}
+	sup := startSupervisor(t, bin, "--data", t.TempDir(), "--node", "big", "--tables", strings.Join(names, ","),
+		"--nats", url, "--offsite", "off", "--dashboard", "off")
+	waitNode(t, url, "big", sup)
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+
+	// node status: pages of at most 32 KiB that hold every table once.
+	var seen []string
+	for off, pages := 0, 1; ; pages++ {
+		body := ""
+		if off > 0 {
+			body = fmt.Sprintf(`{"offset":%d}`, off)
+		}
+		m, err := nc.Request("custodian.node.big.status", []byte(body), 10*time.Second)
+		if err != nil {
+			t.Fatalf("node status at %d: %v", off, err)
+		}
+		var ns struct {
+			TableCount int               `json:"table_count"`
+			Counts     map[string]int    `json:"counts"`
+			Tables     []json.RawMessage `json:"tables"`
+			Truncated  bool              `json:"truncated"`
+			NextOffset int               `json:"next_offset"`
+		}
+		if err := json.Unmarshal(m.Data, &ns); err != nil || len(m.Data) > 32<<10 || ns.TableCount != total || ns.Counts["ok"] != total {
+			t.Fatalf("node status at %d: %d bytes, %v: %.300s", off, len(m.Data), err, m.Data)
+		}
+		for _, raw := range ns.Tables {
+			var ts struct{ Table string }
+			if err := json.Unmarshal(raw, &ts); err != nil {
+				t.Fatal(err)
+			}
+			seen = append(seen, ts.Table)
+		}
+		if !ns.Truncated {
+			if pages < 2 {
+				t.Fatalf("node status of %d tables in one page under 32 KiB", total)
+			}
+			break
+		}
+		off = ns.NextOffset
+	}
+	if !slices.Equal(seen, names) {
+		t.Fatalf("node status pages: %d tables, want %d by name", len(seen), total)
+	}
+
+	// supervisor cmd --node: all 250 tables done, from a reply in parts.
+	cctx, ccancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer ccancel()
+	cmd := exec.CommandContext(cctx, bin, "cmd", "--nats", url, "--node", "big", "compact", "--force")
+	cmd.Env = append(os.Environ(), "NATS_URL=")
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("cmd --node big compact: %v\nstdout: %.500s\nstderr: %s\nlogs: %s", err, out.String(), errOut.String(), sup.logs)
+	}
+	lines := strings.Split(strings.TrimSpace(errOut.String()), "\n")
+	if !strings.Contains(lines[len(lines)-1], fmt.Sprintf("100%% %d/%d tables", total, total)) {
+		t.Fatalf("progress lines:\n%s", errOut.String())
+	}
+	var rep bus.NodeReply
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatalf("stdout is not the node reply: %v\n%.500s", err, out.String())
+	}
+	tables := map[string]bool{}
+	for _, c := range rep.Commands {
+		if c.Event == nil || c.Result != events.ResultOK || c.Event.Table != c.Table {
+			t.Fatalf("command %+v", c)
+		}
+		tables[c.Table] = true
+	}
+	if rep.Parts < 2 || rep.Total != total || len(tables) != total || len(rep.Refused) != 0 {
+		t.Fatalf("reply: %d parts, total %d, %d tables, refused %v", rep.Parts, rep.Total, len(tables), rep.Refused)
+	}
+
+	// One message read (as the dashboard does): part 1, under the bound,
+	// with the counts of the whole.
+	m, err := nc.Request("custodian.node.big.verify", nil, 30*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var first bus.NodeReply
+	if err := json.Unmarshal(m.Data, &first); err != nil || len(m.Data) > 32<<10 || first.Part != 1 || first.Parts < 2 ||
+		first.Total != total || len(first.Commands) == 0 || len(first.Commands) >= total {
+		t.Fatalf("node verify, first message: %d bytes, %v: part %d of %d, total %d, %d commands", len(m.Data), err, first.Part, first.Parts, first.Total, len(first.Commands))
 	}
 }

@@ -27,8 +27,9 @@ type Backend interface {
 	// could not even be parsed.
 	Submit(ctx context.Context, cmd supervisor.Command) (*supervisor.Ticket, error)
 	Reject(ctx context.Context, cmd supervisor.Command, err error) error
-	// NodeStatus answers node status.
-	NodeStatus(ctx context.Context) supervisor.NodeStatus
+	// NodeStatusPage answers node status: a page of the tables and the
+	// counts of all (apierr.InvalidRequest for an invalid query).
+	NodeStatusPage(ctx context.Context, q supervisor.StatusQuery) (supervisor.NodeStatus, error)
 }
 
 var _ Backend = (*supervisor.Supervisor)(nil)

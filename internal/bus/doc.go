@@ -23,7 +23,9 @@
 //	dispatch.go    one goroutine per request, size limit, panics answer internal
 //	kv.go          <prefix>.kv.<table>.{put,get,delete,batch,scan}
 //	cmd.go         <prefix>.cmd.<table>.<verb>, with and without "wait"
-//	node.go        <prefix>.node.<node>.{status,create,compact,backup,verify}
+//	node.go        <prefix>.node.<node>.{status,create,compact,backup,verify,drill}
+//	node_status.go node status: a page of tables (limit, offset, state), counts
+//	node_reply.go  the node reply bound (256 KiB); a node verb's reply in parts
 //	errors.go      {"error":{"code","message"}} and the micro error headers
 //	stats.go       per-plane requests, errors, time in "nats service stats"
 //	audit.go       Audit: ordered replay with filters, one JSON event per line

@@ -7,11 +7,25 @@ import (
 	"github.com/custodian-dev/custodian/internal/events"
 )
 
-// NodeReply answers node compact, backup and verify: one command per owned
-// table, and the tables that refused theirs.
+// NodeReply answers node compact, backup, verify and drill: one command
+// per owned table, and the tables that refused theirs. A reply over the
+// node reply bound (see nodeReplyBound) comes in Parts messages on the
+// reply subject, in order, Part 1 first: each is a NodeReply with its
+// share of Commands and Refused, and Total, RefusedTotal and Parts of the
+// whole. A requester that reads one message (nats req, the dashboard) gets
+// part 1: the counts and the first commands. See node_reply.go.
 type NodeReply struct {
-	Node     string       `json:"node"`
-	Verb     string       `json:"verb"`
+	Node string `json:"node"`
+	Verb string `json:"verb"`
+	// Total is how many tables accepted the verb (commands over all
+	// parts); RefusedTotal how many refused it.
+	Total        int `json:"total"`
+	RefusedTotal int `json:"refused_total"`
+	// Failed (with "wait") is how many commands failed, over all parts.
+	Failed int `json:"failed,omitempty"`
+	// Part is this message's number, from 1, of Parts.
+	Part     int          `json:"part,omitempty"`
+	Parts    int          `json:"parts,omitempty"`
 	Commands []CmdReply   `json:"commands"`
 	Refused  []TableError `json:"refused,omitempty"`
 }
@@ -26,14 +40,7 @@ type TableError struct {
 func (s *Services) handleNode(ctx context.Context, _ string, r request) (any, error) {
 	switch r.verb {
 	case events.VerbStatus:
-		var none struct{}
-		if err := decodeStrict(r.data, &none, true); err != nil {
-			return nil, err
-		}
-		if r.reply == "" {
-			return nil, nil
-		}
-		return s.b.NodeStatus(ctx), nil
+		return s.nodeStatus(ctx, r)
 	case events.VerbCreate:
 		return s.create(ctx, r)
 	case events.VerbCompact, events.VerbBackup, events.VerbVerify, events.VerbDrill:
@@ -104,8 +111,20 @@ func (s *Services) fanOut(ctx context.Context, r request) (any, error) {
 			return nil, err
 		}
 		rep.Commands = append(rep.Commands, cr)
+		if cr.Result == events.ResultFailed {
+			rep.Failed++
+		}
 	}
-	return rep, nil
+	rep.Total, rep.RefusedTotal = len(rep.Commands), len(rep.Refused)
+	parts, err := nodeReplyParts(rep, s.nodeReplyBound())
+	if err != nil {
+		return nil, err
+	}
+	if len(parts) == 1 {
+		return rawJSON(parts[0]), nil
+	}
+	s.sendParts(r.reply, parts)
+	return nil, nil // sent
 }
 
 // clipName shortens a user-given name for a message (events.Echo).

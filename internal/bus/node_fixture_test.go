@@ -38,13 +38,21 @@ type nodeOptions struct {
 	services  ServicesOptions
 	prefix    string // subject prefix of the stream, outbox and services
 	queueSize int    // commands queued per table (supervisor default when 0)
+	// maxPayload is the embedded server's max_payload (its default when 0).
+	maxPayload int32
+	// seed, when set, prepares the supervisor's store directory (in
+	// place of one under the node's data) and the tables to open (not
+	// create) there; maxOpen is the supervisor's max_open_tables (its
+	// default when 0).
+	seed    func(t testing.TB) (storeDir string, tables []string)
+	maxOpen int
 }
 
 func startNode(t testing.TB, o nodeOptions) *node {
 	t.Helper()
 	ctx := withTimeout(t, 60*time.Second)
 	n := &node{data: t.TempDir()}
-	srv, err := StartEmbedded(ctx, EmbeddedOptions{Listen: "127.0.0.1:0", StoreDir: filepath.Join(n.data, "nats")})
+	srv, err := StartEmbedded(ctx, EmbeddedOptions{Listen: "127.0.0.1:0", StoreDir: filepath.Join(n.data, "nats"), MaxPayload: o.maxPayload})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,10 +73,19 @@ func startNode(t testing.TB, o nodeOptions) *node {
 	runOutbox(t, n.outbox, n.js)
 
 	never := supervisor.Policy{CompactEvery: -1, BackupEvery: -1, VerifyEvery: -1, StatsEvery: -1}
-	n.sup, err = supervisor.Open(filepath.Join(n.data, "store"), tables.Options{Failpoint: o.failpoint}, n.outbox,
-		supervisor.Config{Node: "n1", Defaults: never, QueueSize: o.queueSize})
+	storeDir, seeded := filepath.Join(n.data, "store"), []string(nil)
+	if o.seed != nil {
+		storeDir, seeded = o.seed(t)
+	}
+	n.sup, err = supervisor.Open(storeDir, tables.Options{Failpoint: o.failpoint}, n.outbox,
+		supervisor.Config{Node: "n1", Defaults: never, QueueSize: o.queueSize, MaxOpenTables: o.maxOpen})
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, name := range seeded {
+		if err := n.sup.OpenTable(ctx, name, false); err != nil {
+			t.Fatal(err)
+		}
 	}
 	for _, name := range o.tables {
 		if err := n.sup.OpenTable(ctx, name, true); err != nil {

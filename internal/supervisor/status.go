@@ -2,7 +2,6 @@ package supervisor
 
 import (
 	"context"
-	"sort"
 
 	"github.com/custodian-dev/custodian/internal/events"
 	"github.com/custodian-dev/custodian/internal/tables"
@@ -47,10 +46,22 @@ type TableStatus struct {
 	Critical bool `json:"critical,omitempty"`
 }
 
-// NodeStatus is what the node status verb answers.
+// NodeStatus is what the node status verb answers: the node's figures,
+// the tables by state, and a page of the tables (all of them in process;
+// the bus answers pages, see NodeStatusPage).
 type NodeStatus struct {
-	Node   string        `json:"node"`
-	Tables []TableStatus `json:"tables"`
+	Node string `json:"node"`
+	// TableCount is how many tables the node owns; Counts how many are in
+	// each state (every state present, zeros included), whatever the page.
+	TableCount int            `json:"table_count"`
+	Counts     map[string]int `json:"counts"`
+	// Tables is the page: tables in the order of NodeStatusPage, from
+	// Offset. Truncated: more tables match the query after this page;
+	// NextOffset is then the offset of the next page.
+	Tables     []TableStatus `json:"tables"`
+	Offset     int           `json:"offset"`
+	Truncated  bool          `json:"truncated"`
+	NextOffset int           `json:"next_offset,omitempty"`
 	// EmitErrors counts events the Emitter refused; LastEmitError is the
 	// latest such failure.
 	EmitErrors    int64  `json:"emit_errors,omitempty"`
@@ -104,7 +115,6 @@ func (s *Supervisor) status(ctx context.Context, ts *tableState) TableStatus {
 	if ts.running != nil {
 		st.Running = ts.running.cmd.Verb
 		st.CommandID = ts.running.cmd.ID
-		st.State = busyState(ts.running.cmd.Verb)
 	}
 	if p := ts.progress.Load(); p != nil && st.Running != "" {
 		cp := *p
@@ -119,13 +129,23 @@ func (s *Supervisor) status(ctx context.Context, ts *tableState) TableStatus {
 	s.mu.Unlock()
 	if !ok {
 		st.Reason = reason
-		if reason == tables.ReasonDegraded {
-			st.State = StateDegraded
-		} else if st.Running == "" {
-			st.State = StateRestoring
-		}
 	}
+	st.State = stateOf(ok, reason, st.Running)
 	return st
+}
+
+// stateOf is the State of a table: available or not (and why), and the
+// verb of its running command ("" when none).
+func stateOf(available bool, reason, running string) string {
+	switch {
+	case !available && reason == tables.ReasonDegraded:
+		return StateDegraded
+	case !available && running == "":
+		return StateRestoring
+	case running != "":
+		return busyState(running)
+	}
+	return StateOK
 }
 
 // busyState is the state of a table running verb.
@@ -142,25 +162,10 @@ func busyState(verb string) string {
 	}
 }
 
-// NodeStatus answers the node status verb: every owned table, sorted.
+// NodeStatus answers the node status verb in process: every owned table,
+// in the order of NodeStatusPage (failures first, then by name).
 func (s *Supervisor) NodeStatus(ctx context.Context) NodeStatus {
-	s.mu.Lock()
-	all := make([]*tableState, 0, len(s.tables))
-	for _, ts := range s.tables {
-		all = append(all, ts)
-	}
-	ns := NodeStatus{Node: s.cfg.Node, EmitErrors: s.emitErrors, LastEmitError: s.lastEmitErr,
-		SleepErrors: s.sleepErrors, LastSleepError: s.lastSleepErr}
-	s.mu.Unlock()
-	ns.OpenTables = s.store.Awake()
-	sort.Slice(all, func(a, b int) bool { return all[a].name < all[b].name })
-	ns.Tables = make([]TableStatus, 0, len(all))
-	for _, ts := range all {
-		ns.Tables = append(ns.Tables, s.status(ctx, ts))
-	}
-	ns.FailingReasons, ns.StoppedBy = s.failing()
-	ns.Failing = len(ns.FailingReasons) > 0
-	ns.Stopped = len(ns.StoppedBy) > 0
+	ns, _ := s.NodeStatusPage(ctx, StatusQuery{}) // the zero query is valid
 	return ns
 }
 
