@@ -54,8 +54,20 @@ func (t *Table) IdleFor() time.Duration {
 // readHandle takes t.mu for reading and returns the handle a read goes
 // through, after waking the table if it sleeps. On error t.mu is not held.
 func (t *Table) readHandle(ctx context.Context) (*leveldb.DB, error) {
+	return t.liveHandle(ctx, nil)
+}
+
+// liveHandle is readHandle with a check first: before, called with t.mu
+// held for reading, returns with it held (nil) or released (an error,
+// returned as the answer).
+func (t *Table) liveHandle(ctx context.Context, before func() error) (*leveldb.DB, error) {
 	for {
 		t.mu.RLock()
+		if before != nil {
+			if err := before(); err != nil {
+				return nil, err
+			}
+		}
 		db, err := t.handleLocked()
 		if err == nil {
 			t.touch()

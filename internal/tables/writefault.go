@@ -118,28 +118,17 @@ func (t *Table) writeFailed(db *leveldb.DB, op string, err error) error {
 // critical section: no extra lock on the hot path. On error t.mu is not
 // held.
 func (t *Table) writeHandle(ctx context.Context, op string) (*leveldb.DB, error) {
-	for {
-		t.mu.RLock()
-		if t.fault != nil {
-			t.mu.RUnlock()
-			if err := t.Heal(); err != nil {
-				return nil, t.refuse(op, err)
-			}
-			t.mu.RLock()
-		}
-		db, err := t.handleLocked()
-		if err == nil {
-			t.touch()
-			return db, nil
+	return t.liveHandle(ctx, func() error {
+		if t.fault == nil {
+			return nil
 		}
 		t.mu.RUnlock()
-		if !errors.Is(err, errAsleep) {
-			return nil, err
+		if err := t.Heal(); err != nil {
+			return t.refuse(op, err)
 		}
-		if err := t.wake(ctx); err != nil {
-			return nil, err
-		}
-	}
+		t.mu.RLock()
+		return nil
+	})
 }
 
 // refuse turns Heal's error into the answer to a write op: the fault's
