@@ -129,12 +129,19 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	defer nc.Close()
 	bar := &progressBar{w: stderr, tty: isTerminal(stderr), verb: verb}
 	rep, err := command(ctx, nc, prefix, table, verb, body, bar)
+	if err != nil && interrupted.Err() != nil {
+		err = fmt.Errorf("table %s: %s: interrupted; the command goes on on the supervisor (its events are in the stream)", table, verb)
+	}
+	return printReply(stdout, stderr, rep, err, interrupted.Err() != nil, rep.Result == events.ResultFailed)
+}
+
+// printReply ends a command line: the error on stderr (exit 3 when the
+// outcome is unknown or the wait was interrupted, 1 otherwise), or the
+// reply as one JSON line on stdout (exit 1 when failed).
+func printReply(stdout, stderr io.Writer, rep any, err error, interrupted, failed bool) int {
 	if err != nil {
-		if interrupted.Err() != nil {
-			err = fmt.Errorf("table %s: %s: interrupted; the command goes on on the supervisor (its events are in the stream)", table, verb)
-		}
 		fmt.Fprintf(stderr, "supervisor cmd: %v\n", err)
-		if errors.Is(err, errUnknownOutcome) || interrupted.Err() != nil {
+		if errors.Is(err, errUnknownOutcome) || interrupted {
 			return exitUnknown
 		}
 		return 1
@@ -145,7 +152,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	fmt.Fprintln(stdout, string(out))
-	if rep.Result == events.ResultFailed {
+	if failed {
 		return 1
 	}
 	return 0

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -79,24 +78,9 @@ func runNodeCmd(a nodeCmdArgs, stdout, stderr io.Writer) int {
 		p.every = 100 * time.Millisecond
 	}
 	rep, err := nodeCommand(ctx, nc, a.prefix, a.node, verb, a.body, p)
-	if err != nil {
-		if interrupted.Err() != nil {
-			err = fmt.Errorf("node %s: %s: interrupted; the commands go on on the supervisor (their events are in the stream)", a.node, verb)
-		}
-		fmt.Fprintf(stderr, "supervisor cmd: %v\n", err)
-		if errors.Is(err, errUnknownOutcome) || interrupted.Err() != nil {
-			return exitUnknown
-		}
-		return 1
+	if err != nil && interrupted.Err() != nil {
+		err = fmt.Errorf("node %s: %s: interrupted; the commands go on on the supervisor (their events are in the stream)", a.node, verb)
 	}
-	out, err := json.Marshal(rep)
-	if err != nil {
-		fmt.Fprintf(stderr, "supervisor cmd: %v\n", err)
-		return 1
-	}
-	fmt.Fprintln(stdout, string(out))
-	if len(rep.Refused) > 0 || slices.ContainsFunc(rep.Commands, func(c bus.CmdReply) bool { return c.Result == events.ResultFailed }) {
-		return 1
-	}
-	return 0
+	failed := len(rep.Refused) > 0 || slices.ContainsFunc(rep.Commands, func(c bus.CmdReply) bool { return c.Result == events.ResultFailed })
+	return printReply(stdout, stderr, rep, err, interrupted.Err() != nil, failed)
 }
