@@ -35,12 +35,12 @@ type File struct {
 	// MaxOpenTables bounds the tables whose database is open at once
 	// (default 256); IdleClose closes a table idle that long (default
 	// 30s): it opens again on the next request.
-	MaxOpenTables int `yaml:"max_open_tables"`
+	MaxOpenTables int           `yaml:"max_open_tables"`
+	IdleClose     time.Duration `yaml:"idle_close"`
 	// MemoryLimit is the Go runtime's soft memory limit in bytes
 	// (default 1 GiB, what max_open_tables' default is sized for; -1: none;
 	// the GOMEMLIMIT environment variable, when set, wins).
-	MemoryLimit int64         `yaml:"memory_limit"`
-	IdleClose   time.Duration `yaml:"idle_close"`
+	MemoryLimit int64 `yaml:"memory_limit"`
 
 	// Defaults is the maintenance policy of every table; Overrides sets
 	// per-table values (a key left out keeps the default).
