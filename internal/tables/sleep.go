@@ -97,6 +97,16 @@ func (t *Table) wakeLocked(ctx context.Context) ([]logtail.Cut, bool, error) {
 	if !t.asleep || t.closed || t.reason != "" {
 		return nil, false, nil
 	}
+	// A sleeping table has a database: were its files gone (a directory
+	// removed by hand), openLive would create an empty one and serve it.
+	if ok, err := hasFiles(t.dir); err != nil || !ok {
+		if err == nil {
+			t.asleep = false
+			t.reason = ReasonCorrupted
+			err = corrupted("%s: the database of the sleeping table is missing", t.dir)
+		}
+		return nil, false, err
+	}
 	h, g, cuts, err := t.openLive(t.dir)
 	if err != nil {
 		if IsCorruption(err) {
