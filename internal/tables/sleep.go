@@ -9,6 +9,7 @@ import (
 
 	"github.com/syndtr/goleveldb/leveldb"
 
+	"github.com/custodian-dev/custodian/internal/apierr"
 	"github.com/custodian-dev/custodian/internal/changelog"
 	"github.com/custodian-dev/custodian/internal/logtail"
 )
@@ -112,6 +113,19 @@ func (t *Table) wakeLocked(ctx context.Context) ([]logtail.Cut, bool, error) {
 		if IsCorruption(err) {
 			t.asleep = false
 			t.reason = ReasonCorrupted
+		}
+		if faultCode(err) == apierr.NoSpace && !IsCorruption(err) {
+			// The open must write (a table file, a MANIFEST): on a full
+			// disk reads go on from a read-only open, writes answer
+			// no_space until Heal reopens it (writefault.go).
+			if ro, rerr := openDB(t.dir, true); rerr == nil {
+				now := time.Now()
+				t.db = &handle{DB: ro}
+				t.asleep = false
+				t.fault = &writeFault{err: fmt.Errorf("open: %w", err), code: apierr.NoSpace, since: now, next: now.Add(healBackoffMin), wait: healBackoffMin}
+				t.touch()
+				return cuts, true, nil
+			}
 		}
 		return cuts, false, err
 	}
