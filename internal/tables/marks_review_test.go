@@ -64,3 +64,33 @@ func TestReviewMarkAtThePositionBeforeTheWake(t *testing.T) {
 		t.Fatal(fmt.Sprintf("a write after the marked position counts as unchanged (mark %d)", pos))
 	}
 }
+
+// The worker marks after the job; meanwhile the bound may have put the
+// table to sleep (its sidecar saved without the new mark). A read that
+// wakes it later must not drop that mark (the wake reads the sidecar).
+func TestReviewMarkMadeWhileAsleepSurvivesTheWake(t *testing.T) {
+	ctx := context.Background()
+	s := openTestStore(t, t.TempDir(), nil)
+	tb := mustOpen(t, s, "t")
+	fill(t, tb, "k", 0, 10)
+	pos, _ := tb.Position()
+	if _, err := tb.Backup(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	if slept, err := tb.Sleep(0); !slept || err != nil { // the bound, before the mark
+		t.Fatalf("sleep: %v %v", slept, err)
+	}
+	tb.Mark("backup", pos)
+	if !tb.Unchanged("backup") {
+		t.Fatal("not unchanged right after the mark")
+	}
+	if _, err := tb.Get(ctx, "k000001"); err != nil { // a read wakes it
+		t.Fatal(err)
+	}
+	if _, err := tb.Sleep(0); err != nil {
+		t.Fatal(err)
+	}
+	if !tb.Unchanged("backup") {
+		t.Fatal("the mark made while the table slept was lost by a read's wake")
+	}
+}

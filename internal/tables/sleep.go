@@ -136,6 +136,9 @@ func (t *Table) wakeLocked(ctx context.Context) ([]logtail.Cut, bool, error) {
 		t.asleep = true
 		return cuts, false, fmt.Errorf("journal position: %w", err)
 	}
+	// The marks in memory are the newest: one made while the table slept
+	// is not in the sidecar its sleep wrote.
+	marks := t.deadSnapshot().Marks
 	if err := t.loadDead(ctx); err != nil {
 		t.closeHandleLocked()
 		if IsCorruption(err) {
@@ -145,6 +148,9 @@ func (t *Table) wakeLocked(ctx context.Context) ([]logtail.Cut, bool, error) {
 		}
 		return cuts, false, err
 	}
+	t.deadMu.Lock()
+	t.dead.Marks = marks
+	t.deadMu.Unlock()
 	t.carryMarks(prev)
 	t.touch()
 	return cuts, true, nil
