@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sort"
 	"time"
 
@@ -229,13 +230,28 @@ func (s *Store) enforceBound(keep *Table) {
 	if s.opts.MaxOpen <= 0 {
 		return
 	}
+	// Only tables used before keep's wake are put to sleep: one woken
+	// (or used) since is left to its own wake's enforcement (or the next
+	// sweep's, SleepIdle), or a wake would undo another's before its
+	// request could use it (with more tables in use at once than the
+	// bound, every request woke its table many times over). keep nil:
+	// every table may go.
+	since, room := int64(math.MaxInt64), s.opts.MaxOpen
+	if keep != nil {
+		since, room = keep.lastUse.Load(), room-1
+	}
 	var open []*Table
+	awake := 0
 	for _, t := range s.registered() {
-		if t != keep && t.awake() {
+		if t == keep || !t.awake() {
+			continue
+		}
+		awake++
+		if t.lastUse.Load() <= since {
 			open = append(open, t)
 		}
 	}
-	over := len(open) + 1 - s.opts.MaxOpen
+	over := awake - room
 	if over <= 0 {
 		return
 	}
@@ -286,6 +302,7 @@ func (s *Store) SleepIdle(ctx context.Context, idle time.Duration) (int, error) 
 			errs = append(errs, err)
 		}
 	}
+	s.enforceBound(nil) // what wakes left over the bound (see enforceBound)
 	return n, errors.Join(errs...)
 }
 
