@@ -75,9 +75,9 @@ func (j Journal) lineage(from uint64) ([]link, error) {
 	fromGen, fromSeq := SplitPosition(from)
 	var chain []link
 	cur := genOf(j.Current)
-	upTo := uint64(0)
+	upTo, slack := uint64(0), uint64(0)
 	for {
-		l := link{gen: cur.Number, after: cur.SeqBase, upTo: upTo}
+		l := link{gen: cur.Number, after: cur.SeqBase, upTo: upTo, slack: slack}
 		if cur.Number == fromGen {
 			if upTo != 0 && fromSeq > upTo {
 				return nil, fmt.Errorf("%w: %d is after generation %d's part of it (up to %d)",
@@ -94,6 +94,14 @@ func (j Journal) lineage(from uint64) ([]link, error) {
 				ErrNotOnLineage, from, fromGen, cur.Number)
 		}
 		_, upTo = SplitPosition(cur.From)
+		// A rewrite starts from the table's position at its swap, which
+		// is one past the last write when nothing was written since the
+		// database was opened (see Replay.WantSlack): a table compacted
+		// right after a restart or a wake from sleep.
+		slack = 0
+		if cur.Reason == "rewrite" {
+			slack = 1
+		}
 		cur = genOf(p)
 	}
 	for a, b := 0, len(chain)-1; a < b; a, b = a+1, b-1 {

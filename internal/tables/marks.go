@@ -18,6 +18,13 @@ import (
 // stood at pos (a Position read before the work started: writes made while
 // it ran move the position past the mark, so the table counts as changed).
 func (t *Table) Mark(name string, pos uint64) {
+	t.mu.RLock()
+	if t.wokeTo != 0 && pos == t.wokeFrom {
+		// Read before a wake that only stepped over recovery's unused
+		// sequence number (carryMarks): the same state as after it.
+		pos = t.wokeTo
+	}
+	t.mu.RUnlock()
 	t.deadMu.Lock()
 	defer t.deadMu.Unlock()
 	m := maps.Clone(t.dead.Marks)
@@ -46,12 +53,15 @@ func (t *Table) Unchanged(name string) bool {
 // carryMarks moves the marks at prev, the position before a reopen, to the
 // position after it when the reopen only stepped over the one sequence
 // number goleveldb's recovery leaves unused (changelog.Journal.WantSlack):
-// a table woken by a read has not changed. t.mu is held.
+// a table woken by a read has not changed. A mark made later at prev (a
+// position read before the wake) is moved the same way (Mark). t.mu is
+// held.
 func (t *Table) carryMarks(prev uint64) {
 	now := changelog.PositionOf(t.gen, t.pos.Load())
 	if t.posErr != nil || now != prev+1 {
 		return
 	}
+	t.wokeFrom, t.wokeTo = prev, now
 	t.deadMu.Lock()
 	defer t.deadMu.Unlock()
 	m := maps.Clone(t.dead.Marks)

@@ -201,6 +201,9 @@ func (t *Table) commitReady(verified, fpReady, fpQuarantined, fpRenamed string) 
 		_ = t.db.Close()
 		t.db = nil
 	}
+	// The live directory goes: a sleeping table has nothing left to wake
+	// until the restored one is opened.
+	t.asleep = false
 	q, err := t.moveToQuarantine()
 	if err != nil {
 		t.reason = "restore failed"

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sort"
 	"time"
 
 	"github.com/syndtr/goleveldb/leveldb"
 
+	"github.com/custodian-dev/custodian/internal/apierr"
 	"github.com/custodian-dev/custodian/internal/changelog"
 	"github.com/custodian-dev/custodian/internal/logtail"
 )
@@ -109,11 +111,34 @@ func (t *Table) wakeLocked(ctx context.Context) ([]logtail.Cut, bool, error) {
 	if !t.asleep || t.closed || t.reason != "" {
 		return nil, false, nil
 	}
+	// A sleeping table has a database: were its files gone (a directory
+	// removed by hand), openLive would create an empty one and serve it.
+	if ok, err := hasFiles(t.dir); err != nil || !ok {
+		if err == nil {
+			t.asleep = false
+			t.reason = ReasonCorrupted
+			err = corrupted("%s: the database of the sleeping table is missing", t.dir)
+		}
+		return nil, false, err
+	}
 	h, g, cuts, err := t.openLive(t.dir)
 	if err != nil {
 		if IsCorruption(err) {
 			t.asleep = false
 			t.reason = ReasonCorrupted
+		}
+		if faultCode(err) == apierr.NoSpace && !IsCorruption(err) {
+			// The open must write (a table file, a MANIFEST): on a full
+			// disk reads go on from a read-only open, writes answer
+			// no_space until Heal reopens it (writefault.go).
+			if ro, rerr := openDB(t.dir, true); rerr == nil {
+				now := time.Now()
+				t.db = &handle{DB: ro}
+				t.asleep = false
+				t.fault = &writeFault{err: fmt.Errorf("open: %w", err), code: apierr.NoSpace, since: now, next: now.Add(healBackoffMin), wait: healBackoffMin}
+				t.touch()
+				return cuts, true, nil
+			}
 		}
 		return cuts, false, err
 	}
@@ -124,6 +149,9 @@ func (t *Table) wakeLocked(ctx context.Context) ([]logtail.Cut, bool, error) {
 		t.asleep = true
 		return cuts, false, fmt.Errorf("journal position: %w", err)
 	}
+	// The marks in memory are the newest: one made while the table slept
+	// is not in the sidecar its sleep wrote.
+	marks := t.deadSnapshot().Marks
 	if err := t.loadDead(ctx); err != nil {
 		t.closeHandleLocked()
 		if IsCorruption(err) {
@@ -133,6 +161,9 @@ func (t *Table) wakeLocked(ctx context.Context) ([]logtail.Cut, bool, error) {
 		}
 		return cuts, false, err
 	}
+	t.deadMu.Lock()
+	t.dead.Marks = marks
+	t.deadMu.Unlock()
 	t.carryMarks(prev)
 	t.touch()
 	return cuts, true, nil
@@ -211,13 +242,28 @@ func (s *Store) enforceBound(keep *Table) {
 	if s.opts.MaxOpen <= 0 {
 		return
 	}
+	// Only tables used before keep's wake are put to sleep: one woken
+	// (or used) since is left to its own wake's enforcement (or the next
+	// sweep's, SleepIdle), or a wake would undo another's before its
+	// request could use it (with more tables in use at once than the
+	// bound, every request woke its table many times over). keep nil:
+	// every table may go.
+	since, room := int64(math.MaxInt64), s.opts.MaxOpen
+	if keep != nil {
+		since, room = keep.lastUse.Load(), room-1
+	}
 	var open []*Table
+	awake := 0
 	for _, t := range s.registered() {
-		if t != keep && t.awake() {
+		if t == keep || !t.awake() {
+			continue
+		}
+		awake++
+		if t.lastUse.Load() <= since {
 			open = append(open, t)
 		}
 	}
-	over := len(open) + 1 - s.opts.MaxOpen
+	over := awake - room
 	if over <= 0 {
 		return
 	}
@@ -268,6 +314,7 @@ func (s *Store) SleepIdle(ctx context.Context, idle time.Duration) (int, error) 
 			errs = append(errs, err)
 		}
 	}
+	s.enforceBound(nil) // what wakes left over the bound (see enforceBound)
 	return n, errors.Join(errs...)
 }
 

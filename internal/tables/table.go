@@ -65,6 +65,11 @@ type Table struct {
 	pos     atomic.Uint64 // the change journal's position (position.go)
 	posErr  error         // why pos is not known; guarded by mu
 	openPos uint64        // pos when the handle was opened; guarded by mu
+
+	// wokeFrom and wokeTo are the positions before and after the last wake
+	// that only stepped over recovery's unused sequence number (marks.go);
+	// guarded by mu.
+	wokeFrom, wokeTo uint64
 }
 
 // Name is the table's name.

@@ -194,6 +194,17 @@ func (t *Table) Heal() error {
 	switch {
 	case err == nil:
 		perr := t.install(db, g)
+		// The sidecar says "not clean" before the table takes a write (see
+		// dead.go): a table woken read-only on a full disk still has the
+		// clean one its sleep wrote.
+		if serr := t.saveDead(true); serr != nil {
+			f.err = fmt.Errorf("reopen: %w", serr)
+			t.fault = f
+			refusal := f.refusal(t.name, "reopen")
+			t.mu.Unlock()
+			t.store.reportCuts(t.name, "reopen", cuts)
+			return refusal
+		}
 		t.mu.Unlock()
 		t.store.reportCuts(t.name, "reopen", cuts)
 		if perr != nil {
