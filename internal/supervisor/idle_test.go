@@ -74,3 +74,23 @@ func TestIdleTablesSleepAndSkipUnchangedMaintenance(t *testing.T) {
 		t.Fatalf("get after wake: %s %v", v, err)
 	}
 }
+
+// Drills go on for a table that sleeps unchanged: a drill reads its newest
+// backup, its journal and its data, which a skipped verify no longer does.
+func TestDrillsGoOnForSleepingTables(t *testing.T) {
+	pol := quiet()
+	pol.DrillEvery = 300 * time.Millisecond
+	pol.Jitter = -1
+	h := start(t, harnessOpt{cfg: Config{Defaults: pol, IdleClose: 100 * time.Millisecond}})
+	tb := h.open("a")
+	fill(t, tb, 3, 1)
+	h.wait(h.submit("a", events.VerbBackup, events.CommandBody{}))
+	h.rec.waitFor(t, "the table asleep", func([]events.Event) bool { return tb.Asleep() })
+	drills := len(h.rec.of("a", events.DrillCompleted))
+	h.rec.waitFor(t, "two more drills of the sleeping table", func([]events.Event) bool {
+		return len(h.rec.of("a", events.DrillCompleted)) >= drills+2
+	})
+	if st, err := h.sup.Status(context.Background(), "a"); err != nil || st.UnchangedSkips != 0 {
+		t.Fatalf("status %+v (%v): a drill was left out", st, err)
+	}
+}

@@ -107,13 +107,17 @@ func (s *Supervisor) publishNext(ts *tableState, due map[string]time.Time) {
 }
 
 // fire queues one scheduled piece of work. A sleeping table that has not
-// changed since that work last succeeded on it is left asleep (counted in
-// TableStatus.UnchangedSkips): the work would find what it found then.
+// changed since a compaction, backup or verify last succeeded on it is left
+// asleep for that verb (counted in TableStatus.UnchangedSkips): the work
+// would find what it found then. Drills still run: a drill restores the
+// newest backup and the journal and compares them with the table, so the
+// backups of a table that sleeps unchanged, and the table's own data, are
+// still read once a drill interval.
 func (s *Supervisor) fire(ts *tableState, verb string) {
 	if ok, _ := ts.t.Available(); !ok {
 		return
 	}
-	if ts.t.Unchanged(verb) {
+	if verb != events.VerbDrill && ts.t.Unchanged(verb) {
 		s.mu.Lock()
 		ts.unchangedSkips++
 		s.mu.Unlock()

@@ -61,7 +61,7 @@ func (s *Supervisor) runJob(ts *tableState, j *job) {
 // change (tables.Table.Unchanged).
 func markDone(ts *tableState, verb string, e events.Event, err error, pos uint64) {
 	switch verb {
-	case events.VerbCompact, events.VerbBackup, events.VerbVerify, events.VerbDrill:
+	case events.VerbCompact, events.VerbBackup, events.VerbVerify:
 	default:
 		return
 	}

@@ -7,8 +7,8 @@ import (
 )
 
 // Maintenance marks. A mark is the journal position at which a piece of
-// maintenance (named by the caller: "compact", "backup", "verify",
-// "drill") last succeeded on the table. It is kept with the dead estimate,
+// maintenance (named by the caller: "compact", "backup", "verify") last
+// succeeded on the table. It is kept with the dead estimate,
 // so it survives sleep and, after a clean close, a restart; a rewrite,
 // restore or salvage (a new database) drops the marks. The supervisor
 // reads them to leave a sleeping table that has not changed since its last
