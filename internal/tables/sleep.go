@@ -132,10 +132,9 @@ func (t *Table) wakeLocked(ctx context.Context) ([]logtail.Cut, bool, error) {
 			// disk reads go on from a read-only open, writes answer
 			// no_space until Heal reopens it (writefault.go).
 			if ro, rerr := openDB(t.dir, true); rerr == nil {
-				now := time.Now()
 				t.db = &handle{DB: ro}
 				t.asleep = false
-				t.fault = &writeFault{err: fmt.Errorf("open: %w", err), code: apierr.NoSpace, since: now, next: now.Add(healBackoffMin), wait: healBackoffMin}
+				t.fault = newWriteFault(fmt.Errorf("open: %w", err), apierr.NoSpace)
 				t.touch()
 				return cuts, true, nil
 			}
@@ -183,6 +182,12 @@ func (t *Table) closeHandleLocked() {
 // tracking writes). It reports whether it did. An error is the close's:
 // the table is asleep all the same (its next open checks the database).
 func (t *Table) Sleep(idle time.Duration) (bool, error) {
+	return t.sleep(idle, false)
+}
+
+// sleep is Sleep; grow: the next open uses the big write buffer
+// (growIfBusy).
+func (t *Table) sleep(idle time.Duration, grow bool) (bool, error) {
 	if !t.opMu.TryLock() {
 		return false, nil
 	}
@@ -196,6 +201,7 @@ func (t *Table) Sleep(idle time.Duration) (bool, error) {
 		return false, nil
 	}
 	t.asleep = true
+	t.busy = t.busy || grow
 	t.recent.forget()
 	if err := t.closeDBLocked(); err != nil {
 		return true, opErrorf(t.name, "sleep", "%w", err)
@@ -324,22 +330,9 @@ func (t *Table) growIfBusy(ctx context.Context) error {
 	if t.written.Load() < int64(t.store.opts.BusyBytes) || t.isBusySized() {
 		return nil
 	}
-	if !t.opMu.TryLock() {
-		return nil
-	}
-	t.mu.Lock()
-	if t.closed || t.asleep || t.reason != "" || t.db == nil || t.fault != nil || t.dirty != nil {
-		t.mu.Unlock()
-		t.opMu.Unlock()
-		return nil
-	}
-	t.busy = true
-	t.asleep = true
-	err := t.closeDBLocked()
-	t.mu.Unlock()
-	t.opMu.Unlock()
-	if err != nil {
-		return opErrorf(t.name, "resize", "%w", err)
+	slept, err := t.sleep(0, true)
+	if err != nil || !slept {
+		return err // not slept: in use, the next sweep tries again
 	}
 	return t.wake(ctx)
 }

@@ -31,6 +31,13 @@ const (
 )
 
 // writeFault is the state of a table whose writes fail.
+// newWriteFault is a fault that starts now: the first reopen after the
+// shortest backoff.
+func newWriteFault(err error, code apierr.Code) *writeFault {
+	now := time.Now()
+	return &writeFault{err: err, code: code, since: now, next: now.Add(healBackoffMin), wait: healBackoffMin}
+}
+
 type writeFault struct {
 	err   error // the write error (the latest reopen error after a failed reopen)
 	code  apierr.Code
@@ -93,8 +100,7 @@ func (t *Table) writeFailed(db *leveldb.DB, op string, err error) error {
 	t.mu.Lock()
 	started := false
 	if t.isHandle(db) && t.fault == nil {
-		now := time.Now()
-		t.fault = &writeFault{err: err, code: faultCode(err), since: now, next: now.Add(healBackoffMin), wait: healBackoffMin}
+		t.fault = newWriteFault(err, faultCode(err))
 		started = true
 	}
 	f := t.fault
