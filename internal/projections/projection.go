@@ -35,13 +35,15 @@ func (p *Projection) Apply(seq uint64, e events.Event) bool {
 	if !p.st.Apply(seq, e) {
 		return false
 	}
-	if len(p.subs) > 0 {
-		row := Row{Event: e, Seq: seq}
-		for s := range p.subs {
-			s.pushLocked(row)
-		}
-	}
+	p.pushLocked(Row{Event: e, Seq: seq})
 	return true
+}
+
+// pushLocked hands a new row to the subscribers; p.mu is held.
+func (p *Projection) pushLocked(row Row) {
+	for s := range p.subs {
+		s.pushLocked(row)
+	}
 }
 
 // Skip marks a message that is not an event as seen (see State.Skip).

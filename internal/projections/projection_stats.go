@@ -13,12 +13,7 @@ func (p *Projection) ApplyStats(seq uint64, e events.Event) bool {
 	if !p.st.ApplyStats(seq, e) {
 		return false
 	}
-	if len(p.subs) > 0 {
-		row := Row{Event: e, Seq: seq, Stream: StatsStream}
-		for s := range p.subs {
-			s.pushLocked(row)
-		}
-	}
+	p.pushLocked(Row{Event: e, Seq: seq, Stream: StatsStream})
 	return true
 }
 
