@@ -23,20 +23,19 @@ func (c StreamConfig) StatsJetStreamConfig() (jetstream.StreamConfig, error) {
 	if err != nil {
 		return jetstream.StreamConfig{}, err
 	}
-	return jetstream.StreamConfig{
-		Name:              events.StatsStreamName,
-		Description:       "Custodian table.stats: the newest figures of every table (not the audit log)",
-		Subjects:          []string{events.StatsStreamSubjects(c.Prefix)},
-		Retention:         jetstream.LimitsPolicy,
-		Discard:           jetstream.DiscardOld,
-		Storage:           jetstream.FileStorage,
-		Replicas:          c.Replicas,
-		MaxAge:            c.MaxAge,
-		MaxBytes:          c.MaxBytes,
-		MaxMsgs:           -1,
-		MaxMsgsPerSubject: c.StatsKeep,
-		Duplicates:        c.Duplicates,
-	}, nil
+	// The events stream's, but its own name and subjects, bounded per
+	// subject instead of in messages, and purgeable.
+	sc, err := c.JetStreamConfig()
+	if err != nil {
+		return jetstream.StreamConfig{}, err
+	}
+	sc.Name = events.StatsStreamName
+	sc.Description = "Custodian table.stats: the newest figures of every table (not the audit log)"
+	sc.Subjects = []string{events.StatsStreamSubjects(c.Prefix)}
+	sc.MaxMsgs = -1
+	sc.MaxMsgsPerSubject = c.StatsKeep
+	sc.DenyDelete, sc.DenyPurge = false, false
+	return sc, nil
 }
 
 // EnsureStatsStream creates CUSTODIAN_STATS or updates it to cfg, as
